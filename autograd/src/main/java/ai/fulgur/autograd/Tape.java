@@ -1,0 +1,99 @@
+package ai.fulgur.autograd;
+
+import ai.fulgur.ops.Checks;
+import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.elementwise.Elementwise;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Reverse-mode differentiation: sorts the graph below an output topologically, then runs each op's backward in
+ * reverse order, summing the gradients that reach an op along several paths and accumulating (+=) into leaves.
+ */
+final class Tape {
+    private Tape() {}
+
+    static void backward(Variable root, Tensor gradRoot, boolean retainGraph) {
+        if (!root.requiresGrad()) {
+            throw new IllegalStateException("backward: the output " + root.shape() + " does not require a gradient: none"
+                    + " of the inputs it was computed from has requiresGrad set, or it was computed with grad mode off");
+        }
+        Tensor seed = gradRoot;
+        if (seed == null) {
+            if (root.data().numel() != 1) {
+                throw new IllegalArgumentException("backward() without an output gradient needs a scalar output, but the"
+                        + " output has shape " + root.shape() + "; pass a gradient of that shape, e.g. ones");
+            }
+            seed = Elementwise.onesLike(root.data());
+        } else if (!seed.shape().equals(root.shape())) {
+            throw new IllegalArgumentException("backward: " + Checks.describe("gradient", seed)
+                    + " does not match the output's shape " + root.shape());
+        }
+        if (root.isLeaf()) {
+            root.accumulateGrad(seed);
+            return;
+        }
+        List<Function> order = topologicalOrder(root.gradFn());
+        Map<Function, Tensor> pending = new IdentityHashMap<>();
+        pending.put(root.gradFn(), seed);
+        for (Function fn : order) {
+            Tensor g = pending.remove(fn);
+            if (g == null) {
+                continue; // no gradient flowed here (every path from the output gave null)
+            }
+            Tensor[] grads = fn.runBackward(g);
+            Variable[] inputs = fn.inputs();
+            for (int i = 0; i < inputs.length; i++) {
+                Variable v = inputs[i];
+                if (v == null || !v.requiresGrad() || grads[i] == null) {
+                    continue;
+                }
+                if (!grads[i].shape().equals(v.shape())) {
+                    throw new IllegalStateException(fn.name() + ".backward produced a gradient of shape "
+                            + grads[i].shape() + " for input " + i + " of shape " + v.shape());
+                }
+                if (v.isLeaf()) {
+                    v.accumulateGrad(grads[i]);
+                } else {
+                    pending.merge(v.gradFn(), grads[i], Elementwise::add);
+                }
+            }
+            if (!retainGraph) {
+                fn.release();
+            }
+        }
+    }
+
+    /** Ops reachable from {@code root}, each after every op that consumes its output (reverse post-order). */
+    private static List<Function> topologicalOrder(Function root) {
+        List<Function> postOrder = new ArrayList<>();
+        Set<Function> visited = Collections.newSetFromMap(new IdentityHashMap<>());
+        // iterative DFS: deep graphs (long unrolled sequences) would overflow the Java stack
+        ArrayDeque<Object[]> stack = new ArrayDeque<>();
+        stack.push(new Object[] {root, 0});
+        visited.add(root);
+        while (!stack.isEmpty()) {
+            Object[] frame = stack.peek();
+            Function fn = (Function) frame[0];
+            int next = (int) frame[1];
+            Variable[] inputs = fn.inputs();
+            if (next < inputs.length) {
+                frame[1] = next + 1;
+                Variable v = inputs[next];
+                if (v != null && v.gradFn() != null && visited.add(v.gradFn())) {
+                    stack.push(new Object[] {v.gradFn(), 0});
+                }
+            } else {
+                stack.pop();
+                postOrder.add(fn);
+            }
+        }
+        Collections.reverse(postOrder);
+        return postOrder;
+    }
+}

@@ -1,0 +1,205 @@
+package ai.fulgur.autograd;
+
+import ai.fulgur.autograd.functions.Arithmetic;
+import ai.fulgur.autograd.functions.MatMul;
+import ai.fulgur.autograd.functions.Reshape;
+import ai.fulgur.autograd.functions.Sum;
+import ai.fulgur.autograd.functions.Transpose;
+import ai.fulgur.ops.DType;
+import ai.fulgur.ops.Device;
+import ai.fulgur.ops.Shape;
+import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.elementwise.BinaryOp;
+import ai.fulgur.ops.elementwise.Elementwise;
+
+/**
+ * A tensor that takes part in differentiation: its value ({@link #data()}), whether it needs a gradient, the
+ * gradient accumulated into it by {@link #backward()}, and for results of ops the {@link Function} that made it.
+ *
+ * <p>Leaves (parameters, inputs) hold gradients; results of ops pass gradients on to their inputs. Gradients
+ * accumulate across backward calls until {@link #zeroGrad()} (as in PyTorch).
+ */
+public final class Variable {
+    private final Tensor data;
+    private final Function gradFn;
+    private boolean requiresGrad;
+    private Tensor grad;
+    private int version;
+
+    /** A leaf. */
+    Variable(Tensor data, boolean requiresGrad) {
+        this.data = data;
+        this.gradFn = null;
+        this.requiresGrad = requiresGrad;
+    }
+
+    /** The result of {@code gradFn}. */
+    Variable(Tensor data, Function gradFn) {
+        this.data = data;
+        this.gradFn = gradFn;
+        this.requiresGrad = true;
+    }
+
+    /** A leaf that needs no gradient: an input or a constant. */
+    public static Variable constant(Tensor data) {
+        return new Variable(data, false);
+    }
+
+    /** A leaf that accumulates a gradient: a parameter. */
+    public static Variable parameter(Tensor data) {
+        return new Variable(data, true);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // state
+
+    public Tensor data() {
+        return data;
+    }
+
+    public Shape shape() {
+        return data.shape();
+    }
+
+    public DType dtype() {
+        return data.dtype();
+    }
+
+    public Device device() {
+        return data.device();
+    }
+
+    public boolean requiresGrad() {
+        return requiresGrad;
+    }
+
+    /** Turns gradient tracking of a leaf on or off (idempotent). */
+    public Variable setRequiresGrad(boolean value) {
+        if (gradFn != null && !value) {
+            throw new IllegalStateException("setRequiresGrad(false) on the result of " + gradFn.name()
+                    + "; call detach() to get a value without history");
+        }
+        if (value && !data.dtype().isFloating()) {
+            throw new IllegalArgumentException("only floating tensors can require gradients, this one is " + data.dtype());
+        }
+        this.requiresGrad = value;
+        return this;
+    }
+
+    /** True for variables not produced by a recorded op. */
+    public boolean isLeaf() {
+        return gradFn == null;
+    }
+
+    /** The op that produced this variable, or null for a leaf. */
+    public Function gradFn() {
+        return gradFn;
+    }
+
+    /** The accumulated gradient of a leaf, or null before any backward reached it. */
+    public Tensor grad() {
+        return grad;
+    }
+
+    /** Replaces the gradient (null clears it). */
+    public void setGrad(Tensor g) {
+        if (g != null && !g.shape().equals(shape())) {
+            throw new IllegalArgumentException("gradient shape " + g.shape() + " does not match variable shape " + shape());
+        }
+        this.grad = g;
+    }
+
+    /** Sets the gradient to zeros in place (keeps the tensor, so wrappers that share it see the zeros). */
+    public void zeroGrad() {
+        if (grad != null) {
+            Elementwise.fill(grad, 0);
+        }
+    }
+
+    /** Times this variable's data was modified in place; saved-for-backward checks compare it. */
+    public int version() {
+        return version;
+    }
+
+    /** Records that {@link #data()} was modified in place (optimizer steps, in-place ops). */
+    public void bumpVersion() {
+        version++;
+    }
+
+    /** A new leaf sharing this data, with no history and no gradient. */
+    public Variable detach() {
+        return new Variable(data, false);
+    }
+
+    void accumulateGrad(Tensor g) {
+        Tensor cast = g.dtype() == data.dtype() ? g : g.cast(data.dtype());
+        if (grad == null) {
+            grad = cast.copy(); // never alias: the same tensor may flow to several inputs
+        } else {
+            Elementwise.binaryInPlace(BinaryOp.ADD, grad, cast);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // backward
+
+    /** Back-propagates from this scalar output, then frees the graph. */
+    public void backward() {
+        Tape.backward(this, null, false);
+    }
+
+    /** Back-propagates {@code gradOutput} (this variable's shape), then frees the graph. */
+    public void backward(Tensor gradOutput) {
+        Tape.backward(this, gradOutput, false);
+    }
+
+    /** Back-propagates; with {@code retainGraph} the saved tensors stay so backward can run again. */
+    public void backward(Tensor gradOutput, boolean retainGraph) {
+        Tape.backward(this, gradOutput, retainGraph);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // the most used ops, for readable model code; the rest are static apply() methods on their Function classes
+
+    public Variable add(Variable other) {
+        return Arithmetic.binary(BinaryOp.ADD, this, other);
+    }
+
+    public Variable sub(Variable other) {
+        return Arithmetic.binary(BinaryOp.SUB, this, other);
+    }
+
+    public Variable mul(Variable other) {
+        return Arithmetic.binary(BinaryOp.MUL, this, other);
+    }
+
+    public Variable div(Variable other) {
+        return Arithmetic.binary(BinaryOp.DIV, this, other);
+    }
+
+    public Variable matmul(Variable other) {
+        return MatMul.apply(this, other);
+    }
+
+    public Variable sum() {
+        return Sum.apply(this, new int[0], false, false);
+    }
+
+    public Variable mean() {
+        return Sum.apply(this, new int[0], false, true);
+    }
+
+    public Variable reshape(long... dims) {
+        return Reshape.apply(this, Shape.of(shape().reshapeTarget(dims).dims()));
+    }
+
+    public Variable transpose(int axis0, int axis1) {
+        return Transpose.apply(this, axis0, axis1);
+    }
+
+    @Override
+    public String toString() {
+        return "Variable" + shape() + " " + dtype() + " " + device() + (requiresGrad ? " requiresGrad" : "")
+                + (gradFn != null ? " gradFn=" + gradFn.name() : "");
+    }
+}

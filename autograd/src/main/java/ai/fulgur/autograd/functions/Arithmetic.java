@@ -1,0 +1,96 @@
+package ai.fulgur.autograd.functions;
+
+import ai.fulgur.autograd.Function;
+import ai.fulgur.autograd.Variable;
+import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.elementwise.BinaryOp;
+import ai.fulgur.ops.elementwise.Elementwise;
+import ai.fulgur.ops.reduce.Reduce;
+
+/**
+ * Broadcasting binary arithmetic: add, sub, mul, div, pow, max, min. One derivative table for all of them; each
+ * gradient is summed back over the axes its input was broadcast along.
+ */
+public final class Arithmetic extends Function {
+    private final BinaryOp op;
+
+    private Arithmetic(BinaryOp op) {
+        this.op = op;
+    }
+
+    /** a op b; comparisons and logical ops give a BOOL constant (they have no gradient). */
+    public static Variable binary(BinaryOp op, Variable a, Variable b) {
+        Tensor out = Elementwise.binary(op, a.data(), b.data());
+        if (op.isComparison() || op == BinaryOp.MOD) {
+            return Variable.constant(out);
+        }
+        Arithmetic fn = new Arithmetic(op);
+        boolean needsValues = op != BinaryOp.ADD && op != BinaryOp.SUB;
+        Variable result = fn.record(out, a, b);
+        if (needsValues && !result.isLeaf()) {
+            fn.saveForBackward(a, b);
+            if (op == BinaryOp.POW || op == BinaryOp.MAX || op == BinaryOp.MIN) {
+                fn.saveInternals(out);
+            }
+        }
+        return result;
+    }
+
+    @Override
+    public String name() {
+        return "Arithmetic(" + op + ")";
+    }
+
+    @Override
+    protected Tensor[] backward(Tensor g) {
+        Tensor[] grads = new Tensor[2];
+        switch (op) {
+            case ADD -> {
+                grads[0] = g;
+                grads[1] = g;
+            }
+            case SUB -> {
+                grads[0] = g;
+                grads[1] = needsGrad(1) ? Elementwise.neg(g) : null;
+            }
+            case MUL -> {
+                grads[0] = needsGrad(0) ? Elementwise.mul(g, saved(1)) : null;
+                grads[1] = needsGrad(1) ? Elementwise.mul(g, saved(0)) : null;
+            }
+            case DIV -> {
+                // d(a/b)/da = 1/b; d(a/b)/db = −a/b²
+                Tensor b = saved(1);
+                grads[0] = needsGrad(0) ? Elementwise.div(g, b) : null;
+                grads[1] = needsGrad(1) ? Elementwise.neg(Elementwise.div(Elementwise.mul(g, saved(0)),
+                        Elementwise.mul(b, b))) : null;
+            }
+            case POW -> {
+                // d(a^b)/da = b·a^(b−1); d(a^b)/db = a^b·ln a
+                Tensor a = saved(0);
+                Tensor b = saved(1);
+                if (needsGrad(0)) {
+                    Tensor pm1 = Elementwise.binary(BinaryOp.POW, a, Elementwise.addScalar(b, -1));
+                    grads[0] = Elementwise.mul(g, Elementwise.mul(b, pm1));
+                }
+                if (needsGrad(1)) {
+                    grads[1] = Elementwise.mul(g, Elementwise.mul(internal(0), Elementwise.log(a)));
+                }
+            }
+            case MAX, MIN -> {
+                // the gradient goes to the selected input; ties split it evenly, as PyTorch's maximum/minimum
+                Tensor a = saved(0);
+                Tensor b = saved(1);
+                Tensor eqA = Elementwise.binary(BinaryOp.EQ, a, internal(0)).cast(g.dtype());
+                Tensor eqB = Elementwise.binary(BinaryOp.EQ, b, internal(0)).cast(g.dtype());
+                Tensor share = Elementwise.add(eqA, eqB);
+                grads[0] = needsGrad(0) ? Elementwise.div(Elementwise.mul(g, eqA), share) : null;
+                grads[1] = needsGrad(1) ? Elementwise.div(Elementwise.mul(g, eqB), share) : null;
+            }
+            default -> throw new IllegalStateException(op + " has no gradient");
+        }
+        for (int i = 0; i < 2; i++) {
+            grads[i] = grads[i] != null && needsGrad(i) ? Reduce.sumToShape(grads[i], inputShape(i)) : null;
+        }
+        return grads;
+    }
+}

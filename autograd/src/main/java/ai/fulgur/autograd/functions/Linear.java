@@ -1,0 +1,57 @@
+package ai.fulgur.autograd.functions;
+
+import ai.fulgur.autograd.Function;
+import ai.fulgur.autograd.Variable;
+import ai.fulgur.ops.Checks;
+import ai.fulgur.ops.Shape;
+import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.elementwise.Elementwise;
+import ai.fulgur.ops.linalg.Linalg;
+import ai.fulgur.ops.reduce.Reduce;
+
+/**
+ * y (..., out) = x (..., in) · Wᵀ + b, with W (out, in) and b (out) or null: DJL's {@code Linear} and PyTorch's
+ * {@code F.linear}. Backward: dx = dy · W, dW = dyᵀ · x over all rows, db = Σ dy; no transposed copies are made.
+ */
+public final class Linear extends Function {
+
+    public static Variable apply(Variable x, Variable weight, Variable bias) {
+        String op = "linear";
+        Checks.rank(op, "weight", weight.data(), 2);
+        long in = weight.shape().dim(1);
+        long outFeatures = weight.shape().dim(0);
+        if (x.data().rank() == 0 || x.shape().last() != in) {
+            throw new IllegalArgumentException(op + ": " + Checks.describe("input", x.data()) + " must end in " + in
+                    + " features to match " + Checks.describe("weight", weight.data()));
+        }
+        if (bias != null && !bias.shape().equals(Shape.of(outFeatures))) {
+            throw new IllegalArgumentException(op + ": " + Checks.describe("bias", bias.data()) + " must have shape ("
+                    + outFeatures + ")");
+        }
+        Tensor x2 = x.data().reshape(-1, in);
+        Tensor y = Linalg.matmul(x2, weight.data().transpose(0, 1));
+        if (bias != null) {
+            y = Elementwise.add(y, bias.data());
+        }
+        Tensor out = y.reshape(x.shape().with(-1, outFeatures));
+        Linear fn = new Linear();
+        Variable result = fn.record(out, x, weight, bias);
+        if (!result.isLeaf()) {
+            fn.saveForBackward(x, weight);
+        }
+        return result;
+    }
+
+    @Override
+    protected Tensor[] backward(Tensor g) {
+        Tensor x = saved(0);
+        Tensor w = saved(1);
+        long in = w.shape().dim(1);
+        long outFeatures = w.shape().dim(0);
+        Tensor g2 = g.reshape(-1, outFeatures);
+        Tensor dx = needsGrad(0) ? Linalg.matmul(g2, w).reshape(x.shape()) : null;
+        Tensor dw = needsGrad(1) ? Linalg.matmul(g2.transpose(0, 1), x.reshape(-1, in)) : null;
+        Tensor db = needsGrad(2) ? Reduce.sum(g2, new int[] {0}, false) : null;
+        return new Tensor[] {dx, dw, db};
+    }
+}

@@ -1,0 +1,37 @@
+package ai.fulgur.autograd.functions;
+
+import ai.fulgur.autograd.Function;
+import ai.fulgur.autograd.Variable;
+import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.activation.Activation;
+
+/** Softmax or log-softmax along an axis. Saves only its output, from which the backward pass is computed. */
+public final class Softmax extends Function {
+    private final int axis;
+    private final boolean log;
+
+    private Softmax(int axis, boolean log) {
+        this.axis = axis;
+        this.log = log;
+    }
+
+    public static Variable apply(Variable x, int axis, boolean log) {
+        Tensor y = Activation.softmaxForward(x.data(), axis, log);
+        Softmax fn = new Softmax(axis, log);
+        Variable result = fn.record(y, x);
+        if (!result.isLeaf()) {
+            fn.saveInternals(y);
+        }
+        return result;
+    }
+
+    @Override
+    public String name() {
+        return log ? "LogSoftmax" : "Softmax";
+    }
+
+    @Override
+    protected Tensor[] backward(Tensor g) {
+        return new Tensor[] {Activation.softmaxBackward(internal(0), g, axis, log)};
+    }
+}

@@ -1,0 +1,61 @@
+package ai.fulgur.ops;
+
+import ai.fulgur.ops.activation.ActivationKernels;
+import ai.fulgur.ops.cpu.CpuStorage;
+import ai.fulgur.ops.elementwise.ElementwiseKernels;
+import ai.fulgur.ops.indexing.IndexingKernels;
+import ai.fulgur.ops.linalg.LinalgKernels;
+import ai.fulgur.ops.loss.LossKernels;
+import ai.fulgur.ops.norm.NormKernels;
+import ai.fulgur.ops.optim.OptimKernels;
+import ai.fulgur.ops.random.RandomKernels;
+import ai.fulgur.ops.reduce.ReduceKernels;
+
+/**
+ * One implementation of every kernel family for one kind of device. The CPU backend (pure Java) is the reference;
+ * the CUDA backend implements the same interfaces. Backends are found with {@link Backends}.
+ *
+ * <p>Kernels receive output tensors already allocated with the right shape and dtype, and inputs already checked by
+ * the family's facade (for example {@link ai.fulgur.ops.linalg.Linalg}), so a kernel never validates user input.
+ */
+public interface Backend {
+
+    /** The kind of device this backend runs on. */
+    Device.Kind kind();
+
+    /** Whether the backend can run here (a driver, a device, the kernels); see {@link #unavailableReason()}. */
+    boolean isAvailable();
+
+    /** Why the backend cannot run here, or an empty string if it can. */
+    String unavailableReason();
+
+    /** Number of devices of this kind. */
+    int deviceCount();
+
+    /** A zero-filled storage of {@code length} elements. */
+    Storage allocate(Device device, DType dtype, long length);
+
+    /** Copies a host storage to a new storage on {@code device}. */
+    Storage upload(CpuStorage src, Device device);
+
+    /** Copies a storage of this backend to a new host storage. */
+    CpuStorage download(Storage src);
+
+    ElementwiseKernels elementwise();
+
+    ReduceKernels reduce();
+
+    LinalgKernels linalg();
+
+    ActivationKernels activation();
+
+    NormKernels norm();
+
+    LossKernels loss();
+
+    IndexingKernels indexing();
+
+    RandomKernels random();
+
+    OptimKernels optim();
+}

@@ -1,0 +1,571 @@
+package ai.fulgur.ops.cpu;
+
+import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.linalg.LinalgKernels;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The CPU matrix product in pure Java: out (B, M, N) = alpha · op(a) · op(b) (+ out when accumulating), with the shapes
+ * and layouts of {@link LinalgKernels#matmul}.
+ *
+ * <p>One path per dtype family:
+ * <ul>
+ *   <li>F32: a cache-blocked product in the Goto/BLIS arrangement. A KC × NC panel of op(b) is packed into strips of
+ *       NR columns and shared by all threads; each thread packs an MC × KC block of op(a) into strips of MR rows and
+ *       runs an MR × NR register-blocked micro-kernel over the strips. Packing absorbs the four transpose combinations
+ *       and pads edge tiles with zeros, so the micro-kernel sees a single layout. The micro-kernel is written with
+ *       {@code jdk.incubator.vector} (6 rows × 2 vectors of FMA accumulators); a scalar micro-kernel over the same
+ *       packed panels stands in when that module is not loaded or when asked for (see {@link #F32_KERNEL_PROPERTY}).
+ *   <li>F64: a plain blocked loop (a block of op(b) packed row-major, i-k-j order), accumulating in double.
+ *   <li>BF16 and F16: widened to F32 arrays, computed on the F32 path, rounded back on store.
+ * </ul>
+ * {@link #matmulNaive} is the triple loop the others are tested against, kept beside them as the readable reference.
+ *
+ * <p>Work is split with {@link CpuParallel}: over blocks of M rows for large matrices, over the batch for many small
+ * ones. F32 accumulates in F32 (as the contract says), so results differ from the double reference by rounding only.
+ *
+ * <p>Measured on a 2-core Xeon with AVX-512 (docs/PERF.md): the Vector API micro-kernel runs several times faster than
+ * the scalar one on the same packed panels, so it is the default wherever the module is loaded.
+ */
+public final class CpuMatmul implements LinalgKernels {
+
+    /**
+     * System property choosing the F32 micro-kernel: {@code vector} (the default when {@code jdk.incubator.vector} is
+     * loaded) or {@code scalar}. Read when a {@code CpuMatmul} is constructed.
+     */
+    public static final String F32_KERNEL_PROPERTY = "fulgur.matmul.f32.kernel";
+
+    /** Rows of op(a) per micro-tile. */
+    static final int MR = 6;
+    /**
+     * Columns of op(b) per micro-tile: two vectors of the preferred species (32 floats with AVX-512, 16 with AVX2);
+     * 16 when the Vector API is absent.
+     */
+    static final int NR;
+    /** Depth of a packed panel: a KC × NR strip of op(b) (32 KiB at NR = 32) stays in L1 while MR-row strips of op(a)
+     * stream past it. */
+    static final int KC = 256;
+    /** Most rows in a packed block of op(a): MC × KC floats (144 KiB) stay in L2. */
+    static final int MC_MAX = 144;
+    /** Columns in a packed panel of op(b): KC × NC floats (2 MiB) stay in L2/L3 while every block of op(a) passes. */
+    static final int NC = 2048;
+    /** Below this many multiply-adds a product runs on the calling thread: forking would cost more than it saves. */
+    static final long PARALLEL_MIN_WORK = 1L << 18;
+
+    // The F64 blocked loop: ROWS rows of out per task, a KC × NC block of op(b) packed row-major (512 KiB).
+    static final int F64_ROWS = 64;
+    static final int F64_KC = 128;
+    static final int F64_NC = 512;
+
+    private static final boolean VECTOR_MODULE = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
+    static {
+        // Touch VectorMicroKernel only when the module is there: its class would fail to load otherwise.
+        NR = VECTOR_MODULE ? 2 * VectorMicroKernel.LANES : 16;
+    }
+
+    private final boolean vectorF32;
+
+    /** A kernel set using the Vector API micro-kernel for F32 when available (see {@link #F32_KERNEL_PROPERTY}). */
+    public CpuMatmul() {
+        String kernel = System.getProperty(F32_KERNEL_PROPERTY, "vector");
+        if (!kernel.equals("vector") && !kernel.equals("scalar")) {
+            throw new IllegalArgumentException(F32_KERNEL_PROPERTY + " must be 'vector' or 'scalar', got '" + kernel + "'");
+        }
+        this.vectorF32 = VECTOR_MODULE && kernel.equals("vector");
+    }
+
+    /** Whether F32 products use the Vector API micro-kernel (false: the scalar one). */
+    public boolean usesVectorKernel() {
+        return vectorF32;
+    }
+
+    // out (B, M, N); a (B, M, K) or (B, K, M) if transA; b (B, K, N) or (B, N, K) if transB
+    @Override
+    public void matmul(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, double alpha, boolean accumulate) {
+        Dims d = Dims.of(out, a, b, transA, transB);
+        switch (out.dtype()) {
+            case F32 -> matmulF32(out, a, b, d, (float) alpha, accumulate);
+            case F64 -> matmulF64(out, a, b, d, alpha, accumulate);
+            case BF16, F16 -> matmulHalf(out, a, b, d, alpha, accumulate);
+            default -> throw new IllegalArgumentException("matmul: dtype " + out.dtype()
+                    + " is not floating (F32, F64, BF16 or F16)");
+        }
+    }
+
+    /**
+     * Sizes and layout of one call. op(a) is M × K with element (i, p) at {@code i·aRowStride + p·aColStride} from the
+     * start of its matrix; op(b) is K × N with (p, j) at {@code p·bRowStride + j·bColStride}; out is M × N row-major.
+     * Batch strides are in elements, 0 for a matrix shared by the whole batch.
+     */
+    record Dims(int batch, int m, int n, int k, int aRowStride, int aColStride, int bRowStride, int bColStride,
+            int aBatchStride, int bBatchStride) {
+
+        static Dims of(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB) {
+            int batch = Math.toIntExact(out.shape().dim(0));
+            int m = Math.toIntExact(out.shape().dim(1));
+            int n = Math.toIntExact(out.shape().dim(2));
+            int k = Math.toIntExact(transA ? a.shape().dim(1) : a.shape().dim(2));
+            // a is (M, K) row-major, so op(a)(i, p) = a[i·K + p]; transposed, a is (K, M) and op(a)(i, p) = a[p·M + i]
+            int aRow = transA ? 1 : k;
+            int aCol = transA ? m : 1;
+            // b is (K, N) row-major, so op(b)(p, j) = b[p·N + j]; transposed, b is (N, K) and op(b)(p, j) = b[j·K + p]
+            int bRow = transB ? 1 : n;
+            int bCol = transB ? k : 1;
+            return new Dims(batch, m, n, k, aRow, aCol, bRow, bCol, batchStride(a), batchStride(b));
+        }
+
+        /** 0 when one matrix serves every batch entry (a batch of 1, or stride 0), else the stride of axis 0. */
+        private static int batchStride(Tensor t) {
+            return t.shape().dim(0) == 1 ? 0 : Math.toIntExact(t.stride(0));
+        }
+
+        /** Multiply-adds in one batch entry. */
+        long work() {
+            return (long) m * n * k;
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // reference
+
+    /**
+     * The readable reference: out (B, M, N) = alpha · op(a) · op(b) (+ out), a triple loop accumulating in double,
+     * for every floating dtype through {@link CpuStorage#get}/{@link CpuStorage#set}. Slow; for tests and checks.
+     */
+    static void matmulNaive(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, double alpha,
+            boolean accumulate) {
+        Dims d = Dims.of(out, a, b, transA, transB);
+        CpuStorage cs = out.cpu();
+        CpuStorage as = a.cpu();
+        CpuStorage bs = b.cpu();
+        for (int bi = 0; bi < d.batch; bi++) {
+            int aBase = Math.toIntExact(a.offset()) + bi * d.aBatchStride;
+            int bBase = Math.toIntExact(b.offset()) + bi * d.bBatchStride;
+            int cBase = Math.toIntExact(out.offset()) + bi * d.m * d.n;
+            for (int i = 0; i < d.m; i++) {
+                for (int j = 0; j < d.n; j++) {
+                    double sum = 0;
+                    for (int p = 0; p < d.k; p++) {
+                        sum += as.get(aBase + i * d.aRowStride + p * d.aColStride)
+                                * bs.get(bBase + p * d.bRowStride + j * d.bColStride);
+                    }
+                    int ci = cBase + i * d.n + j;
+                    cs.set(ci, alpha * sum + (accumulate ? cs.get(ci) : 0));
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // F32: packed panels and a register-blocked micro-kernel
+
+    private void matmulF32(Tensor out, Tensor a, Tensor b, Dims d, float alpha, boolean accumulate) {
+        float[] c = out.cpu().f32();
+        float[] av = a.cpu().f32();
+        float[] bv = b.cpu().f32();
+        int cOff = Math.toIntExact(out.offset());
+        int aOff = Math.toIntExact(a.offset());
+        int bOff = Math.toIntExact(b.offset());
+        int threads = CpuParallel.threads();
+        // Many small products: one thread per batch entry, no synchronisation inside. Otherwise one product at a
+        // time, its rows split over the threads. Batches that are not a multiple of the threads and hold large
+        // matrices take the second way, which keeps every thread busy to the end.
+        boolean overBatch = d.batch > 1
+                && (d.batch % threads == 0 || d.batch >= 4 * threads || d.m < 2 * MR * threads);
+        if (overBatch) {
+            int grain = (int) Math.max(1, PARALLEL_MIN_WORK / Math.max(1, d.work()));
+            CpuParallel.forRange(d.batch, grain, (from, to) -> {
+                for (int bi = from; bi < to; bi++) {
+                    gemmF32(c, cOff + bi * d.m * d.n, av, aOff + bi * d.aBatchStride, bv, bOff + bi * d.bBatchStride,
+                            d, alpha, !accumulate, false);
+                }
+            });
+        } else {
+            for (int bi = 0; bi < d.batch; bi++) {
+                gemmF32(c, cOff + bi * d.m * d.n, av, aOff + bi * d.aBatchStride, bv, bOff + bi * d.bBatchStride, d,
+                        alpha, !accumulate, true);
+            }
+        }
+    }
+
+    /**
+     * One product: c (M, N) row-major at cOff = (overwrite) or += alpha · op(a) (M, K) · op(b) (K, N), the operands
+     * addressed through {@link Dims} from aOff and bOff. With {@code parallel}, blocks of rows go to the threads.
+     */
+    private void gemmF32(float[] c, int cOff, float[] a, int aOff, float[] b, int bOff, Dims d, float alpha,
+            boolean overwrite, boolean parallel) {
+        int m = d.m;
+        int n = d.n;
+        int k = d.k;
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (k == 0) {
+            if (overwrite) {
+                Arrays.fill(c, cOff, cOff + m * n, 0f);
+            }
+            return;
+        }
+        // Split M into blocks of at most MC_MAX rows, a multiple of MR each; when threads share the product, make the
+        // block count a multiple of the thread count so no thread gets one block more than another.
+        boolean split = parallel && CpuParallel.threads() > 1 && d.work() >= PARALLEL_MIN_WORK;
+        int blocks = ceilDiv(m, MC_MAX);
+        if (split) {
+            blocks = roundUp(blocks, CpuParallel.threads());
+        }
+        blocks = Math.min(blocks, ceilDiv(m, MR));
+        int mc = roundUp(ceilDiv(m, blocks), MR);
+        int mBlocks = ceilDiv(m, mc);
+
+        float[] bPack = new float[KC * roundUp(Math.min(n, NC), NR)];
+        for (int jc = 0; jc < n; jc += NC) {
+            int nc = Math.min(NC, n - jc);
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                packB(bPack, b, bOff + pc * d.bRowStride + jc * d.bColStride, d.bRowStride, d.bColStride, kc, nc,
+                        split);
+                // The first depth panel overwrites c (unless accumulating); later ones add to it.
+                boolean first = overwrite && pc == 0;
+                int aPanel = aOff + pc * d.aColStride;
+                int cPanel = cOff + jc;
+                CpuParallel.RangeBody rowBlocks = (from, to) -> {
+                    float[] aPack = new float[mc * kc];
+                    float[] scratch = vectorF32 ? null : new float[MR * NR];
+                    for (int blk = from; blk < to; blk++) {
+                        int i0 = blk * mc;
+                        int rows = Math.min(mc, m - i0);
+                        packA(aPack, a, aPanel + i0 * d.aRowStride, d.aRowStride, d.aColStride, rows, kc);
+                        macroKernel(c, cPanel + i0 * n, n, aPack, rows, bPack, nc, kc, alpha, first, scratch);
+                    }
+                };
+                if (split && mBlocks > 1) {
+                    CpuParallel.forRange(mBlocks, 1, rowBlocks);
+                } else {
+                    rowBlocks.run(0, mBlocks);
+                }
+            }
+        }
+    }
+
+    /**
+     * Packs op(b)[p0 : p0+kc, j0 : j0+nc] (src = its first element) into strips of NR columns: strip t holds kc rows of
+     * NR floats, {@code bPack[t·NR·kc + p·NR + jj] = op(b)(p0 + p, j0 + t·NR + jj)}, zero past column nc.
+     */
+    private static void packB(float[] bPack, float[] b, int src, int rowStride, int colStride, int kc, int nc,
+            boolean parallel) {
+        int strips = ceilDiv(nc, NR);
+        CpuParallel.RangeBody pack = (from, to) -> {
+            for (int t = from; t < to; t++) {
+                int dst = t * NR * kc;
+                int j0 = t * NR;
+                int cols = Math.min(NR, nc - j0);
+                if (colStride == 1) {
+                    // b not transposed: each row of the strip is a contiguous run of b
+                    for (int p = 0; p < kc; p++) {
+                        System.arraycopy(b, src + p * rowStride + j0, bPack, dst + p * NR, cols);
+                    }
+                } else {
+                    // b transposed: each column of the strip is a contiguous run of b, read it in order
+                    for (int jj = 0; jj < cols; jj++) {
+                        int s = src + (j0 + jj) * colStride;
+                        for (int p = 0; p < kc; p++) {
+                            bPack[dst + p * NR + jj] = b[s + p * rowStride];
+                        }
+                    }
+                }
+                if (cols < NR) {
+                    for (int p = 0; p < kc; p++) {
+                        Arrays.fill(bPack, dst + p * NR + cols, dst + (p + 1) * NR, 0f);
+                    }
+                }
+            }
+        };
+        if (parallel && strips > 1) {
+            CpuParallel.forRange(strips, 4, pack);
+        } else {
+            pack.run(0, strips);
+        }
+    }
+
+    /**
+     * Packs op(a)[i0 : i0+rows, p0 : p0+kc] (src = its first element) into strips of MR rows: strip s holds kc columns
+     * of MR floats, {@code aPack[s·MR·kc + p·MR + r] = op(a)(i0 + s·MR + r, p0 + p)}, zero past row {@code rows}.
+     */
+    private static void packA(float[] aPack, float[] a, int src, int rowStride, int colStride, int rows, int kc) {
+        for (int i0 = 0; i0 < rows; i0 += MR) {
+            int dst = i0 * kc;
+            int strip = Math.min(MR, rows - i0);
+            if (colStride == 1) {
+                // a not transposed: each row is contiguous in a
+                for (int r = 0; r < strip; r++) {
+                    int s = src + (i0 + r) * rowStride;
+                    for (int p = 0; p < kc; p++) {
+                        aPack[dst + p * MR + r] = a[s + p];
+                    }
+                }
+            } else {
+                // a transposed: MR consecutive rows of op(a) are contiguous in a
+                for (int p = 0; p < kc; p++) {
+                    int s = src + i0 * rowStride + p * colStride;
+                    for (int r = 0; r < strip; r++) {
+                        aPack[dst + p * MR + r] = a[s + r * rowStride];
+                    }
+                }
+            }
+            for (int r = strip; r < MR; r++) {
+                for (int p = 0; p < kc; p++) {
+                    aPack[dst + p * MR + r] = 0f;
+                }
+            }
+        }
+    }
+
+    /**
+     * c[0 : rows, 0 : nc] (row stride ldc, from cBase) = or += alpha · (packed a block) · (packed b panel), one
+     * MR × NR tile at a time; each NR-column strip of b stays in L1 while the MR-row strips of a pass.
+     */
+    private void macroKernel(float[] c, int cBase, int ldc, float[] aPack, int rows, float[] bPack, int nc, int kc,
+            float alpha, boolean overwrite, float[] scratch) {
+        for (int j0 = 0; j0 < nc; j0 += NR) {
+            int cols = Math.min(NR, nc - j0);
+            for (int i0 = 0; i0 < rows; i0 += MR) {
+                int tileRows = Math.min(MR, rows - i0);
+                int ci = cBase + i0 * ldc + j0;
+                if (vectorF32) {
+                    VectorMicroKernel.tile(aPack, i0 * kc, bPack, j0 * kc, kc, c, ci, ldc, tileRows, cols, alpha,
+                            overwrite);
+                } else {
+                    scalarTile(aPack, i0 * kc, bPack, j0 * kc, kc, c, ci, ldc, tileRows, cols, alpha, overwrite,
+                            scratch);
+                }
+            }
+        }
+    }
+
+    /**
+     * The scalar micro-kernel: an MR × NR tile accumulated in {@code acc} from an MR-row strip of a (at ai) and an
+     * NR-column strip of b (at bi), then the first tileRows × cols of it stored into c. Same packing as the vector one.
+     */
+    private static void scalarTile(float[] aPack, int ai, float[] bPack, int bi, int kc, float[] c, int ci, int ldc,
+            int tileRows, int cols, float alpha, boolean overwrite, float[] acc) {
+        Arrays.fill(acc, 0f);
+        for (int p = 0; p < kc; p++) {
+            int bRow = bi + p * NR;
+            int aCol = ai + p * MR;
+            for (int r = 0; r < MR; r++) {
+                float x = aPack[aCol + r];
+                int accRow = r * NR;
+                for (int jj = 0; jj < NR; jj++) {
+                    acc[accRow + jj] += x * bPack[bRow + jj];
+                }
+            }
+        }
+        for (int r = 0; r < tileRows; r++) {
+            int row = ci + r * ldc;
+            for (int jj = 0; jj < cols; jj++) {
+                float v = alpha * acc[r * NR + jj];
+                c[row + jj] = overwrite ? v : c[row + jj] + v;
+            }
+        }
+    }
+
+    /**
+     * The Vector API micro-kernel: 6 rows × 2 vectors of accumulators (12 registers of 32 with AVX-512, of 16 with
+     * AVX2), one broadcast of a and two loads of b per depth step, then one fused store per row. Its own class so
+     * that nothing touches {@code jdk.incubator.vector} when the module is not loaded.
+     */
+    private static final class VectorMicroKernel {
+        static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+        static final int LANES = F.length();
+
+        private VectorMicroKernel() {}
+
+        // c tile (tileRows, cols) at ci, row stride ldc; aPack strip (kc, MR) at ai; bPack strip (kc, 2·LANES) at bi
+        static void tile(float[] aPack, int ai, float[] bPack, int bi, int kc, float[] c, int ci, int ldc, int tileRows,
+                int cols, float alpha, boolean overwrite) {
+            FloatVector c00 = FloatVector.zero(F);
+            FloatVector c01 = FloatVector.zero(F);
+            FloatVector c10 = FloatVector.zero(F);
+            FloatVector c11 = FloatVector.zero(F);
+            FloatVector c20 = FloatVector.zero(F);
+            FloatVector c21 = FloatVector.zero(F);
+            FloatVector c30 = FloatVector.zero(F);
+            FloatVector c31 = FloatVector.zero(F);
+            FloatVector c40 = FloatVector.zero(F);
+            FloatVector c41 = FloatVector.zero(F);
+            FloatVector c50 = FloatVector.zero(F);
+            FloatVector c51 = FloatVector.zero(F);
+            int aEnd = ai + kc * MR;
+            for (int pa = ai, pb = bi; pa < aEnd; pa += MR, pb += 2 * LANES) {
+                FloatVector b0 = FloatVector.fromArray(F, bPack, pb);
+                FloatVector b1 = FloatVector.fromArray(F, bPack, pb + LANES);
+                FloatVector x = FloatVector.broadcast(F, aPack[pa]);
+                c00 = x.fma(b0, c00);
+                c01 = x.fma(b1, c01);
+                x = FloatVector.broadcast(F, aPack[pa + 1]);
+                c10 = x.fma(b0, c10);
+                c11 = x.fma(b1, c11);
+                x = FloatVector.broadcast(F, aPack[pa + 2]);
+                c20 = x.fma(b0, c20);
+                c21 = x.fma(b1, c21);
+                x = FloatVector.broadcast(F, aPack[pa + 3]);
+                c30 = x.fma(b0, c30);
+                c31 = x.fma(b1, c31);
+                x = FloatVector.broadcast(F, aPack[pa + 4]);
+                c40 = x.fma(b0, c40);
+                c41 = x.fma(b1, c41);
+                x = FloatVector.broadcast(F, aPack[pa + 5]);
+                c50 = x.fma(b0, c50);
+                c51 = x.fma(b1, c51);
+            }
+            FloatVector scale = FloatVector.broadcast(F, alpha);
+            storeRow(c, ci, cols, c00, c01, scale, overwrite);
+            if (tileRows > 1) {
+                storeRow(c, ci + ldc, cols, c10, c11, scale, overwrite);
+            }
+            if (tileRows > 2) {
+                storeRow(c, ci + 2 * ldc, cols, c20, c21, scale, overwrite);
+            }
+            if (tileRows > 3) {
+                storeRow(c, ci + 3 * ldc, cols, c30, c31, scale, overwrite);
+            }
+            if (tileRows > 4) {
+                storeRow(c, ci + 4 * ldc, cols, c40, c41, scale, overwrite);
+            }
+            if (tileRows > 5) {
+                storeRow(c, ci + 5 * ldc, cols, c50, c51, scale, overwrite);
+            }
+        }
+
+        /** c[ci : ci+cols] = or += scale · (lo ++ hi); masked where the tile sticks out past column N. */
+        private static void storeRow(float[] c, int ci, int cols, FloatVector lo, FloatVector hi, FloatVector scale,
+                boolean overwrite) {
+            if (cols == 2 * LANES) {
+                if (overwrite) {
+                    lo.mul(scale).intoArray(c, ci);
+                    hi.mul(scale).intoArray(c, ci + LANES);
+                } else {
+                    lo.fma(scale, FloatVector.fromArray(F, c, ci)).intoArray(c, ci);
+                    hi.fma(scale, FloatVector.fromArray(F, c, ci + LANES)).intoArray(c, ci + LANES);
+                }
+                return;
+            }
+            VectorMask<Float> loMask = F.indexInRange(0, cols);
+            storeMasked(c, ci, lo, scale, overwrite, loMask);
+            if (cols > LANES) {
+                storeMasked(c, ci + LANES, hi, scale, overwrite, F.indexInRange(LANES, cols));
+            }
+        }
+
+        private static void storeMasked(float[] c, int ci, FloatVector v, FloatVector scale, boolean overwrite,
+                VectorMask<Float> mask) {
+            FloatVector result = overwrite ? v.mul(scale) : v.fma(scale, FloatVector.fromArray(F, c, ci, mask));
+            result.intoArray(c, ci, mask);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // F64: the plain blocked loop
+
+    private static void matmulF64(Tensor out, Tensor a, Tensor b, Dims d, double alpha, boolean accumulate) {
+        double[] c = out.cpu().f64();
+        double[] av = a.cpu().f64();
+        double[] bv = b.cpu().f64();
+        int cOff = Math.toIntExact(out.offset());
+        int aOff = Math.toIntExact(a.offset());
+        int bOff = Math.toIntExact(b.offset());
+        // tasks: (batch entry, block of F64_ROWS rows), each packing its own blocks of op(b)
+        int rowBlocks = Math.max(1, ceilDiv(d.m, F64_ROWS));
+        long taskWork = Math.max(1, (long) Math.min(d.m, F64_ROWS) * d.n * d.k);
+        int grain = (int) Math.max(1, PARALLEL_MIN_WORK / taskWork);
+        CpuParallel.forRange(d.batch * rowBlocks, grain, (from, to) -> {
+            double[] bBlock = new double[Math.min(F64_KC, d.k) * Math.min(F64_NC, d.n)];
+            for (int t = from; t < to; t++) {
+                int bi = t / rowBlocks;
+                int i0 = (t % rowBlocks) * F64_ROWS;
+                int i1 = Math.min(d.m, i0 + F64_ROWS);
+                blockedF64(c, cOff + bi * d.m * d.n, av, aOff + bi * d.aBatchStride, bv, bOff + bi * d.bBatchStride, d,
+                        i0, i1, alpha, accumulate, bBlock);
+            }
+        });
+    }
+
+    /**
+     * Rows [i0, i1) of c (M, N) = or += alpha · op(a) · op(b). A KC × NC block of op(b) is copied row-major into
+     * bBlock so the inner loop runs along contiguous rows of both c and the block, whatever the transposition.
+     */
+    static void blockedF64(double[] c, int cOff, double[] a, int aOff, double[] b, int bOff, Dims d, int i0, int i1,
+            double alpha, boolean accumulate, double[] bBlock) {
+        int n = d.n;
+        if (!accumulate) {
+            Arrays.fill(c, cOff + i0 * n, cOff + i1 * n, 0.0);
+        }
+        for (int jc = 0; jc < n; jc += F64_NC) {
+            int nc = Math.min(F64_NC, n - jc);
+            for (int pc = 0; pc < d.k; pc += F64_KC) {
+                int kc = Math.min(F64_KC, d.k - pc);
+                for (int p = 0; p < kc; p++) {
+                    int src = bOff + (pc + p) * d.bRowStride + jc * d.bColStride;
+                    for (int j = 0; j < nc; j++) {
+                        bBlock[p * nc + j] = b[src + j * d.bColStride];
+                    }
+                }
+                for (int i = i0; i < i1; i++) {
+                    int cRow = cOff + i * n + jc;
+                    int aRow = aOff + i * d.aRowStride + pc * d.aColStride;
+                    for (int p = 0; p < kc; p++) {
+                        double x = alpha * a[aRow + p * d.aColStride];
+                        int bRow = p * nc;
+                        for (int j = 0; j < nc; j++) {
+                            c[cRow + j] += x * bBlock[bRow + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // BF16 and F16: widen, compute in F32, narrow
+
+    private void matmulHalf(Tensor out, Tensor a, Tensor b, Dims d, double alpha, boolean accumulate) {
+        int aMatrix = d.m * d.k;
+        int bMatrix = d.k * d.n;
+        Tensor a32 = widen(a, d.aBatchStride == 0 ? aMatrix : d.batch * aMatrix);
+        Tensor b32 = widen(b, d.bBatchStride == 0 ? bMatrix : d.batch * bMatrix);
+        int outCount = d.batch * d.m * d.n;
+        Tensor out32 = accumulate ? widen(out, outCount) : new Tensor(CpuStorage.wrap(new float[outCount]), out.shape());
+        matmulF32(out32, a32, b32, d, (float) alpha, accumulate);
+        CpuStorage dst = out.cpu();
+        float[] src = out32.cpu().f32();
+        int off = Math.toIntExact(out.offset());
+        for (int i = 0; i < outCount; i++) {
+            dst.set(off + i, src[i]); // rounds to nearest even
+        }
+    }
+
+    /** Elements [offset, offset + count) of a host tensor as an F32 tensor with the same shape and strides. */
+    private static Tensor widen(Tensor t, int count) {
+        CpuStorage s = t.cpu();
+        int off = Math.toIntExact(t.offset());
+        float[] f = new float[count];
+        for (int i = 0; i < count; i++) {
+            f[i] = (float) s.get(off + i);
+        }
+        return new Tensor(CpuStorage.wrap(f), t.shape(), t.strides(), 0);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+
+    private static int ceilDiv(int x, int y) {
+        return (x + y - 1) / y;
+    }
+
+    private static int roundUp(int x, int multiple) {
+        return ceilDiv(x, multiple) * multiple;
+    }
+}

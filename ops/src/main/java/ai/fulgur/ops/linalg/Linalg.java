@@ -1,0 +1,96 @@
+package ai.fulgur.ops.linalg;
+
+import ai.fulgur.ops.Backends;
+import ai.fulgur.ops.Checks;
+import ai.fulgur.ops.Shape;
+import ai.fulgur.ops.Tensor;
+
+/** Matrix products with torch.matmul's shape rules, over the backend's {@link LinalgKernels}. */
+public final class Linalg {
+    private Linalg() {}
+
+    /**
+     * Matrix product with torch.matmul semantics: 1-D operands are promoted to a row (a) or column (b) and the added
+     * axis removed from the result; leading (batch) axes broadcast. a (..., M, K) · b (..., K, N) = (..., M, N).
+     */
+    public static Tensor matmul(Tensor a, Tensor b) {
+        Checks.sameDevice("matmul", "a", a, "b", b);
+        Checks.sameDtype("matmul", "a", a, "b", b);
+        Checks.floating("matmul", "a", a);
+        if (a.rank() == 0 || b.rank() == 0) {
+            throw new IllegalArgumentException("matmul: operands must have rank >= 1, got " + Checks.describe("a", a)
+                    + ", " + Checks.describe("b", b));
+        }
+        Tensor a2 = a.rank() == 1 ? a.unsqueeze(0) : a;
+        Tensor b2 = b.rank() == 1 ? b.unsqueeze(1) : b;
+        long m = a2.shape().dim(-2);
+        long k = a2.shape().dim(-1);
+        long kb = b2.shape().dim(-2);
+        long n = b2.shape().dim(-1);
+        if (k != kb) {
+            throw new IllegalArgumentException("matmul: inner dimensions differ: " + Checks.describe("a", a) + " has K="
+                    + k + ", " + Checks.describe("b", b) + " has K=" + kb);
+        }
+        Shape batchA = a2.shape().slice(0, a2.rank() - 2);
+        Shape batchB = b2.shape().slice(0, b2.rank() - 2);
+        Shape batch = Shape.broadcast("matmul", batchA, batchB);
+        Tensor out3 = Tensor.empty(Shape.of(batch.numel(), m, n), a.dtype(), a.device());
+        Tensor a3 = asBatch3(a2, batch, batchA);
+        Tensor b3 = asBatch3(b2, batch, batchB);
+        boolean transA = isTransposedContiguous(a3);
+        boolean transB = isTransposedContiguous(b3);
+        Backends.of(a).linalg().matmul(out3, transA ? a3.transpose(1, 2) : contiguous3(a3),
+                transB ? b3.transpose(1, 2) : contiguous3(b3), transA, transB, 1, false);
+        Shape outShape = batch.concat(m, n);
+        if (a.rank() == 1) {
+            outShape = outShape.without(-2);
+        }
+        if (b.rank() == 1) {
+            outShape = outShape.without(-1);
+        }
+        return out3.reshape(outShape);
+    }
+
+    /**
+     * out (B, M, N) (+)= op(a) · op(b) on 3-D operands whose batch dims already agree (or are 1 with stride 0); the
+     * low-level entry that autograd backward passes use to accumulate without temporaries.
+     */
+    public static void matmulInto(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, boolean accumulate) {
+        Backends.of(out).linalg().matmul(out, contiguous3(a), contiguous3(b), transA, transB, 1, accumulate);
+    }
+
+    /** t viewed as (B, rows, cols); a single matrix is shared over the batch with stride 0, without a copy. */
+    private static Tensor asBatch3(Tensor t, Shape batch, Shape own) {
+        long rows = t.shape().dim(-2);
+        long cols = t.shape().dim(-1);
+        if (own.numel() == 1) {
+            Tensor m = t;
+            while (m.rank() > 2) {
+                m = m.select(0, 0);
+            }
+            return new Tensor(m.storage(), Shape.of(batch.numel(), rows, cols),
+                    new long[] {0, m.stride(0), m.stride(1)}, m.offset());
+        }
+        if (own.equals(batch) && t.rank() == 3) {
+            return t;
+        }
+        return t.expand(batch.concat(rows, cols)).reshape(batch.numel(), rows, cols);
+    }
+
+    /** True if the last two axes of a 3-D view are a transposed contiguous matrix (strides (.., 1, rows)). */
+    private static boolean isTransposedContiguous(Tensor t) {
+        long rows = t.shape().dim(1);
+        long cols = t.shape().dim(2);
+        return rows > 1 && cols > 1 && t.stride(1) == 1 && t.stride(2) == rows
+                && (t.shape().dim(0) == 1 || t.stride(0) == 0 || t.stride(0) == rows * cols);
+    }
+
+    /** A 3-D operand in the layout the kernel expects: contiguous matrices, batch stride 0 or rows·cols. */
+    private static Tensor contiguous3(Tensor t) {
+        long rows = t.shape().dim(1);
+        long cols = t.shape().dim(2);
+        boolean matrixOk = (t.stride(2) == 1 || cols == 1) && (t.stride(1) == cols || rows == 1);
+        boolean batchOk = t.shape().dim(0) == 1 || t.stride(0) == 0 || t.stride(0) == rows * cols;
+        return matrixOk && batchOk ? t : t.contiguous();
+    }
+}
