@@ -4,7 +4,6 @@ import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.linalg.LinalgKernels;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -234,12 +233,12 @@ public final class CpuMatmul implements LinalgKernels {
                 int cPanel = cOff + jc;
                 CpuParallel.RangeBody rowBlocks = (from, to) -> {
                     float[] aPack = new float[mc * kc];
-                    float[] scratch = vectorF32 ? null : new float[MR * NR];
+                    float[] edge = new float[MR * NR];
                     for (int blk = from; blk < to; blk++) {
                         int i0 = blk * mc;
                         int rows = Math.min(mc, m - i0);
                         packA(aPack, a, aPanel + i0 * d.aRowStride, d.aRowStride, d.aColStride, rows, kc);
-                        macroKernel(c, cPanel + i0 * n, n, aPack, rows, bPack, nc, kc, alpha, first, scratch);
+                        macroKernel(c, cPanel + i0 * n, n, aPack, rows, bPack, nc, kc, alpha, first, edge);
                     }
                 };
                 if (split && mBlocks > 1) {
@@ -329,7 +328,7 @@ public final class CpuMatmul implements LinalgKernels {
      * MR × NR tile at a time; each NR-column strip of b stays in L1 while the MR-row strips of a pass.
      */
     private void macroKernel(float[] c, int cBase, int ldc, float[] aPack, int rows, float[] bPack, int nc, int kc,
-            float alpha, boolean overwrite, float[] scratch) {
+            float alpha, boolean overwrite, float[] edge) {
         for (int j0 = 0; j0 < nc; j0 += NR) {
             int cols = Math.min(NR, nc - j0);
             for (int i0 = 0; i0 < rows; i0 += MR) {
@@ -337,46 +336,83 @@ public final class CpuMatmul implements LinalgKernels {
                 int ci = cBase + i0 * ldc + j0;
                 if (vectorF32) {
                     VectorMicroKernel.tile(aPack, i0 * kc, bPack, j0 * kc, kc, c, ci, ldc, tileRows, cols, alpha,
-                            overwrite);
+                            overwrite, edge);
                 } else {
-                    scalarTile(aPack, i0 * kc, bPack, j0 * kc, kc, c, ci, ldc, tileRows, cols, alpha, overwrite,
-                            scratch);
+                    scalarTile(aPack, i0 * kc, bPack, j0 * kc, kc, c, ci, ldc, tileRows, cols, alpha, overwrite);
                 }
             }
         }
     }
 
     /**
-     * The scalar micro-kernel: an MR × NR tile accumulated in {@code acc} from an MR-row strip of a (at ai) and an
-     * NR-column strip of b (at bi), then the first tileRows × cols of it stored into c. Same packing as the vector one.
+     * The scalar micro-kernel over the same packed strips as the vector one: for each pair of columns of the NR-wide
+     * strip, 6 × 2 scalar accumulators live in registers across the whole depth kc; then the first tileRows × cols
+     * of the tile are stored into c (at ci, row stride ldc). Zero padding makes the extra rows and columns harmless.
      */
     private static void scalarTile(float[] aPack, int ai, float[] bPack, int bi, int kc, float[] c, int ci, int ldc,
-            int tileRows, int cols, float alpha, boolean overwrite, float[] acc) {
-        Arrays.fill(acc, 0f);
-        for (int p = 0; p < kc; p++) {
-            int bRow = bi + p * NR;
-            int aCol = ai + p * MR;
-            for (int r = 0; r < MR; r++) {
-                float x = aPack[aCol + r];
-                int accRow = r * NR;
-                for (int jj = 0; jj < NR; jj++) {
-                    acc[accRow + jj] += x * bPack[bRow + jj];
-                }
+            int tileRows, int cols, float alpha, boolean overwrite) {
+        for (int j = 0; j < cols; j += 2) {
+            float c00 = 0, c01 = 0, c10 = 0, c11 = 0, c20 = 0, c21 = 0;
+            float c30 = 0, c31 = 0, c40 = 0, c41 = 0, c50 = 0, c51 = 0;
+            for (int p = 0; p < kc; p++) {
+                int pb = bi + p * NR + j;
+                int pa = ai + p * MR;
+                float b0 = bPack[pb];
+                float b1 = bPack[pb + 1];
+                float x = aPack[pa];
+                c00 += x * b0;
+                c01 += x * b1;
+                x = aPack[pa + 1];
+                c10 += x * b0;
+                c11 += x * b1;
+                x = aPack[pa + 2];
+                c20 += x * b0;
+                c21 += x * b1;
+                x = aPack[pa + 3];
+                c30 += x * b0;
+                c31 += x * b1;
+                x = aPack[pa + 4];
+                c40 += x * b0;
+                c41 += x * b1;
+                x = aPack[pa + 5];
+                c50 += x * b0;
+                c51 += x * b1;
+            }
+            boolean second = j + 1 < cols;
+            storePair(c, ci + j, c00, c01, second, alpha, overwrite);
+            if (tileRows > 1) {
+                storePair(c, ci + ldc + j, c10, c11, second, alpha, overwrite);
+            }
+            if (tileRows > 2) {
+                storePair(c, ci + 2 * ldc + j, c20, c21, second, alpha, overwrite);
+            }
+            if (tileRows > 3) {
+                storePair(c, ci + 3 * ldc + j, c30, c31, second, alpha, overwrite);
+            }
+            if (tileRows > 4) {
+                storePair(c, ci + 4 * ldc + j, c40, c41, second, alpha, overwrite);
+            }
+            if (tileRows > 5) {
+                storePair(c, ci + 5 * ldc + j, c50, c51, second, alpha, overwrite);
             }
         }
-        for (int r = 0; r < tileRows; r++) {
-            int row = ci + r * ldc;
-            for (int jj = 0; jj < cols; jj++) {
-                float v = alpha * acc[r * NR + jj];
-                c[row + jj] = overwrite ? v : c[row + jj] + v;
-            }
+    }
+
+    /** c[ci] and (if second) c[ci + 1] = or += alpha · (v0, v1). */
+    private static void storePair(float[] c, int ci, float v0, float v1, boolean second, float alpha,
+            boolean overwrite) {
+        c[ci] = overwrite ? alpha * v0 : c[ci] + alpha * v0;
+        if (second) {
+            c[ci + 1] = overwrite ? alpha * v1 : c[ci + 1] + alpha * v1;
         }
     }
 
     /**
      * The Vector API micro-kernel: 6 rows × 2 vectors of accumulators (12 registers of 32 with AVX-512, of 16 with
-     * AVX2), one broadcast of a and two loads of b per depth step, then one fused store per row. Its own class so
-     * that nothing touches {@code jdk.incubator.vector} when the module is not loaded.
+     * AVX2), one broadcast of a and two loads of b per depth step. A full tile is stored straight from the registers;
+     * an edge tile goes through {@code edge} (MR × NR floats) and is added element by element. Everything stays in
+     * one method: passing vectors to a call C2 does not inline boxes them, which cost a factor of four here. Its own
+     * class so that nothing touches {@code jdk.incubator.vector} when the module is not loaded.
      */
     private static final class VectorMicroKernel {
         static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -386,19 +422,19 @@ public final class CpuMatmul implements LinalgKernels {
 
         // c tile (tileRows, cols) at ci, row stride ldc; aPack strip (kc, MR) at ai; bPack strip (kc, 2·LANES) at bi
         static void tile(float[] aPack, int ai, float[] bPack, int bi, int kc, float[] c, int ci, int ldc, int tileRows,
-                int cols, float alpha, boolean overwrite) {
+                int cols, float alpha, boolean overwrite, float[] edge) {
             FloatVector c00 = FloatVector.zero(F);
-            FloatVector c01 = FloatVector.zero(F);
-            FloatVector c10 = FloatVector.zero(F);
-            FloatVector c11 = FloatVector.zero(F);
-            FloatVector c20 = FloatVector.zero(F);
-            FloatVector c21 = FloatVector.zero(F);
-            FloatVector c30 = FloatVector.zero(F);
-            FloatVector c31 = FloatVector.zero(F);
-            FloatVector c40 = FloatVector.zero(F);
-            FloatVector c41 = FloatVector.zero(F);
-            FloatVector c50 = FloatVector.zero(F);
-            FloatVector c51 = FloatVector.zero(F);
+            FloatVector c01 = c00;
+            FloatVector c10 = c00;
+            FloatVector c11 = c00;
+            FloatVector c20 = c00;
+            FloatVector c21 = c00;
+            FloatVector c30 = c00;
+            FloatVector c31 = c00;
+            FloatVector c40 = c00;
+            FloatVector c41 = c00;
+            FloatVector c50 = c00;
+            FloatVector c51 = c00;
             int aEnd = ai + kc * MR;
             for (int pa = ai, pb = bi; pa < aEnd; pa += MR, pb += 2 * LANES) {
                 FloatVector b0 = FloatVector.fromArray(F, bPack, pb);
@@ -423,48 +459,61 @@ public final class CpuMatmul implements LinalgKernels {
                 c51 = x.fma(b1, c51);
             }
             FloatVector scale = FloatVector.broadcast(F, alpha);
-            storeRow(c, ci, cols, c00, c01, scale, overwrite);
-            if (tileRows > 1) {
-                storeRow(c, ci + ldc, cols, c10, c11, scale, overwrite);
-            }
-            if (tileRows > 2) {
-                storeRow(c, ci + 2 * ldc, cols, c20, c21, scale, overwrite);
-            }
-            if (tileRows > 3) {
-                storeRow(c, ci + 3 * ldc, cols, c30, c31, scale, overwrite);
-            }
-            if (tileRows > 4) {
-                storeRow(c, ci + 4 * ldc, cols, c40, c41, scale, overwrite);
-            }
-            if (tileRows > 5) {
-                storeRow(c, ci + 5 * ldc, cols, c50, c51, scale, overwrite);
-            }
-        }
-
-        /** c[ci : ci+cols] = or += scale · (lo ++ hi); masked where the tile sticks out past column N. */
-        private static void storeRow(float[] c, int ci, int cols, FloatVector lo, FloatVector hi, FloatVector scale,
-                boolean overwrite) {
-            if (cols == 2 * LANES) {
-                if (overwrite) {
-                    lo.mul(scale).intoArray(c, ci);
-                    hi.mul(scale).intoArray(c, ci + LANES);
-                } else {
-                    lo.fma(scale, FloatVector.fromArray(F, c, ci)).intoArray(c, ci);
-                    hi.fma(scale, FloatVector.fromArray(F, c, ci + LANES)).intoArray(c, ci + LANES);
+            int r1 = ci + ldc;
+            int r2 = ci + 2 * ldc;
+            int r3 = ci + 3 * ldc;
+            int r4 = ci + 4 * ldc;
+            int r5 = ci + 5 * ldc;
+            int hi = LANES;
+            if (tileRows == MR && cols == 2 * LANES && overwrite) {
+                c00.mul(scale).intoArray(c, ci);
+                c01.mul(scale).intoArray(c, ci + hi);
+                c10.mul(scale).intoArray(c, r1);
+                c11.mul(scale).intoArray(c, r1 + hi);
+                c20.mul(scale).intoArray(c, r2);
+                c21.mul(scale).intoArray(c, r2 + hi);
+                c30.mul(scale).intoArray(c, r3);
+                c31.mul(scale).intoArray(c, r3 + hi);
+                c40.mul(scale).intoArray(c, r4);
+                c41.mul(scale).intoArray(c, r4 + hi);
+                c50.mul(scale).intoArray(c, r5);
+                c51.mul(scale).intoArray(c, r5 + hi);
+            } else if (tileRows == MR && cols == 2 * LANES) {
+                c00.fma(scale, FloatVector.fromArray(F, c, ci)).intoArray(c, ci);
+                c01.fma(scale, FloatVector.fromArray(F, c, ci + hi)).intoArray(c, ci + hi);
+                c10.fma(scale, FloatVector.fromArray(F, c, r1)).intoArray(c, r1);
+                c11.fma(scale, FloatVector.fromArray(F, c, r1 + hi)).intoArray(c, r1 + hi);
+                c20.fma(scale, FloatVector.fromArray(F, c, r2)).intoArray(c, r2);
+                c21.fma(scale, FloatVector.fromArray(F, c, r2 + hi)).intoArray(c, r2 + hi);
+                c30.fma(scale, FloatVector.fromArray(F, c, r3)).intoArray(c, r3);
+                c31.fma(scale, FloatVector.fromArray(F, c, r3 + hi)).intoArray(c, r3 + hi);
+                c40.fma(scale, FloatVector.fromArray(F, c, r4)).intoArray(c, r4);
+                c41.fma(scale, FloatVector.fromArray(F, c, r4 + hi)).intoArray(c, r4 + hi);
+                c50.fma(scale, FloatVector.fromArray(F, c, r5)).intoArray(c, r5);
+                c51.fma(scale, FloatVector.fromArray(F, c, r5 + hi)).intoArray(c, r5 + hi);
+            } else {
+                // edge (MR, NR) row-major, then only the tileRows × cols that lie inside c
+                int nr = 2 * LANES;
+                c00.intoArray(edge, 0);
+                c01.intoArray(edge, hi);
+                c10.intoArray(edge, nr);
+                c11.intoArray(edge, nr + hi);
+                c20.intoArray(edge, 2 * nr);
+                c21.intoArray(edge, 2 * nr + hi);
+                c30.intoArray(edge, 3 * nr);
+                c31.intoArray(edge, 3 * nr + hi);
+                c40.intoArray(edge, 4 * nr);
+                c41.intoArray(edge, 4 * nr + hi);
+                c50.intoArray(edge, 5 * nr);
+                c51.intoArray(edge, 5 * nr + hi);
+                for (int r = 0; r < tileRows; r++) {
+                    int row = ci + r * ldc;
+                    for (int j = 0; j < cols; j++) {
+                        float v = alpha * edge[r * nr + j];
+                        c[row + j] = overwrite ? v : c[row + j] + v;
+                    }
                 }
-                return;
             }
-            VectorMask<Float> loMask = F.indexInRange(0, cols);
-            storeMasked(c, ci, lo, scale, overwrite, loMask);
-            if (cols > LANES) {
-                storeMasked(c, ci + LANES, hi, scale, overwrite, F.indexInRange(LANES, cols));
-            }
-        }
-
-        private static void storeMasked(float[] c, int ci, FloatVector v, FloatVector scale, boolean overwrite,
-                VectorMask<Float> mask) {
-            FloatVector result = overwrite ? v.mul(scale) : v.fma(scale, FloatVector.fromArray(F, c, ci, mask));
-            result.intoArray(c, ci, mask);
         }
     }
 

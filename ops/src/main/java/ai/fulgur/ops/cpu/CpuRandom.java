@@ -25,7 +25,7 @@ public final class CpuRandom implements RandomKernels {
         CpuStorage os = out.cpu();
         int base = (int) out.offset();
         CpuParallel.forRange((int) out.numel(), GRAIN, (i0, i1) -> {
-            Philox.Stream s = new Philox.Stream(seed, 0);
+            Philox.Stream s = new Philox.Stream(seed, RandomKernels.NORMAL_STREAM);
             for (int i = i0; i < i1; i++) {
                 os.set(base + i, mean + std * s.normal(offset + i));
             }

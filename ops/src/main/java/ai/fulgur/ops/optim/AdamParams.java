@@ -9,7 +9,8 @@ package ai.fulgur.ops.optim;
  *   w -= lr · weightDecay · w                    (AdamW: decoupled decay; only when decoupled)
  *   w -= lr / bc1 · m / (√v / √bc2 + eps)
  * </pre>
- * bc1 = 1 − beta1^t and bc2 = 1 − beta2^t are the bias corrections; callers that fold them into lr (DJL does) pass 1.
+ * bc1 = 1 − beta1^t and bc2 = 1 − beta2^t are the bias corrections. A caller whose step size already holds them (DJL
+ * passes lrBiasCorrection) sets bc1 = lr / stepSize, which may exceed 1, and bc2 = 1.
  * clipGrad &lt; 0 disables clipping; otherwise g is clamped to [−clipGrad, clipGrad].
  */
 public record AdamParams(double lr, double beta1, double beta2, double eps, double weightDecay, boolean decoupled,
@@ -17,10 +18,10 @@ public record AdamParams(double lr, double beta1, double beta2, double eps, doub
 
     public AdamParams {
         if (!(lr >= 0) || !(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps >= 0)
-                || !(weightDecay >= 0) || !(bc1 > 0 && bc1 <= 1) || !(bc2 > 0 && bc2 <= 1)) {
+                || !(weightDecay >= 0) || !(bc1 > 0) || !(bc2 > 0 && bc2 <= 1)) {
             throw new IllegalArgumentException("invalid Adam parameters: " + "lr=" + lr + " beta1=" + beta1 + " beta2="
                     + beta2 + " eps=" + eps + " weightDecay=" + weightDecay + " bc1=" + bc1 + " bc2=" + bc2
-                    + " (expected lr, eps, weightDecay >= 0, betas in [0, 1), bias corrections in (0, 1])");
+                    + " (expected lr, eps, weightDecay >= 0, betas in [0, 1), bc1 > 0, bc2 in (0, 1])");
         }
     }
 
