@@ -15,22 +15,25 @@ import java.util.SplittableRandom;
  * <p>The output y = f(x₀, x₁, ...) is reduced to the scalar L = Σ y ⊙ R with a fixed random R (seeded, so a failure
  * reproduces), which makes every output element matter. The analytical gradients come from one backward pass seeded
  * with R (the gradient of L); the numerical ones perturb each input element by ±eps and evaluate
- * (L(x + eps) − L(x − eps)) / 2eps with grad mode off. An element passes if |analytic − numeric| ≤ atol + rtol·|numeric|.
+ * (L(x + eps) − L(x − eps)) / 2eps with grad mode off. An element passes if
+ * |analytic − numeric| ≤ atol + rtol·|numeric|.
  *
  * <p>Arguments that are not differentiated (integer targets, indices, masks, options) are captured by the function:
  * <pre>{@code
  * Tensor targets = Tensor.of(new long[] {2, 0, 4}, 3);
- * GradCheck.check("crossEntropy", xs -> CrossEntropy.apply(xs.get(0), targets, -100, Reduction.MEAN), List.of(logits));
+ * GradCheck.check("crossEntropy", xs -> CrossEntropy.apply(xs.get(0), targets, -100, Reduction.MEAN),
+ *         List.of(logits));
  * }</pre>
  *
  * <p>Inputs must be F64: in F32 the rounding error of a difference quotient (about 1e-7 / eps) swamps the truncation
  * error. The function may cast internally; a lower-precision output then needs a larger eps and tolerances. Cost: two
- * evaluations of f per input element, so keep the inputs small (tens to a few hundred elements).
+ * evaluations of f per input element, so keep the inputs small (tens to a few hundred elements). Random ops must use
+ * a fixed seed so that every evaluation sees the same draw. First derivatives only: no double backward.
  */
 public final class GradCheck {
     /** Perturbation of each element: small enough for a truncation error of order eps², large enough for rounding. */
     public static final double DEFAULT_EPS = 1e-6;
-    /** Absolute tolerance; the rounding error of an F64 difference quotient is about 1e-16 · |L| / eps ≈ 1e-10 · |L|. */
+    /** Absolute tolerance; an F64 difference quotient's rounding error is about 1e-16·|L|/eps ≈ 1e-10·|L|. */
     public static final double DEFAULT_ATOL = 1e-6;
     /** Relative tolerance, against the numerical gradient. */
     public static final double DEFAULT_RTOL = 1e-5;
@@ -39,8 +42,9 @@ public final class GradCheck {
 
     private GradCheck() {}
 
-    /** {@link #check(String, java.util.function.Function, List, double, double, double)} with the default eps and tolerances. */
-    public static void check(String name, java.util.function.Function<List<Variable>, Variable> f, List<Tensor> inputs) {
+    /** {@link #check(String, java.util.function.Function, List, double, double, double)} with the defaults. */
+    public static void check(String name, java.util.function.Function<List<Variable>, Variable> f,
+            List<Tensor> inputs) {
         check(name, f, inputs, DEFAULT_EPS, DEFAULT_ATOL, DEFAULT_RTOL);
     }
 

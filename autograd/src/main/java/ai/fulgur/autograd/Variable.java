@@ -45,9 +45,9 @@ public final class Variable {
         return new Variable(data, false);
     }
 
-    /** A leaf that accumulates a gradient: a parameter. */
+    /** A leaf that accumulates a gradient: a parameter. Only floating tensors can be parameters. */
     public static Variable parameter(Tensor data) {
-        return new Variable(data, true);
+        return new Variable(data, false).setRequiresGrad(true);
     }
 
     // ---------------------------------------------------------------------------------------------------------------

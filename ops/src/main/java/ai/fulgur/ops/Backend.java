@@ -1,6 +1,7 @@
 package ai.fulgur.ops;
 
 import ai.fulgur.ops.activation.ActivationKernels;
+import ai.fulgur.ops.attention.AttentionKernels;
 import ai.fulgur.ops.cpu.CpuStorage;
 import ai.fulgur.ops.elementwise.ElementwiseKernels;
 import ai.fulgur.ops.indexing.IndexingKernels;
@@ -58,4 +59,6 @@ public interface Backend {
     RandomKernels random();
 
     OptimKernels optim();
+
+    AttentionKernels attention();
 }

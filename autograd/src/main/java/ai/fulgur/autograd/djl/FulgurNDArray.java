@@ -198,6 +198,36 @@ public final class FulgurNDArray extends UnsupportedNDArrayOps {
         return get(getManager(), index);
     }
 
+    // set(...) in place through our indexer: NDArrayAdapter would edit a copy in the alternative engine
+
+    @Override
+    public void set(NDIndex index, NDArray value) {
+        checkOpen();
+        getNDArrayInternal().getIndexer(getManager()).set(this, index, value);
+    }
+
+    @Override
+    public void set(NDIndex index, Number value) {
+        checkOpen();
+        getNDArrayInternal().getIndexer(getManager()).set(this, index, value);
+    }
+
+    @Override
+    public void set(NDIndex index, java.util.function.Function<NDArray, NDArray> function) {
+        set(index, function.apply(get(index)));
+    }
+
+    @Override
+    public void set(NDArray index, Number value) {
+        set(new NDIndex().addBooleanIndex(index), value);
+    }
+
+    @Override
+    public void setScalar(NDIndex index, Number value) {
+        checkOpen();
+        getNDArrayInternal().getIndexer(getManager()).setScalar(this, index, value);
+    }
+
     @Override
     public NDArrayEx getNDArrayInternal() {
         return new FulgurNDArrayEx(this);

@@ -28,9 +28,10 @@ public final class Arithmetic extends Function {
         boolean needsValues = op != BinaryOp.ADD && op != BinaryOp.SUB;
         Variable result = fn.record(out, a, b);
         if (needsValues && !result.isLeaf()) {
-            fn.saveForBackward(a, b);
             if (op == BinaryOp.POW || op == BinaryOp.MAX || op == BinaryOp.MIN) {
-                fn.saveInternals(out);
+                fn.saveForBackward(a, b, result); // the output too, version-checked: the caller holds it
+            } else {
+                fn.saveForBackward(a, b);
             }
         }
         return result;
@@ -73,15 +74,16 @@ public final class Arithmetic extends Function {
                     grads[0] = Elementwise.mul(g, Elementwise.mul(b, pm1));
                 }
                 if (needsGrad(1)) {
-                    grads[1] = Elementwise.mul(g, Elementwise.mul(internal(0), Elementwise.log(a)));
+                    grads[1] = Elementwise.mul(g, Elementwise.mul(saved(2), Elementwise.log(a)));
                 }
             }
             case MAX, MIN -> {
                 // the gradient goes to the selected input; ties split it evenly, as PyTorch's maximum/minimum
                 Tensor a = saved(0);
                 Tensor b = saved(1);
-                Tensor eqA = Elementwise.binary(BinaryOp.EQ, a, internal(0)).cast(g.dtype());
-                Tensor eqB = Elementwise.binary(BinaryOp.EQ, b, internal(0)).cast(g.dtype());
+                Tensor out = saved(2);
+                Tensor eqA = Elementwise.binary(BinaryOp.EQ, a, out).cast(g.dtype());
+                Tensor eqB = Elementwise.binary(BinaryOp.EQ, b, out).cast(g.dtype());
                 Tensor share = Elementwise.add(eqA, eqB);
                 grads[0] = needsGrad(0) ? Elementwise.div(Elementwise.mul(g, eqA), share) : null;
                 grads[1] = needsGrad(1) ? Elementwise.div(Elementwise.mul(g, eqB), share) : null;

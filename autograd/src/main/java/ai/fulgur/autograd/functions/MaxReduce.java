@@ -15,19 +15,25 @@ import ai.fulgur.ops.reduce.ReduceOp;
  */
 public final class MaxReduce extends Function {
     private final int[] axes;
+    private final boolean keepDims;
 
-    private MaxReduce(int[] axes) {
+    private MaxReduce(int[] axes, boolean keepDims) {
         this.axes = axes;
+        this.keepDims = keepDims;
     }
 
     public static Variable apply(Variable x, int[] axes, boolean keepDims, boolean max) {
         Tensor kept = Reduce.reduce(max ? ReduceOp.MAX : ReduceOp.MIN, x.data(), axes, true);
         Tensor out = keepDims ? kept : Reduce.reduce(max ? ReduceOp.MAX : ReduceOp.MIN, x.data(), axes, false);
-        MaxReduce fn = new MaxReduce(axes.clone());
+        MaxReduce fn = new MaxReduce(axes.clone(), keepDims);
         Variable result = fn.record(out, x);
         if (!result.isLeaf()) {
-            fn.saveForBackward(x);
-            fn.saveInternals(kept);
+            if (keepDims) {
+                fn.saveForBackward(x, result); // kept is the output: version-check it, the caller holds it
+            } else {
+                fn.saveForBackward(x);
+                fn.saveInternals(kept);
+            }
         }
         return result;
     }
@@ -35,7 +41,7 @@ public final class MaxReduce extends Function {
     @Override
     protected Tensor[] backward(Tensor g) {
         Tensor x = saved(0);
-        Tensor kept = internal(0);
+        Tensor kept = keepDims ? saved(1) : internal(0);
         Tensor mask = Elementwise.binary(BinaryOp.EQ, x, kept).cast(g.dtype());
         int[] ax = axes.length == 0 ? java.util.stream.IntStream.range(0, x.rank()).toArray() : axes;
         Tensor ties = Reduce.sum(mask, ax, true);

@@ -20,7 +20,7 @@ public final class Softmax extends Function {
         Softmax fn = new Softmax(axis, log);
         Variable result = fn.record(y, x);
         if (!result.isLeaf()) {
-            fn.saveInternals(y);
+            fn.saveForBackward(result); // the output, version-checked: the caller holds it
         }
         return result;
     }
@@ -32,6 +32,6 @@ public final class Softmax extends Function {
 
     @Override
     protected Tensor[] backward(Tensor g) {
-        return new Tensor[] {Activation.softmaxBackward(internal(0), g, axis, log)};
+        return new Tensor[] {Activation.softmaxBackward(saved(0), g, axis, log)};
     }
 }

@@ -28,8 +28,8 @@ public final class UnaryMath extends Function {
         UnaryMath fn = new UnaryMath(op, s);
         Variable result = fn.record(out, x);
         if (!result.isLeaf()) {
-            fn.saveForBackward(x);
-            fn.saveInternals(out);
+            // the output is saved as a variable, not an internal: the caller holds it and may modify it in place
+            fn.saveForBackward(x, result);
         }
         return result;
     }
@@ -46,7 +46,7 @@ public final class UnaryMath extends Function {
     @Override
     protected Tensor[] backward(Tensor g) {
         Tensor x = saved(0);
-        Tensor y = internal(0);
+        Tensor y = usesOutput(op) ? saved(1) : null;
         Tensor dydx = switch (op) {
             case NEG -> null;
             case ADD_SCALAR -> null;
@@ -83,5 +83,13 @@ public final class UnaryMath extends Function {
             default -> Elementwise.mul(g, dydx);
         };
         return new Tensor[] {dx};
+    }
+
+    /** True for the ops whose derivative is written in terms of their output y. */
+    private static boolean usesOutput(UnaryOp op) {
+        return switch (op) {
+            case EXP, EXPM1, SQRT, RSQRT, RECIPROCAL, TANH, SIGMOID, RDIV_SCALAR, RPOW_SCALAR -> true;
+            default -> false;
+        };
     }
 }

@@ -97,7 +97,13 @@ class IndexingFunctionsTest {
         Tensor c = OpCheck.normal(rnd, 7);
         Tensor d = OpCheck.normal(rnd, 2, 3, 7);
         OpCheck.both("where (7) (2,3,7)", xs -> Where.apply(cond3, xs.get(0), xs.get(1)),
-                (m, xs) -> NDArrays.where(TorchOracle.toTorch(m, cond3), xs.get(0).broadcast(2, 3, 7), xs.get(1)), c, d);
+                (m, xs) -> NDArrays.where(TorchOracle.toTorch(m, cond3), xs.get(0).broadcast(2, 3, 7), xs.get(1)),
+                c, d);
+        // the condition broadcasts too
+        Tensor rowCond = Elementwise.unary(UnaryOp.GT_SCALAR, OpCheck.normal(rnd, 5), 0);
+        OpCheck.both("where cond (5), (3,5) (3,1)", xs -> Where.apply(rowCond, xs.get(0), xs.get(1)),
+                (m, xs) -> NDArrays.where(TorchOracle.toTorch(m, rowCond).broadcast(3, 5), xs.get(0),
+                        xs.get(1).broadcast(3, 5)), a, OpCheck.normal(rnd, 3, 1));
     }
 
     @Test

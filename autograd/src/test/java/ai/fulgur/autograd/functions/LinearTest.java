@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** {@link Linear}: y = x·Wᵀ + b on rank-1, rank-2 and rank-3 inputs, with and without bias, against PyTorch's linear. */
+/** {@link Linear}: y = x·Wᵀ + b on rank-1, -2 and -3 inputs, with and without bias, against PyTorch's linear. */
 class LinearTest {
 
     @ParameterizedTest(name = "input rank {0}, with bias")

@@ -1,5 +1,8 @@
 package ai.fulgur.autograd.functions;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.index.NDIndex;
@@ -14,8 +17,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The movement ops: {@link Reshape}, {@link Transpose} (two axes and full permutations), {@link StridedView} (slices
- * with steps and negative bounds, select, unsqueeze), {@link Expand}, {@link Concat} and stack, alone and chained
- * through non-contiguous views.
+ * with steps and negative bounds, select, unsqueeze), {@link Expand}, {@link Concat} and stack, {@link Clone}, alone
+ * and chained through non-contiguous views.
  */
 class ShapeFunctionsTest {
     private final SplittableRandom rnd = new SplittableRandom(2024);
@@ -107,6 +110,19 @@ class ShapeFunctionsTest {
         Tensor[] parts = {OpCheck.normal(rnd, 3, 5), OpCheck.normal(rnd, 3, 5), OpCheck.normal(rnd, 3, 5)};
         OpCheck.both("stack axis " + axis, xs -> Concat.stack(xs, axis),
                 (m, xs) -> NDArrays.stack(new NDList(xs), axis), parts);
+    }
+
+    @Test
+    void cloneHasItsOwnStorageAndPassesTheGradientOn() {
+        Tensor x = OpCheck.normal(rnd, 3, 5);
+        // GradCheck only: DJL's duplicate() returns a tensor detached from PyTorch's graph
+        OpCheck.gradCheck("clone", xs -> Clone.apply(xs.get(0)), x);
+        Variable p = Variable.parameter(x);
+        Variable c = Clone.apply(p);
+        assertNotSame(p.data().storage(), c.data().storage());
+        Tensor seed = OpCheck.normal(rnd, 3, 5);
+        c.backward(seed);
+        assertArrayEquals(seed.toDoubleArray(), p.grad().toDoubleArray(), 0);
     }
 
     @Test

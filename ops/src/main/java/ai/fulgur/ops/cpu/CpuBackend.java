@@ -5,6 +5,7 @@ import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Device;
 import ai.fulgur.ops.Storage;
 import ai.fulgur.ops.activation.ActivationKernels;
+import ai.fulgur.ops.attention.AttentionKernels;
 import ai.fulgur.ops.elementwise.ElementwiseKernels;
 import ai.fulgur.ops.indexing.IndexingKernels;
 import ai.fulgur.ops.linalg.LinalgKernels;
@@ -25,6 +26,7 @@ public final class CpuBackend implements Backend {
     private final IndexingKernels indexing = new CpuIndexing();
     private final RandomKernels random = new CpuRandom();
     private final OptimKernels optim = new CpuOptim();
+    private final AttentionKernels attention = new CpuAttention();
 
     @Override public Device.Kind kind() { return Device.Kind.CPU; }
     @Override public boolean isAvailable() { return true; }
@@ -55,4 +57,5 @@ public final class CpuBackend implements Backend {
     @Override public IndexingKernels indexing() { return indexing; }
     @Override public RandomKernels random() { return random; }
     @Override public OptimKernels optim() { return optim; }
+    @Override public AttentionKernels attention() { return attention; }
 }

@@ -308,7 +308,7 @@ public final class CpuElementwise implements ElementwiseKernels {
         StridedRows rows = new StridedRows(dst.shape(), dst);
         int n = rows.rowLength();
         int sd = rows.innerStride(0);
-        boolean longMath = integral(dst.dtype());
+        boolean longMath = integral(dst.dtype()) && dst.dtype() != DType.BOOL; // BOOL: set() tests value != 0
         long lv = (long) value;
         CpuParallel.forRange(rows.rows(), Math.max(1, GRAIN / Math.max(1, n)), (r0, r1) -> {
             int[] base = new int[1];

@@ -105,6 +105,7 @@ public final class CpuReduce implements ReduceKernels {
         CpuStorage xs = x.cpu();
         CpuStorage os = out.cpu();
         long step = v.rank() == 0 ? 0 : v.stride(v.rank() - 1);
+        boolean integer = !x.dtype().isFloating();
         int outer = (int) out.numel();
         CpuParallel.forRange(outer, Math.max(1, 4096 / Math.max(1, n)), (o0, o1) -> {
             for (int o = o0; o < o1; o++) {
@@ -115,12 +116,23 @@ public final class CpuReduce implements ReduceKernels {
                     r /= v.shape().dim(a);
                 }
                 int best = 0;
-                double bestValue = xs.get((int) base);
-                for (int j = 1; j < n && !Double.isNaN(bestValue); j++) {
-                    double val = xs.get((int) (base + j * step));
-                    if (Double.isNaN(val) || (max ? val > bestValue : val < bestValue)) {
-                        best = j;
-                        bestValue = val;
+                if (integer) { // in long: as doubles, I64 values past 2^53 would tie
+                    long bestValue = xs.getLong((int) base);
+                    for (int j = 1; j < n; j++) {
+                        long val = xs.getLong((int) (base + j * step));
+                        if (max ? val > bestValue : val < bestValue) {
+                            best = j;
+                            bestValue = val;
+                        }
+                    }
+                } else {
+                    double bestValue = xs.get((int) base);
+                    for (int j = 1; j < n && !Double.isNaN(bestValue); j++) {
+                        double val = xs.get((int) (base + j * step));
+                        if (Double.isNaN(val) || (max ? val > bestValue : val < bestValue)) {
+                            best = j;
+                            bestValue = val;
+                        }
                     }
                 }
                 os.setLong((int) out.offset() + o, best);

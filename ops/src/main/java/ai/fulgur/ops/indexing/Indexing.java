@@ -87,6 +87,22 @@ public final class Indexing {
 
     /** The adjoint of {@link #gather}: zeros of {@code shape} with src added at index along axis. */
     public static Tensor scatterAdd(Shape shape, int axis, Tensor index, Tensor src) {
+        Checks.index("scatterAdd", "index", index);
+        Checks.sameDevice("scatterAdd", "src", src, "index", index);
+        Checks.sameShape("scatterAdd", "index", index, "src", src);
+        int a = shape.axis(axis);
+        if (index.rank() != shape.rank()) {
+            throw new IllegalArgumentException("scatterAdd: " + Checks.describe("index", index)
+                    + " must have the rank of the target shape " + shape);
+        }
+        for (int i = 0; i < shape.rank(); i++) {
+            if (i != a && index.shape().dim(i) > shape.dim(i)) {
+                throw new IllegalArgumentException("scatterAdd: " + Checks.describe("index", index)
+                        + " is larger than the target shape " + shape + " on axis " + i);
+            }
+        }
+        // the kernel adds at index · stride: an index past the axis would land, unreported, in a neighbouring row
+        Checks.indicesInRange("scatterAdd", "index", index, shape.dim(a));
         Tensor dx = Tensor.zeros(shape, src.dtype(), src.device());
         Backends.of(src).indexing().scatterAdd(dx, src.contiguous(), index.contiguous(), shape.axis(axis));
         return dx;

@@ -181,7 +181,8 @@ class ElementwiseTest {
             Tensor base = Tensor.of(values(rnd, numel(v.base()), d.lo(), d.hi(), d.grid()), v.base()).cast(dtype);
             Tensor x = v.ours().apply(base);
             Tensor got = Elementwise.unary(op, x, s);
-            NDArray want = torchUnary(op, v.theirs().apply(torch(manager, base)), dtype == DType.F32 ? (float) s : s);
+            Number scalar = dtype == DType.F32 ? (Number) (float) s : (Number) s; // a Double would make F32 scalars F64
+            NDArray want = torchUnary(op, v.theirs().apply(torch(manager, base)), scalar);
             if (op == UnaryOp.LOG1P || op == UnaryOp.EXPM1) {
                 assertEquals(dtype, got.dtype(), op + " keeps the input dtype");
                 want = want.toType(dtype == DType.F32 ? DataType.FLOAT32 : DataType.FLOAT64, false);
@@ -206,7 +207,7 @@ class ElementwiseTest {
     void roundIsHalfToEvenLikeTorch() {
         Tensor x = Tensor.of(new float[] {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 0.49999997f, 3.5f}, 8);
         Tensor got = Elementwise.unary(UnaryOp.ROUND, x);
-        assertArrayEquals(new double[] {0, 2, 2, -0, -2, -2, 0, 4}, got.toDoubleArray());
+        assertArrayEquals(new double[] {0, 2, 2, -0.0, -2, -2, 0, 4}, got.toDoubleArray());
         assertMatches("round", torch(manager, x).round(), got, 0, 0);
     }
 
@@ -221,7 +222,7 @@ class ElementwiseTest {
             case POW_SCALAR -> 3;
             case RPOW_SCALAR -> 3;
             case MUL_SCALAR -> -7;
-            case ADD_SCALAR, RSUB_SCALAR -> (1L << 53) + 1; // not a double: only long math gets it right
+            case ADD_SCALAR, RSUB_SCALAR -> 3; // on values near 2^60, where only long math is exact
             default -> 2;
         };
         long bound = switch (op) {
@@ -494,14 +495,16 @@ class ElementwiseTest {
             Tensor a = TestTensors.uniform(rnd, DType.F64, -100, 100, 4, 5).cast(dtype);
             Tensor b = TestTensors.uniform(rnd, DType.F64, -100, 100).cast(dtype);
             Tensor got = Elementwise.where(cond, a, b);
-            NDArray want = NDArrays.where(torch(manager, cond), torch(manager, a), torch(manager, b));
+            // DJL's where does not broadcast: expand the operands on the PyTorch side first
+            NDArray want = NDArrays.where(torch(manager, cond).broadcast(3, 4, 5), torch(manager, a).broadcast(3, 4, 5),
+                    torch(manager, b).broadcast(3, 4, 5));
             assertMatches("where " + dtype, want, got, 0, 0);
             // transposed operands
             Tensor at = TestTensors.uniform(rnd, DType.F64, -100, 100, 5, 4).cast(dtype);
-            Tensor ct = cond.reshape(3, 5).transpose(0, 1).unsqueeze(0);
-            Tensor gotT = Elementwise.where(ct, at, a.transpose(0, 1));
-            NDArray wantT = NDArrays.where(torch(manager, cond).reshape(3, 5).transpose(1, 0).expandDims(0),
-                    torch(manager, at), torch(manager, a).transpose(1, 0));
+            Tensor c45 = Elementwise.unary(UnaryOp.GT_SCALAR, TestTensors.uniform(rnd, DType.F32, -1, 1, 4, 5), 0);
+            Tensor gotT = Elementwise.where(c45.transpose(0, 1), at, a.transpose(0, 1));
+            NDArray wantT = NDArrays.where(torch(manager, c45).transpose(1, 0), torch(manager, at),
+                    torch(manager, a).transpose(1, 0));
             assertMatches("where " + dtype + " transposed", wantT, gotT, 0, 0);
         }
     }
@@ -682,6 +685,10 @@ class ElementwiseTest {
         assertArrayEquals(new long[] {-2, -2}, truncated.toLongArray());
         Tensor flags = Elementwise.full(Shape.of(2), 1, DType.BOOL, Device.CPU);
         assertArrayEquals(new long[] {1, 1}, flags.toLongArray());
+        // any nonzero value is true, as torch.full((2,), 0.5, dtype=torch.bool) and as casting 0.5 to BOOL
+        Tensor halfTrue = Elementwise.full(Shape.of(2), 0.5, DType.BOOL, Device.CPU);
+        assertArrayEquals(new long[] {1, 1}, halfTrue.toLongArray());
+        assertArrayEquals(halfTrue.toLongArray(), Tensor.of(new double[] {0.5, 0.5}, 2).cast(DType.BOOL).toLongArray());
         Tensor scalar = Tensor.zeros(Shape.scalar(), DType.F64, Device.CPU);
         Elementwise.fill(scalar, -4.5);
         assertEquals(-4.5, scalar.item());

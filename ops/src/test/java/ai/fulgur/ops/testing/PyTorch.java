@@ -10,7 +10,7 @@ import ai.fulgur.ops.Tensor;
 import java.util.ServiceLoader;
 
 /**
- * {@link TorchOracle} as this module's tests open it, plus a dtype-checking comparison.
+ * {@link TorchOracle} as this module's tests open it, plus dtype-checking comparisons.
  *
  * <p>The build's surefire settings name {@code Fulgur} as DJL's default engine (right for the modules that ship it); in
  * {@code ops} no such engine is on the class path, and DJL's {@code Engine} class then fails to initialise ("Unknown
@@ -67,13 +67,35 @@ public final class PyTorch {
         };
     }
 
-    /** Fails unless {@code actual} has PyTorch's dtype and shape and matches within atol + rtol·|expected|. */
+    /**
+     * Fails unless {@code actual} has PyTorch's dtype and shape and matches within atol + rtol·|expected|; integer and
+     * boolean results with zero tolerances are compared exactly as longs.
+     */
     public static void assertMatches(String what, NDArray expected, Tensor actual, double atol, double rtol) {
         DType want = dtypeOf(expected.getDataType());
         if (actual.dtype() != want) {
             throw new AssertionError(what + ": dtype " + actual.dtype() + ", PyTorch gives " + want);
         }
-        TestTensors.assertClose(what, ours(expected), actual, atol, rtol);
+        if (!want.isFloating() && atol == 0 && rtol == 0) {
+            assertSameLongs(what, ours(expected), actual); // doubles would blur I64 values past 2^53
+        } else {
+            TestTensors.assertClose(what, ours(expected), actual, atol, rtol);
+        }
+    }
+
+    /** Fails unless both tensors have the same shape and the same elements read as longs. */
+    public static void assertSameLongs(String what, Tensor expected, Tensor actual) {
+        if (!expected.shape().equals(actual.shape())) {
+            throw new AssertionError(what + ": shape " + actual.shape() + ", expected " + expected.shape());
+        }
+        long[] e = expected.toLongArray();
+        long[] a = actual.toLongArray();
+        for (int i = 0; i < e.length; i++) {
+            if (e[i] != a[i]) {
+                throw new AssertionError(what + ": mismatch at " + i + " of " + e.length + ": expected " + e[i]
+                        + ", got " + a[i] + " (exact)");
+            }
+        }
     }
 
     private static boolean hasProvider(String engineName) {
