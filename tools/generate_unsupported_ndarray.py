@@ -13,9 +13,11 @@ import re
 import subprocess
 import sys
 
-# NDArrayAdapter methods that are safe as DJL wrote them (pure metadata or built on methods we implement).
+# NDArrayAdapter methods that are safe as DJL wrote them (pure metadata or built on methods we implement), by name;
+# SAFE_OVERLOADS lists single overloads by (name, javap parameter list) where other overloads of the name are not.
 SAFE = {"getManager", "tempAttach", "getSparseFormat", "getName", "setName", "getUid", "getDataType", "getShape",
-        "isReleased", "close", "equals", "hashCode", "toString", "contentEquals", "set"}
+        "isReleased", "close", "equals", "hashCode", "toString", "contentEquals"}
+SAFE_OVERLOADS = {("set", "java.nio.Buffer")}
 OUT = "autograd/src/main/java/ai/fulgur/autograd/djl/UnsupportedNDArrayOps.java"
 
 
@@ -29,6 +31,24 @@ def javap(jar, cls, code=False):
 def short(t):
     t = t.replace("java.lang.", "")
     return re.sub(r"\b(?:[a-z][a-z0-9_]*\.)+([A-Z])", r"\1", t)
+
+
+def split_params(params):
+    """Splits a javap parameter list at top-level commas (generic arguments hold commas too)."""
+    out, depth, cur = [], 0, ""
+    for ch in params:
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
 
 
 def main(jar):
@@ -48,12 +68,14 @@ def main(jar):
             forwarding.add(key)
     targets = set(forwarding) | {k for k in abstract if k not in adapter_defined}
     targets |= {k for k in adapter_defined if k in returns and k[0] not in SAFE and k not in forwarding}
-    targets = {k for k in targets if k[0] not in SAFE and k in returns}
+    # every NDArray method whose name is not SAFE (the set(NDIndex, ...) family included), unless a safe overload
+    targets |= {k for k in adapter_defined if k[0] in ("set", "setScalar")}
+    targets = {k for k in targets if k[0] not in SAFE and k not in SAFE_OVERLOADS and k in returns}
     imports = set()
     lines = []
     for name, params in sorted(targets):
         ret = returns[(name, params)]
-        types = [p.strip() for p in params.split(",")] if params.strip() else []
+        types = split_params(params)
         for t in [ret] + types:
             for q in re.findall(r"\b((?:[a-z][a-z0-9_]*\.)+[A-Z]\w*)", t):
                 if not q.startswith("java.lang.") and q.count(".") > 0:

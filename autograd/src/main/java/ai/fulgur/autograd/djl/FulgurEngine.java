@@ -112,12 +112,12 @@ public final class FulgurEngine extends Engine {
      * Reserves {@code count} consecutive positions of the engine's Philox stream and returns the first; random
      * arrays and dropout masks draw from (seed, offset) so a seeded run is reproducible on every device.
      */
-    long nextRandomOffset(long count) {
+    public long nextRandomOffset(long count) {
         return randomOffset.getAndAdd((count + 3) & ~3L); // keep offsets on Philox block boundaries
     }
 
-    /** The current seed of the engine's random stream. */
-    long seed() {
+    /** The current seed of the engine's random stream (blocks with their own dropout draw from it). */
+    public long seed() {
         return seed;
     }
 

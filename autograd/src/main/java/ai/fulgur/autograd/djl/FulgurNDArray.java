@@ -89,11 +89,22 @@ public final class FulgurNDArray extends UnsupportedNDArrayOps {
         }
     }
 
-    /** Runs an op with recording on exactly when a gradient collector is open. */
-    static <T> T recorded(Supplier<T> op) {
+    /**
+     * Runs an op with recording on exactly when a gradient collector is open: a block calling an autograd
+     * {@code Function} directly (FlashAttention) wraps the call in this so it records only inside a collector.
+     */
+    public static <T> T recorded(Supplier<T> op) {
         try (GradMode.Scope s = GradMode.set(FulgurGradientCollector.isRecording())) {
             return op.get();
         }
+    }
+
+    /**
+     * A DJL array over {@code variable}, attached to {@code manager}: how a block that called an autograd
+     * {@code Function} on {@link #variableOf unwrapped} inputs hands the result back to DJL (use the input's manager).
+     */
+    public static NDArray wrap(NDManager manager, Variable variable) {
+        return new FulgurNDArray(manager, variable);
     }
 
     private NDArray wrap(Variable v) {

@@ -13,6 +13,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import java.nio.ByteBuffer;
 import java.nio.charset.Charset;
+import java.util.function.Function;
 
 /**
  * Every {@code NDArray} method that DJL's {@link NDArrayAdapter} would hand to an "alternative engine" (results off
@@ -710,6 +711,26 @@ abstract class UnsupportedNDArrayOps extends NDArrayAdapter {
     @Override
     public NDArray sequenceMask(NDArray a0, float a1) {
         throw unsupported("sequenceMask(NDArray, float)");
+    }
+
+    @Override
+    public void set(NDArray a0, Number a1) {
+        throw unsupported("set(NDArray, Number)");
+    }
+
+    @Override
+    public void set(NDIndex a0, NDArray a1) {
+        throw unsupported("set(NDIndex, NDArray)");
+    }
+
+    @Override
+    public void set(NDIndex a0, Number a1) {
+        throw unsupported("set(NDIndex, Number)");
+    }
+
+    @Override
+    public void set(NDIndex a0, Function<NDArray, NDArray> a1) {
+        throw unsupported("set(NDIndex, Function<NDArray, NDArray>)");
     }
 
     @Override

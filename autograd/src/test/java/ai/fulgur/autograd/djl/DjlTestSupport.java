@@ -31,10 +31,6 @@ final class DjlTestSupport {
         return Engine.getEngine(FulgurEngine.ENGINE_NAME);
     }
 
-    static Engine pytorch() {
-        return Engine.getEngine("PyTorch");
-    }
-
     /** A fresh Fulgur manager on the CPU; close it when done. */
     static NDManager fulgurManager() {
         return NDManager.newBaseManager(Device.cpu(), FulgurEngine.ENGINE_NAME);

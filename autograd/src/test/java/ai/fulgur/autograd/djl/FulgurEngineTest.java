@@ -135,8 +135,8 @@ class FulgurEngineTest {
 
                 ByteBuffer longs = ByteBuffer.allocateDirect(3 * 8).order(order);
                 longs.asLongBuffer().put(new long[] {-1, 1L << 33, 5});
-                assertArrayEquals(new long[] {-1, 1L << 33, 5},
-                        fu.create(longs, new Shape(3), DataType.INT64).toLongArray(), "INT64 from a " + order + " buffer");
+                assertArrayEquals(new long[] {-1, 1L << 33, 5}, fu.create(longs, new Shape(3), DataType.INT64)
+                        .toLongArray(), "INT64 from a " + order + " buffer");
             }
         }
     }
@@ -163,8 +163,8 @@ class FulgurEngineTest {
                 assertClose("creation #" + i, makers.get(i).apply(pt), makers.get(i).apply(fu), 1e-6, 1e-6);
             }
             // PyTorch's engine has no eye with an offset diagonal nor linspace without the endpoint: numpy's values
-            assertValues("linspace(-2, 2, 4, false)", new double[] {-2, -1, 0, 1}, values(fu.linspace(-2f, 2f, 4, false)),
-                    0, 0);
+            assertValues("linspace(-2, 2, 4, false)", new double[] {-2, -1, 0, 1},
+                    values(fu.linspace(-2f, 2f, 4, false)), 0, 0);
             assertValues("eye(3, 4, 1)", new double[] {0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1},
                     values(fu.eye(3, 4, 1, DataType.FLOAT32)), 0, 0);
             assertValues("eye(4, 3, -1)", new double[] {0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1},

@@ -86,7 +86,8 @@ class ModelTest {
     }
 
     /** A model on {@code engine} whose block's parameters come from {@code dir}. */
-    private Model loaded(String engine, Supplier<Block> block, String name) throws IOException, MalformedModelException {
+    private Model loaded(String engine, Supplier<Block> block, String name)
+            throws IOException, MalformedModelException {
         Model model = Model.newInstance(name, Device.cpu(), engine);
         model.setBlock(block.get());
         model.load(dir, name);
@@ -145,7 +146,7 @@ class ModelTest {
                 PYTORCH, FULGUR);
     }
 
-    /** A loaded model trains (newTrainer unfreezes loaded parameters) as the PyTorch engine's does from the same file. */
+    /** A loaded model trains (newTrainer unfreezes its parameters) as the PyTorch engine's does from the same file. */
     @Test
     void aLoadedModelTrainsLikePyTorch() throws Exception {
         try (Model source = initialised(FULGUR, ModelTest::mlp, new Shape(4, 6))) {

@@ -171,7 +171,7 @@ public final class BpeTrainer {
             visit++;
             Map<Long, Long> delta = new HashMap<>();
             IntList affected = wordsWithPair.remove(pair);
-            for (int k = 0; k < affected.size; k++) {
+            for (int k = 0; affected != null && k < affected.size; k++) {
                 int w = affected.data[k];
                 if (seen[w] == visit) {
                     continue;

@@ -205,7 +205,8 @@ class ActivationTest {
                     Tensor y = Activation.softmaxForward(x, axis, log);
                     Tensor dx = Activation.softmaxBackward(y, dy, axis, log);
                     TestTensors.assertClose(what + " vs float64 formula", Tensor.of(softmaxBackwardRef(
-                            y.toDoubleArray(), dy.toDoubleArray(), shape, a, log), shape), dx, atol(dtype), rtol(dtype));
+                            y.toDoubleArray(), dy.toDoubleArray(), shape, a, log), shape), dx, atol(dtype),
+                            rtol(dtype));
                     NDArray grad;
                     try (GradientCollector gc = PyTorch.engine().newGradientCollector()) {
                         NDArray tx = torch(manager, x);

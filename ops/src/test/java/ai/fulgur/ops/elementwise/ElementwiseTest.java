@@ -604,7 +604,7 @@ class ElementwiseTest {
         TestTensors.assertClose("BF16 to F16", Tensor.of(wantF16, v.length), bf.cast(DType.F16), 0, 0);
     }
 
-    /** 16-bit inputs are widened to F32, computed, and the result rounded once (sums of BF16 values are exact in F32). */
+    /** 16-bit inputs are widened to F32, computed, and the result rounded once (BF16 sums are exact in F32). */
     @Test
     void halfArithmeticRoundsOnce() {
         SplittableRandom rnd = new SplittableRandom(9);

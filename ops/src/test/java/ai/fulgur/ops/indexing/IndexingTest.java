@@ -148,7 +148,8 @@ class IndexingTest {
         Tensor index = Tensor.of(idx, 7);
         Tensor got = Indexing.indexSelect(x, 1, index);
         assertArrayEquals(new long[] {3, 7, 4}, got.shape().dims());
-        TestTensors.assertClose("indexSelect axis 1", Tensor.of(indexSelectLoop(xv, 3, 11, 4, idx), 3, 7, 4), got, 0, 0);
+        TestTensors.assertClose("indexSelect axis 1", Tensor.of(indexSelectLoop(xv, 3, 11, 4, idx), 3, 7, 4), got, 0,
+                0);
         // a multi-dimensional index replaces the axis by its shape; I32 indices; a strided source
         Tensor index2 = Tensor.of(new int[] {2, 0, 1, 2, 2, 1}, 2, 3);
         Tensor xt = x.transpose(0, 2); // (4, 11, 3)
