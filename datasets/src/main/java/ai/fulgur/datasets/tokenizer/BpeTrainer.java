@@ -137,7 +137,7 @@ public final class BpeTrainer {
         pairCounts.forEach((pair, count) -> heap.add(new long[] {count, pair}));
 
         // 4. merge until the vocabulary is full
-        List<String[]> merges = new ArrayList<>();
+        List<BytePairEncoding.Merge> merges = new ArrayList<>();
         Set<Long> recorded = new HashSet<>();
         int visit = 0;
         int[] seen = new int[words.length]; // the visit (merge step) that last saw each word, to skip duplicates
@@ -164,8 +164,8 @@ public final class BpeTrainer {
             // A pair merged before can only come back when a later merge re-created one of its tokens under the
             // same spelling; its merge line exists already, so the words are updated without a second line.
             if (recorded.add(pair)) {
-                merges.add(new String[] {ByteLevel.toChars(tokenBytes.get(left)),
-                        ByteLevel.toChars(tokenBytes.get(right))});
+                merges.add(new BytePairEncoding.Merge(ByteLevel.toChars(tokenBytes.get(left)),
+                        ByteLevel.toChars(tokenBytes.get(right)), merges.size() + 2)); // line once saved
             }
 
             visit++;

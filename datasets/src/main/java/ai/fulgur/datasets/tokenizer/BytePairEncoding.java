@@ -66,12 +66,12 @@ public final class BytePairEncoding {
      *
      * @param tokens the tokens in id order (byte-level strings; a token with characters outside the byte-level
      *     alphabet, such as an added special token, stands for its own UTF-8 bytes)
-     * @param merges the merges in rank order, each a two-element array {left, right}
+     * @param merges the merges in rank order
      * @param encoderFile name of the file the tokens came from, for error messages
      * @param mergesFile name of the file the merges came from, for error messages
      * @throws VocabFileException if a byte has no token, a token repeats, or a merge names an unknown token
      */
-    BytePairEncoding(List<String> tokens, List<String[]> merges, String encoderFile, String mergesFile)
+    BytePairEncoding(List<String> tokens, List<Merge> merges, String encoderFile, String mergesFile)
             throws VocabFileException {
         this.tokens = tokens.toArray(new String[0]);
         this.tokenBytes = new byte[this.tokens.length][];
@@ -101,19 +101,19 @@ public final class BytePairEncoding {
         mergeResult = new int[n];
         ranks = new PairRanks(n);
         for (int rank = 0; rank < n; rank++) {
-            String[] merge = merges.get(rank);
-            String where = "merge " + (rank + 1) + " (line " + (rank + 2) + ") ";
-            Integer left = ids.get(merge[0]);
-            Integer right = ids.get(merge[1]);
-            Integer result = ids.get(merge[0] + merge[1]);
+            Merge merge = merges.get(rank);
+            String where = "merge " + (rank + 1) + " (line " + merge.line() + ") " + Json.quote(merge.left()) + " "
+                    + Json.quote(merge.right());
+            Integer left = ids.get(merge.left());
+            Integer right = ids.get(merge.right());
+            Integer result = ids.get(merge.left() + merge.right());
             if (left == null || right == null || result == null) {
-                String missing = left == null ? merge[0] : right == null ? merge[1] : merge[0] + merge[1];
-                throw new VocabFileException(mergesFile, where + Json.quote(merge[0]) + " " + Json.quote(merge[1])
-                        + " uses " + Json.quote(missing) + ", which is not a token of " + encoderFile);
+                String missing = left == null ? merge.left() : right == null ? merge.right() : merge.left() + merge.right();
+                throw new VocabFileException(mergesFile, where + " uses " + Json.quote(missing)
+                        + ", which is not a token of " + encoderFile);
             }
             if (!ranks.putIfAbsent(left, right, rank)) {
-                throw new VocabFileException(mergesFile, where + Json.quote(merge[0]) + " " + Json.quote(merge[1])
-                        + " repeats merge " + (ranks.get(left, right) + 1));
+                throw new VocabFileException(mergesFile, where + " repeats merge " + (ranks.get(left, right) + 1));
             }
             mergeLeft[rank] = left;
             mergeRight[rank] = right;
@@ -205,9 +205,9 @@ public final class BytePairEncoding {
     }
 
     /** Parses vocab.bpe: an optional {@code #version} line, then one "left right" merge per non-empty line. */
-    private static List<String[]> parseMerges(String text, String file) throws VocabFileException {
+    private static List<Merge> parseMerges(String text, String file) throws VocabFileException {
         String[] lines = text.split("\n", -1);
-        List<String[]> merges = new ArrayList<>(lines.length);
+        List<Merge> merges = new ArrayList<>(lines.length);
         for (int i = 0; i < lines.length; i++) {
             String line = lines[i].endsWith("\r") ? lines[i].substring(0, lines[i].length() - 1) : lines[i];
             if (line.isEmpty() || (i == 0 && line.startsWith("#version"))) {
@@ -218,7 +218,7 @@ public final class BytePairEncoding {
                 throw new VocabFileException(file, "line " + (i + 1) + " is " + Json.quote(line)
                         + "; expected two tokens separated by one space");
             }
-            merges.add(new String[] {line.substring(0, space), line.substring(space + 1)});
+            merges.add(new Merge(line.substring(0, space), line.substring(space + 1), i + 1));
         }
         return merges;
     }
@@ -286,11 +286,6 @@ public final class BytePairEncoding {
             out.add(new String[] {tokens[mergeLeft[rank]], tokens[mergeRight[rank]]});
         }
         return Collections.unmodifiableList(out);
-    }
-
-    /** @return the tokens in id order */
-    List<String> tokens() {
-        return Collections.unmodifiableList(Arrays.asList(tokens));
     }
 
     /** @return the bytes token {@code id} stands for, not copied: callers must not modify them */
@@ -378,7 +373,7 @@ public final class BytePairEncoding {
         int n = word.length;
         int[] prev = new int[n];
         int[] next = new int[n];
-        LongHeap heap = new LongHeap(n);
+        LongMinHeap heap = new LongMinHeap(n);
         for (int i = 0; i < n; i++) {
             prev[i] = i - 1;
             next[i] = i + 1 < n ? i + 1 : -1;
@@ -417,7 +412,7 @@ public final class BytePairEncoding {
         return out;
     }
 
-    private void pushPair(LongHeap heap, int[] word, int left, int right) {
+    private void pushPair(LongMinHeap heap, int[] word, int left, int right) {
         int rank = ranks.get(word[left], word[right]);
         if (rank >= 0) {
             heap.push(((long) rank << 32) | left);
@@ -447,107 +442,13 @@ public final class BytePairEncoding {
         return heapAllowed;
     }
 
-    /** Open-addressing map from a pair of token ids to its merge rank. */
-    private static final class PairRanks {
-        private final long[] keys;
-        private final int[] values;
-        private final int mask;
-
-        PairRanks(int expected) {
-            int capacity = Integer.highestOneBit(Math.max(4, expected * 2 - 1)) << 1;
-            keys = new long[capacity];
-            values = new int[capacity];
-            mask = capacity - 1;
-            Arrays.fill(keys, -1L); // ids are non-negative, so no real key is -1
-        }
-
-        private static long key(int left, int right) {
-            return ((long) left << 32) | (right & 0xFFFFFFFFL);
-        }
-
-        private int slot(long key) {
-            long h = key * 0x9E3779B97F4A7C15L;
-            return (int) (h >>> 40) & mask;
-        }
-
-        /** @return the rank, or -1 */
-        int get(int left, int right) {
-            long key = key(left, right);
-            for (int i = slot(key); ; i = (i + 1) & mask) {
-                if (keys[i] == key) {
-                    return values[i];
-                }
-                if (keys[i] == -1L) {
-                    return -1;
-                }
-            }
-        }
-
-        /** @return false if the pair was already present */
-        boolean putIfAbsent(int left, int right, int rank) {
-            long key = key(left, right);
-            for (int i = slot(key); ; i = (i + 1) & mask) {
-                if (keys[i] == key) {
-                    return false;
-                }
-                if (keys[i] == -1L) {
-                    keys[i] = key;
-                    values[i] = rank;
-                    return true;
-                }
-            }
-        }
-    }
-
-    /** Binary min-heap of longs. */
-    private static final class LongHeap {
-        private long[] heap;
-        private int size;
-
-        LongHeap(int capacity) {
-            heap = new long[Math.max(4, capacity)];
-        }
-
-        boolean isEmpty() {
-            return size == 0;
-        }
-
-        void push(long value) {
-            if (size == heap.length) {
-                heap = Arrays.copyOf(heap, size * 2);
-            }
-            int i = size++;
-            while (i > 0) {
-                int parent = (i - 1) >>> 1;
-                if (heap[parent] <= value) {
-                    break;
-                }
-                heap[i] = heap[parent];
-                i = parent;
-            }
-            heap[i] = value;
-        }
-
-        long pop() {
-            long top = heap[0];
-            long last = heap[--size];
-            int i = 0;
-            while (true) {
-                int child = 2 * i + 1;
-                if (child >= size) {
-                    break;
-                }
-                if (child + 1 < size && heap[child + 1] < heap[child]) {
-                    child++;
-                }
-                if (heap[child] >= last) {
-                    break;
-                }
-                heap[i] = heap[child];
-                i = child;
-            }
-            heap[i] = last;
-            return top;
-        }
+    /**
+     * One line of vocab.bpe.
+     *
+     * @param left the left token, byte-level
+     * @param right the right token, byte-level
+     * @param line its line number in the file, from 1, for error messages
+     */
+    record Merge(String left, String right, int line) {
     }
 }

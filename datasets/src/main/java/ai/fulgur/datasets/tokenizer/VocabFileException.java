@@ -8,6 +8,8 @@ import java.io.IOException;
  */
 public final class VocabFileException extends IOException {
 
+    private static final long serialVersionUID = 1L;
+
     private final String file;
 
     /**
