@@ -11,6 +11,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -166,6 +168,7 @@ public final class CpuAttention implements AttentionKernels {
         final float[][] acc;    // per head (tile, D) unnormalised output
         final float[][] rowMax; // per head (tile)
         final float[][] rowSum; // per head (tile)
+        final float[] lanes = new float[F.length()]; // expShifted's lane sums
 
         ForwardTile(int tile, int d, int heads) {
             this.tile = tile;
@@ -224,7 +227,7 @@ public final class CpuAttention implements AttentionKernels {
                         }
                         float corr = (float) Math.exp(rowMax[g][r] - max);
                         rowMax[g][r] = max;
-                        rowSum[g][r] = rowSum[g][r] * corr + expShifted(s, sr, cols, max);
+                        rowSum[g][r] = rowSum[g][r] * corr + expShifted(s, sr, cols, max, lanes);
                         int ar = r * d;
                         if (corr != 1f) {
                             scaleRow(acc[g], ar, d, corr);
@@ -545,18 +548,47 @@ public final class CpuAttention implements AttentionKernels {
         }
     }
 
-    /** s[off, off + n) = exp(s − max) in place; returns their sum. */
-    private static float expShifted(float[] s, int off, int n, float max) {
+    /**
+     * s[off, off + n) = exp(s − max) in place; returns their sum. The same bits whatever the JIT has done: the Vector
+     * API's own EXP differs by an ulp between its Java fallback and its compiled (SVML) code, so the same call gave
+     * different results before and after warm-up. Lanes here use only exactly rounded operations (Cephes' expf:
+     * x = k·ln 2 + r, |r| ≤ ln 2 / 2, a polynomial in r, then the exponent bits of 2ᵏ; within 1 ulp of Math.exp,
+     * 0 below −87), the tail uses Math.exp (which HotSpot keeps identical across tiers), and the lane sums are added
+     * in a fixed order. Kept in one method on purpose: at this size the JIT compiles it apart instead of inlining it
+     * into the tile loop, whose axpys must stay inlined.
+     */
+    private static float expShifted(float[] s, int off, int n, float max, float[] lanes) {
         int upper = F.loopBound(n);
         FloatVector sum = FloatVector.zero(F);
-        FloatVector mv = FloatVector.broadcast(F, max);
+        FloatVector ln2Hi = FloatVector.broadcast(F, -0.693359375f);
+        FloatVector ln2Lo = FloatVector.broadcast(F, 2.12194440e-4f);
+        FloatVector c0 = FloatVector.broadcast(F, 1.9875691500e-4f);
+        FloatVector c1 = FloatVector.broadcast(F, 1.3981999507e-3f);
+        FloatVector c2 = FloatVector.broadcast(F, 8.3334519073e-3f);
+        FloatVector c3 = FloatVector.broadcast(F, 4.1665795894e-2f);
+        FloatVector c4 = FloatVector.broadcast(F, 1.6666665459e-1f);
+        FloatVector c5 = FloatVector.broadcast(F, 5.0000001201e-1f);
         int c = 0;
         for (; c < upper; c += F.length()) {
-            FloatVector e = FloatVector.fromArray(F, s, off + c).sub(mv).lanewise(VectorOperators.EXP);
+            FloatVector x = FloatVector.fromArray(F, s, off + c).sub(max); // ≤ 0, −∞ where masked
+            VectorMask<Float> tiny = x.compare(VectorOperators.LT, -87f);
+            FloatVector xc = x.max(-87f);
+            // k = round(x · log2 e), as the truncation of the non-positive x · log2 e − 0.5
+            IntVector k = (IntVector) xc.mul(1.44269504088896341f).sub(0.5f).convert(VectorOperators.F2I, 0);
+            FloatVector kf = (FloatVector) k.convert(VectorOperators.I2F, 0);
+            FloatVector r = kf.fma(ln2Lo, kf.fma(ln2Hi, xc));
+            FloatVector p = c0.fma(r, c1).fma(r, c2).fma(r, c3).fma(r, c4).fma(r, c5);
+            p = p.fma(r.mul(r), r).add(1f);
+            FloatVector pow2k = (FloatVector) k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+            FloatVector e = p.mul(pow2k).blend(0f, tiny);
             e.intoArray(s, off + c);
             sum = sum.add(e);
         }
-        float total = sum.reduceLanes(VectorOperators.ADD);
+        sum.intoArray(lanes, 0);
+        float total = 0;
+        for (float lane : lanes) {
+            total += lane;
+        }
         for (; c < n; c++) {
             float e = (float) Math.exp(s[off + c] - max);
             s[off + c] = e;

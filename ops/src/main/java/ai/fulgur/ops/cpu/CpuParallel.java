@@ -1,14 +1,33 @@
 package ai.fulgur.ops.cpu;
 
 import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.RecursiveAction;
 
 /**
- * Splits a range of independent work items over the common fork-join pool. Work below {@code grain} items (or on a
- * one-core machine) runs on the calling thread, so small tensors pay no scheduling cost.
+ * Splits a range of independent work items over Fulgur's CPU worker pool. The pool has one worker per core (the JDK's
+ * common pool keeps one core for the caller, which on a 2-core machine halves the kernels' speed); set
+ * {@code -Dfulgur.cpu.threads=N} to change it. Work below {@code grain} items runs on the calling thread, so small
+ * tensors pay no scheduling cost.
  */
 public final class CpuParallel {
+    private static final ForkJoinPool POOL = createPool();
+
     private CpuParallel() {}
+
+    private static ForkJoinPool createPool() {
+        int threads = Integer.getInteger("fulgur.cpu.threads", Runtime.getRuntime().availableProcessors());
+        if (threads < 1) {
+            throw new IllegalArgumentException("fulgur.cpu.threads must be >= 1, got " + threads);
+        }
+        ForkJoinPool.ForkJoinWorkerThreadFactory factory = pool -> {
+            ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+            t.setName("fulgur-cpu-" + t.getPoolIndex());
+            t.setDaemon(true);
+            return t;
+        };
+        return new ForkJoinPool(threads, factory, null, false);
+    }
 
     /** A body over the half-open range [from, to). */
     @FunctionalInterface
@@ -18,24 +37,22 @@ public final class CpuParallel {
 
     /** Number of worker threads kernels may use. */
     public static int threads() {
-        return Math.max(1, ForkJoinPool.getCommonPoolParallelism());
+        return POOL.getParallelism();
     }
 
-    /**
-     * Runs {@code body} over [0, n) in chunks of at least {@code grain} items, in parallel when that pays.
-     */
+    /** Runs {@code body} over [0, n) in chunks of at least {@code grain} items, in parallel when that pays. */
     public static void forRange(int n, int grain, RangeBody body) {
-        int threads = threads();
         if (n <= 0) {
             return;
         }
-        if (threads == 1 || n <= grain || ForkJoinPool.commonPool().getParallelism() <= 1) {
+        int threads = threads();
+        if (threads == 1 || n <= grain) {
             body.run(0, n);
             return;
         }
         int chunks = Math.min(threads * 4, (n + grain - 1) / grain);
         int chunk = (n + chunks - 1) / chunks;
-        ForkJoinPool.commonPool().invoke(new Split(body, 0, n, chunk));
+        POOL.invoke(new Split(body, 0, n, chunk));
     }
 
     private static final class Split extends RecursiveAction {

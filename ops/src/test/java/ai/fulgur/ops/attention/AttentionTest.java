@@ -74,8 +74,8 @@ class AttentionTest {
                 """, draw(window, shapes(1, 4, 4, window), 0));
         AttentionSpec twoSided = AttentionSpec.dense(1).withWindow(0, 1);
         assertEquals("""
-                .##.
                 ..##
+                ...#
                 """, draw(twoSided, shapes(1, 2, 4, twoSided), 0));
         AttentionSpec padded = AttentionSpec.causal(1).withKeyLengths(Tensor.of(new long[] {2, 0}, 2));
         Sequences seqs = shapes(2, 3, 3, padded);

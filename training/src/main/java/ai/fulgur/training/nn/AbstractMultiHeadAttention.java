@@ -41,7 +41,10 @@ import java.io.IOException;
  *   <li>child {@code out} (a {@link Linear}): weight (C, Hq·D = C), bias (C);</li>
  *   <li>output: y (B, N, C).</li>
  * </ul>
- * The projection output is viewed as (B, N, Hq + 2·Hkv, D): heads [0, Hq) are q, [Hq, Hq + Hkv) k, the rest v.
+ * The projection output is viewed as (B, N, Hq + 2·Hkv, D): heads [0, Hq) are q, [Hq, Hq + Hkv) k, the rest v. DJL
+ * prefixes child names with their position, so the parameters are {@code 01qkv_weight}, {@code 01qkv_bias},
+ * {@code 02out_weight} and {@code 02out_bias}. The key mask is read on the host (the kernels take per-sequence key
+ * lengths).
  *
  * <p>Options (see {@link AttentionSpec} for the masks): causal (bottom-right aligned), a sliding window (left, right),
  * grouped-query or multi-query attention (fewer key/value heads), attention dropout (training only; on Fulgur from

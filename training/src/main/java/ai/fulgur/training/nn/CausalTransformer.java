@@ -64,7 +64,7 @@ public class CausalTransformer extends AbstractBlock {
                     .setNumHeads(b.numHeads).optNumKvHeads(b.numKvHeads).optCausal(true)
                     .optAttentionDropout(b.attentionDropout).optDropout(b.dropout).build()));
         }
-        finalNorm = addChildBlock("final_norm", LayerNorm.builder().build());
+        finalNorm = addChildBlock("final_norm", LayerNorm.builder().axis(2).build());
         lmHead = addChildBlock("lm_head", Linear.builder().setUnits(vocabSize).optBias(false).build());
     }
 

@@ -22,7 +22,7 @@ import ai.djl.util.PairList;
  * </pre>
  *
  * <p>Shapes: input x (B, N, C) and an optional key mask (B, N) (see {@link AbstractMultiHeadAttention}); children
- * {@code attention_norm} and {@code mlp_norm} (LayerNorm over C), {@code attention} (a {@link FlashMultiHeadAttention}
+ * {@code attention_norm} and {@code mlp_norm} (LayerNorm over C, axis 2), {@code attention} (a {@link FlashMultiHeadAttention}
  * unless another attention block is given), {@code mlp_fc} (Linear C → r·C, r the MLP ratio) and {@code mlp_proj}
  * (Linear r·C → C); output y (B, N, C).
  */
@@ -42,11 +42,11 @@ public class TransformerBlock extends AbstractBlock {
         super(VERSION);
         this.embeddingSize = builder.embeddingSize;
         this.dropout = builder.dropout;
-        attentionNorm = addChildBlock("attention_norm", LayerNorm.builder().build());
+        attentionNorm = addChildBlock("attention_norm", LayerNorm.builder().axis(2).build());
         attention = addChildBlock("attention", builder.attention != null ? builder.attention
                 : FlashMultiHeadAttention.builder().setNumHeads(builder.numHeads).optNumKvHeads(builder.numKvHeads)
                         .optCausal(builder.causal).optAttentionDropout(builder.attentionDropout).build());
-        mlpNorm = addChildBlock("mlp_norm", LayerNorm.builder().build());
+        mlpNorm = addChildBlock("mlp_norm", LayerNorm.builder().axis(2).build());
         fc = addChildBlock("mlp_fc", Linear.builder().setUnits((long) builder.mlpRatio * embeddingSize).build());
         proj = addChildBlock("mlp_proj", Linear.builder().setUnits(embeddingSize).build());
     }

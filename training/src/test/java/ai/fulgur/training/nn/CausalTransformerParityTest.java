@@ -116,10 +116,10 @@ class CausalTransformerParityTest {
                     assertTrue(rel <= REL_TOL, "step " + s + ": Fulgur loss " + fulgurCurve[s] + " vs PyTorch "
                             + torchCurve[s] + ", relative difference " + rel + " > " + REL_TOL);
                 }
-                // ln(64) ≈ 4.16 at the start; the letter statistics alone take it well below
+                // at least about ln(64) ≈ 4.16 at the start; the letter statistics alone take it well below
                 double first = torchCurve[0];
                 double last = (torchCurve[STEPS - 1] + torchCurve[STEPS - 2] + torchCurve[STEPS - 3]) / 3;
-                assertTrue(first > 3.8, "initial loss " + first + " should be near ln(64) = 4.16");
+                assertTrue(first > 3.8, "initial loss " + first + " should be at least about ln(64) = 4.16");
                 assertTrue(last < 0.85 * first, "loss did not decrease: " + first + " → " + last);
                 assertTrue((fulgurCurve[STEPS - 1] + fulgurCurve[STEPS - 2] + fulgurCurve[STEPS - 3]) / 3
                         < 0.85 * fulgurCurve[0], "Fulgur loss did not decrease");

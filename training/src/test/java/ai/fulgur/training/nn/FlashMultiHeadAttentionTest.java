@@ -374,6 +374,40 @@ class FlashMultiHeadAttentionTest {
     }
 
     @Test
+    void composedPathRunsOnFulgurToo() {
+        // the composed path is plain NDArray ops: on Fulgur it must agree with the kernel, gradients included
+        BlockSparseLayout layout = new BlockSparseLayout(2, 1, 3, 3,
+                new boolean[] {true, false, false, true, true, false, false, true, true});
+        AttentionSpec spec = AttentionSpec.causal(8).withWindow(3, 0).withLayout(layout);
+        long[] lengths = {5, 3};
+        NDArray mask = fu.create(new float[] {1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, new Shape(2, 5));
+        double[][] results = new double[2][];
+        double[][] grads = new double[2][];
+        for (int path = 0; path < 2; path++) {
+            NDArray q = normal(fu, 1, 1f, 2, 5, 4, 8);
+            NDArray k = normal(fu, 2, 1f, 2, 5, 2, 8);
+            NDArray v = normal(fu, 3, 1f, 2, 5, 2, 8);
+            q.setRequiresGradient(true);
+            k.setRequiresGradient(true);
+            try (GradientCollector gc = Engine.getEngine("Fulgur").newGradientCollector()) {
+                NDArray o = path == 0 ? AbstractMultiHeadAttention.attention(q, k, v, mask, spec, true)
+                        : ComposedAttention.attention(q, k, v, lengths, spec);
+                gc.backward(o.mul(normal(fu, 4, 1f, 2, 5, 4, 8)).sum());
+                results[path] = values(o);
+                grads[path] = concat(values(q.getGradient()), values(k.getGradient()));
+            }
+        }
+        assertValues("composed on Fulgur vs kernel: output", results[0], results[1], 1e-5, 1e-4);
+        assertValues("composed on Fulgur vs kernel: dq, dk", grads[0], grads[1], 1e-5, 1e-4);
+    }
+
+    private static double[] concat(double[] a, double[] b) {
+        double[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    @Test
     void dropoutOnlyInTrainingAndReproducibleFromTheSeed() {
         AbstractMultiHeadAttention theirs = FlashMultiHeadAttention.builder().setNumHeads(4).optCausal(true)
                 .optAttentionDropout(0.5f).build();

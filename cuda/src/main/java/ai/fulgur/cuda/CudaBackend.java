@@ -1,0 +1,98 @@
+package ai.fulgur.cuda;
+
+import ai.fulgur.ops.Backend;
+import ai.fulgur.ops.DType;
+import ai.fulgur.ops.Device;
+import ai.fulgur.ops.Storage;
+import ai.fulgur.ops.activation.ActivationKernels;
+import ai.fulgur.ops.attention.AttentionKernels;
+import ai.fulgur.ops.cpu.CpuStorage;
+import ai.fulgur.ops.elementwise.ElementwiseKernels;
+import ai.fulgur.ops.indexing.IndexingKernels;
+import ai.fulgur.ops.linalg.LinalgKernels;
+import ai.fulgur.ops.loss.LossKernels;
+import ai.fulgur.ops.norm.NormKernels;
+import ai.fulgur.ops.optim.OptimKernels;
+import ai.fulgur.ops.random.RandomKernels;
+import ai.fulgur.ops.reduce.ReduceKernels;
+import jcuda.Pointer;
+
+/**
+ * The CUDA implementation of every kernel family. Found by {@link ai.fulgur.ops.Backends} through ServiceLoader;
+ * {@link #isAvailable()} is false, with the reason, when there is no driver, no device or no built kernels.
+ */
+public final class CudaBackend implements Backend {
+    private final ElementwiseKernels elementwise = new CudaElementwise();
+    private final CudaLinalg linalg = new CudaLinalg();
+    private final ReduceKernels reduce = new CudaReduce();
+    private final ActivationKernels activation = new CudaActivation();
+    private final NormKernels norm = new CudaNorm();
+    private final LossKernels loss = new CudaLoss();
+    private final IndexingKernels indexing = new CudaIndexing();
+    private final RandomKernels random = new CudaRandom();
+    private final OptimKernels optim = new CudaOptim();
+    private final AttentionKernels attention = new CudaAttention();
+
+    @Override public Device.Kind kind() { return Device.Kind.CUDA; }
+    @Override public boolean isAvailable() { return CudaDriver.isAvailable(); }
+    @Override public String unavailableReason() { return CudaDriver.unavailableReason(); }
+    @Override public int deviceCount() { return CudaDriver.deviceCount(); }
+
+    /** The opened device behind {@code device}. */
+    public static CudaDevice device(Device device) {
+        if (device.kind() != Device.Kind.CUDA) {
+            throw new IllegalArgumentException(device + " is not a CUDA device");
+        }
+        return CudaDriver.device(device.index());
+    }
+
+    @Override
+    public Storage allocate(Device device, DType dtype, long length) {
+        CudaDevice d = device(device);
+        CudaStorage s = new CudaStorage(d, dtype, length);
+        // zero-fill: the SPI promises zeros, and kernels that write only part of an output rely on it
+        d.enter();
+        jcuda.driver.JCudaDriver.cuMemsetD8Async(s.pointer(0), (byte) 0, length * dtype.byteSize(), d.stream());
+        return s;
+    }
+
+    @Override
+    public Storage upload(CpuStorage src, Device device) {
+        CudaDevice d = device(device);
+        CudaStorage s = new CudaStorage(d, src.dtype(), src.length());
+        d.copyToDevice(s.pointer(0), hostPointer(src), src.byteSize());
+        return s;
+    }
+
+    @Override
+    public CpuStorage download(Storage src) {
+        CudaStorage s = (CudaStorage) src;
+        CpuStorage host = CpuStorage.allocate(s.dtype(), s.length());
+        s.cudaDevice().copyToHost(hostPointer(host), s.pointer(0), s.byteSize());
+        return host;
+    }
+
+    /** A JCuda pointer to a host storage's array. */
+    static Pointer hostPointer(CpuStorage s) {
+        return switch (s.array()) {
+            case float[] a -> Pointer.to(a);
+            case double[] a -> Pointer.to(a);
+            case long[] a -> Pointer.to(a);
+            case int[] a -> Pointer.to(a);
+            case short[] a -> Pointer.to(a);
+            case byte[] a -> Pointer.to(a);
+            default -> throw new IllegalStateException("unexpected host array " + s.array().getClass());
+        };
+    }
+
+    @Override public ElementwiseKernels elementwise() { return elementwise; }
+    @Override public ReduceKernels reduce() { return reduce; }
+    @Override public LinalgKernels linalg() { return linalg; }
+    @Override public ActivationKernels activation() { return activation; }
+    @Override public NormKernels norm() { return norm; }
+    @Override public LossKernels loss() { return loss; }
+    @Override public IndexingKernels indexing() { return indexing; }
+    @Override public RandomKernels random() { return random; }
+    @Override public OptimKernels optim() { return optim; }
+    @Override public AttentionKernels attention() { return attention; }
+}

@@ -1,0 +1,244 @@
+package ai.fulgur.cuda;
+
+import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
+import static jcuda.driver.JCudaDriver.cuDeviceGet;
+import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
+import static jcuda.driver.JCudaDriver.cuDeviceGetName;
+import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
+import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUstream_flags;
+import jcuda.driver.CUdeviceptr;
+
+/**
+ * One CUDA device as Fulgur uses it: its primary context, one stream on which every kernel and copy runs in order
+ * (so the caching allocator may reuse a block as soon as it is released), the kernel modules loaded from the jar,
+ * and the allocator.
+ *
+ * <p>Set {@code FULGUR_CUDA_SYNC=1} (or {@code -Dfulgur.cuda.sync=true}) to synchronise after every launch, so an
+ * asynchronous error is reported with the kernel that caused it.
+ */
+public final class CudaDevice {
+    private static final boolean SYNC_EVERY_LAUNCH = "1".equals(System.getenv("FULGUR_CUDA_SYNC"))
+            || Boolean.getBoolean("fulgur.cuda.sync");
+
+    private final int index;
+    private final CUcontext context = new CUcontext();
+    private final NativeStream stream = new NativeStream();
+    private final CachingAllocator allocator = new CachingAllocator();
+    private final Map<String, CUfunction> functions = new HashMap<>();
+    private final Map<String, CUmodule> modules = new HashMap<>();
+    private final String name;
+    private final int computeMajor;
+    private final int computeMinor;
+    private final int multiprocessors;
+    private final ThreadLocal<Boolean> current = ThreadLocal.withInitial(() -> false);
+
+    CudaDevice(int index) {
+        this.index = index;
+        CUdevice dev = new CUdevice();
+        cuDeviceGet(dev, index);
+        byte[] raw = new byte[256];
+        cuDeviceGetName(raw, raw.length, dev);
+        int end = 0;
+        while (end < raw.length && raw[end] != 0) {
+            end++;
+        }
+        this.name = new String(raw, 0, end, java.nio.charset.StandardCharsets.US_ASCII);
+        this.computeMajor = attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
+        this.computeMinor = attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+        this.multiprocessors = attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        cuDevicePrimaryCtxRetain(context, dev);
+        cuCtxSetCurrent(context);
+        current.set(true);
+        cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT);
+    }
+
+    private static int attribute(CUdevice dev, int attribute) {
+        int[] v = {0};
+        cuDeviceGetAttribute(v, attribute, dev);
+        return v[0];
+    }
+
+    /** Makes this device's context current on the calling thread (cheap after the first time). */
+    void enter() {
+        if (!current.get()) {
+            cuCtxSetCurrent(context);
+            current.set(true);
+        }
+    }
+
+    public int index() {
+        return index;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    /** Compute capability as major·10 + minor (90 for Hopper). */
+    public int computeCapability() {
+        return computeMajor * 10 + computeMinor;
+    }
+
+    public int multiprocessors() {
+        return multiprocessors;
+    }
+
+    NativeStream stream() {
+        return stream;
+    }
+
+    CachingAllocator allocator() {
+        return allocator;
+    }
+
+    /** Bytes handed out by the caching allocator. */
+    public long allocatedBytes() {
+        return allocator.allocatedBytes();
+    }
+
+    /** Bytes the caching allocator holds from the driver. */
+    public long reservedBytes() {
+        return allocator.reservedBytes();
+    }
+
+    /** Peak of {@link #allocatedBytes()} since the last reset. */
+    public long peakBytes() {
+        return allocator.peakBytes();
+    }
+
+    public void resetPeak() {
+        allocator.resetPeak();
+    }
+
+    /** Number of cuMemAlloc calls so far. */
+    public long driverAllocations() {
+        return allocator.driverAllocations();
+    }
+
+    /** Waits for all work queued on this device's stream. */
+    public void synchronize() {
+        enter();
+        cuStreamSynchronize(stream);
+    }
+
+    // -----------------------------------------------------------------------------------------------------------------
+    // kernels
+
+    /** The kernel {@code kernel} of the fatbin {@code module}.fatbin shipped in the jar. */
+    synchronized CUfunction function(String module, String kernel) {
+        String key = module + "/" + kernel;
+        CUfunction f = functions.get(key);
+        if (f == null) {
+            enter();
+            CUmodule m = modules.computeIfAbsent(module, this::load);
+            f = new CUfunction();
+            try {
+                cuModuleGetFunction(f, m, kernel);
+            } catch (jcuda.CudaException e) {
+                throw new CudaException("kernel " + kernel + " is not in " + module + ".fatbin: " + e.getMessage(), e);
+            }
+            functions.put(key, f);
+        }
+        return f;
+    }
+
+    private CUmodule load(String module) {
+        String resource = "kernels/" + module + ".fatbin";
+        try (InputStream in = CudaDevice.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new CudaException("CUDA module " + resource + " is missing from the jar");
+            }
+            byte[] fatbin = in.readAllBytes();
+            byte[] terminated = Arrays.copyOf(fatbin, fatbin.length + 1); // cuModuleLoadData reads to a NUL
+            CUmodule m = new CUmodule();
+            cuModuleLoadData(m, terminated);
+            return m;
+        } catch (IOException e) {
+            throw new CudaException("reading " + resource + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Launches {@code kernel} of {@code module} on this device's stream with a 1-D grid. Arguments: a
+     * {@link CudaStorage}-backed address as {@code long}, {@code int}, {@code long}, {@code float}, {@code double},
+     * or a {@code long[]} passed by value as a struct of int64 fields.
+     */
+    void launch(String module, String kernel, long grid, int block, int sharedBytes, Object... args) {
+        launch3(module, kernel, grid, 1, 1, block, sharedBytes, args);
+    }
+
+    /** {@link #launch} with a 3-D grid. */
+    void launch3(String module, String kernel, long gridX, long gridY, long gridZ, int block, int sharedBytes,
+            Object... args) {
+        if (gridX == 0 || gridY == 0 || gridZ == 0) {
+            return;
+        }
+        enter();
+        CUfunction f = function(module, kernel);
+        Pointer[] params = new Pointer[args.length];
+        for (int i = 0; i < args.length; i++) {
+            params[i] = switch (args[i]) {
+                case Integer v -> Pointer.to(new int[] {v});
+                case Long v -> Pointer.to(new long[] {v});
+                case Float v -> Pointer.to(new float[] {v});
+                case Double v -> Pointer.to(new double[] {v});
+                case long[] v -> Pointer.to(v);
+                case int[] v -> Pointer.to(v);
+                default -> throw new IllegalArgumentException("kernel " + kernel + ": unsupported argument type "
+                        + args[i].getClass().getSimpleName() + " at position " + i);
+            };
+        }
+        try {
+            cuLaunchKernel(f, (int) gridX, (int) gridY, (int) gridZ, block, 1, 1, sharedBytes, stream,
+                    Pointer.to(params), null);
+            if (SYNC_EVERY_LAUNCH) {
+                cuStreamSynchronize(stream);
+            }
+        } catch (jcuda.CudaException e) {
+            throw new CudaException("kernel " + module + "/" + kernel + " (grid " + gridX + "×" + gridY + "×" + gridZ
+                    + ", block " + block + ") failed: " + e.getMessage(), e);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------------------------------
+    // copies (ordered with the stream: the legacy default stream synchronises with our blocking stream)
+
+    void copyToDevice(CUdeviceptr dst, Pointer src, long bytes) {
+        enter();
+        if (bytes > 0) {
+            cuMemcpyHtoD(dst, src, bytes);
+        }
+    }
+
+    void copyToHost(Pointer dst, CUdeviceptr src, long bytes) {
+        enter();
+        if (bytes > 0) {
+            cuStreamSynchronize(stream);
+            cuMemcpyDtoH(dst, src, bytes);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "cuda:" + index + " " + name + " (sm_" + computeCapability() + ", " + multiprocessors + " SMs)";
+    }
+}

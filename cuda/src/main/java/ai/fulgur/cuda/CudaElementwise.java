@@ -1,0 +1,88 @@
+package ai.fulgur.cuda;
+
+import ai.fulgur.ops.DType;
+import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.elementwise.BinaryOp;
+import ai.fulgur.ops.elementwise.ElementwiseKernels;
+import ai.fulgur.ops.elementwise.UnaryOp;
+
+/**
+ * Element-wise kernels on the GPU (elementwise.cu). The compute type follows the CPU kernels: int64 when the inputs
+ * and result are integers, double when an F64 operand takes part, float otherwise (F32, BF16 and F16 values are
+ * widened to float, computed, and rounded to nearest-even on store).
+ */
+final class CudaElementwise implements ElementwiseKernels {
+    private static final String MODULE = "elementwise";
+    private static final int THREADS = 256;
+
+    private static String suffix(boolean integerMath, DType... types) {
+        if (integerMath) {
+            return "i64";
+        }
+        for (DType t : types) {
+            if (t == DType.F64) {
+                return "f64";
+            }
+        }
+        return "f32";
+    }
+
+    private static boolean integral(DType t) {
+        return !t.isFloating();
+    }
+
+    @Override
+    public void unary(UnaryOp op, double s, Tensor out, Tensor x) {
+        boolean longMath = integral(x.dtype()) && (integral(out.dtype()) || op.isComparison()) && s == Math.rint(s);
+        CudaDevice d = CudaTensors.device(out);
+        d.launch(MODULE, "unary_" + suffix(longMath, out.dtype(), x.dtype()),
+                CudaTensors.blocksFor(d, out.numel(), THREADS), THREADS, 0,
+                StridedLayout.of(out.shape(), out, x), op.ordinal(), s, CudaTensors.base(out),
+                out.dtype().ordinal(), CudaTensors.base(x), x.dtype().ordinal());
+    }
+
+    @Override
+    public void binary(BinaryOp op, Tensor out, Tensor a, Tensor b) {
+        boolean longMath = integral(a.dtype()) && integral(b.dtype()) && op != BinaryOp.DIV;
+        CudaDevice d = CudaTensors.device(out);
+        d.launch(MODULE, "binary_" + suffix(longMath, out.dtype(), a.dtype(), b.dtype()),
+                CudaTensors.blocksFor(d, out.numel(), THREADS), THREADS, 0,
+                StridedLayout.of(out.shape(), out, a, b), op.ordinal(), CudaTensors.base(out), out.dtype().ordinal(),
+                CudaTensors.base(a), a.dtype().ordinal(), CudaTensors.base(b), b.dtype().ordinal());
+    }
+
+    @Override
+    public void where(Tensor out, Tensor cond, Tensor a, Tensor b) {
+        CudaDevice d = CudaTensors.device(out);
+        d.launch(MODULE, "where_" + suffix(integral(out.dtype()), out.dtype()),
+                CudaTensors.blocksFor(d, out.numel(), THREADS), THREADS, 0,
+                StridedLayout.of(out.shape(), out, cond, a, b), CudaTensors.base(out), out.dtype().ordinal(),
+                CudaTensors.base(cond), cond.dtype().ordinal(), CudaTensors.base(a), a.dtype().ordinal(),
+                CudaTensors.base(b), b.dtype().ordinal());
+    }
+
+    @Override
+    public void copy(Tensor dst, Tensor src) {
+        boolean longMath = integral(dst.dtype()) && integral(src.dtype());
+        CudaDevice d = CudaTensors.device(dst);
+        if (dst.dtype() == src.dtype() && dst.isContiguous() && src.isContiguous()) {
+            d.enter();
+            jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(CudaTensors.storage(dst).pointer(dst.offset()),
+                    CudaTensors.storage(src).pointer(src.offset()), dst.numel() * dst.dtype().byteSize(), d.stream());
+            return;
+        }
+        d.launch(MODULE, "copy_" + suffix(longMath, dst.dtype(), src.dtype()),
+                CudaTensors.blocksFor(d, dst.numel(), THREADS), THREADS, 0,
+                StridedLayout.of(dst.shape(), dst, src), CudaTensors.base(dst), dst.dtype().ordinal(),
+                CudaTensors.base(src), src.dtype().ordinal());
+    }
+
+    @Override
+    public void fill(Tensor dst, double value) {
+        CudaDevice d = CudaTensors.device(dst);
+        boolean longMath = integral(dst.dtype()) && value == Math.rint(value);
+        d.launch(MODULE, longMath ? "fill_i64" : "fill_f64", CudaTensors.blocksFor(d, dst.numel(), THREADS), THREADS,
+                0, StridedLayout.of(dst.shape(), dst), CudaTensors.base(dst), dst.dtype().ordinal(),
+                longMath ? (Object) (long) value : (Object) value);
+    }
+}
