@@ -119,3 +119,78 @@ __device__ __forceinline__ void strided_offsets(const StridedLayout& L, int64_t 
 
 #define GRID_STRIDE_LOOP(i, n) \
     for (int64_t i = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t) gridDim.x * blockDim.x)
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Element conversions for kernels templated on the storage type T (float, double, __nv_bfloat16, __half): widen to the
+// compute type, narrow back with round-to-nearest-even (as the CPU's HalfFloats does).
+
+__device__ __forceinline__ float widen(float x) { return x; }
+__device__ __forceinline__ double widen(double x) { return x; }
+__device__ __forceinline__ float widen(__nv_bfloat16 x) { return __bfloat162float(x); }
+__device__ __forceinline__ float widen(__half x) { return __half2float(x); }
+
+template <typename T> __device__ __forceinline__ T narrow(float x);
+template <> __device__ __forceinline__ float narrow<float>(float x) { return x; }
+template <> __device__ __forceinline__ double narrow<double>(float x) { return x; }
+template <> __device__ __forceinline__ __nv_bfloat16 narrow<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
+template <> __device__ __forceinline__ __half narrow<__half>(float x) { return __float2half_rn(x); }
+template <typename T> __device__ __forceinline__ T narrow(double x) { return narrow<T>((float) x); }
+template <> __device__ __forceinline__ double narrow<double>(double x) { return x; }
+
+// 16 bytes of T, for vectorised loads and stores (the address must be 16-byte aligned).
+template <typename T> struct alignas(16) Pack16 {
+    static constexpr int N = 16 / sizeof(T);
+    T v[N];
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Warp reductions (all 32 lanes take part and receive the result).
+
+template <typename A> __device__ __forceinline__ A warp_sum(A x) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
+    return x;
+}
+
+template <typename A> __device__ __forceinline__ A warp_max(A x) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        A y = __shfl_xor_sync(0xffffffffu, x, o);
+        x = y > x ? y : x;
+    }
+    return x;
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Philox4x32-10, bit-exact with ai.fulgur.ops.random.Philox.block: key (low, high 32 bits of seed), ten rounds, the key
+// bumped after every round. Element n of a stream reads lane n & 3 of the block at counter (n >> 2, stream, 0) where
+// n >> 2 fills the first two words (low, high).
+
+__device__ __forceinline__ uint4 philox4x32_10(uint64_t seed, uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3) {
+    uint32_t k0 = (uint32_t) seed;
+    uint32_t k1 = (uint32_t) (seed >> 32);
+#pragma unroll
+    for (int round = 0; round < 10; round++) {
+        uint32_t hi0 = __umulhi(0xD2511F53u, c0);
+        uint32_t lo0 = 0xD2511F53u * c0;
+        uint32_t hi1 = __umulhi(0xCD9E8D57u, c2);
+        uint32_t lo1 = 0xCD9E8D57u * c2;
+        c0 = hi1 ^ c1 ^ k0;
+        c1 = lo1;
+        c2 = hi0 ^ c3 ^ k1;
+        c3 = lo0;
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+    }
+    return make_uint4(c0, c1, c2, c3);
+}
+
+// The four words of block `b` of stream `stream` (elements 4b .. 4b+3).
+__device__ __forceinline__ uint4 philox_block(uint64_t seed, uint64_t b, uint32_t stream) {
+    return philox4x32_10(seed, (uint32_t) b, (uint32_t) (b >> 32), stream, 0u);
+}
+
+// A word to a uniform float in [0, 1) with 24 random bits: (word >> 8) · 2^-24, exact (Philox.toUniform).
+__device__ __forceinline__ float philox_uniform(uint32_t word) {
+    return (float) (word >> 8) * (1.0f / 16777216.0f);
+}

@@ -48,10 +48,8 @@ final class CublasLt {
     private final MethodHandle create;
     private final MethodHandle descCreate;
     private final MethodHandle descSet;
-    private final MethodHandle descDestroy;
     private final MethodHandle layoutCreate;
     private final MethodHandle layoutSet;
-    private final MethodHandle layoutDestroy;
     private final MethodHandle prefCreate;
     private final MethodHandle prefSet;
     private final MethodHandle prefDestroy;
@@ -59,19 +57,16 @@ final class CublasLt {
     private final MethodHandle matmul;
     private final MethodHandle version;
     private final ConcurrentHashMap<Integer, MemorySegment> handles = new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<String, MemorySegment> algos = new ConcurrentHashMap<>();
 
     private CublasLt(SymbolLookup lib) {
         create = handle(lib, "cublasLtCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         descCreate = handle(lib, "cublasLtMatmulDescCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
         descSet = handle(lib, "cublasLtMatmulDescSetAttribute",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG));
-        descDestroy = handle(lib, "cublasLtMatmulDescDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         layoutCreate = handle(lib, "cublasLtMatrixLayoutCreate",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
         layoutSet = handle(lib, "cublasLtMatrixLayoutSetAttribute",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG));
-        layoutDestroy = handle(lib, "cublasLtMatrixLayoutDestroy", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         prefCreate = handle(lib, "cublasLtMatmulPreferenceCreate", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         prefSet = handle(lib, "cublasLtMatmulPreferenceSetAttribute",
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG));
@@ -160,6 +155,15 @@ final class CublasLt {
     }
 
     /**
+     * Descriptors, layouts and the chosen algorithm of one problem shape, created once: building them per call costs
+     * tens of microseconds of host time, as long as a 4096³ bf16 product takes on an H100.
+     */
+    private record Plan(MemorySegment desc, MemorySegment la, MemorySegment lb, MemorySegment ld, MemorySegment algo,
+            MemorySegment alpha, MemorySegment beta, MemorySegment bias) {}
+
+    private final ConcurrentHashMap<String, Plan> plans = new ConcurrentHashMap<>();
+
+    /**
      * Row-major D (batch, m, n) = alpha·op(A)·op(B) + beta·D, with A (batch, m, k) — or (batch, k, m) when transA —
      * and B (batch, k, n) — or (batch, n, k) when transB — contiguous per matrix; a batch stride of 0 broadcasts.
      * {@code bias} (n), when not 0, is added per output column, followed by tanh-GELU when {@code epilogue} says so.
@@ -168,70 +172,72 @@ final class CublasLt {
             boolean transA, long b, long strideB, boolean transB, long d, float alpha, float beta, long bias,
             int epilogue, long workspace) {
         device.enter();
+        String key = device.index() + ":" + dtype + ":" + batch + ":" + m + ":" + n + ":" + k + ":" + transA + ":"
+                + transB + ":" + strideA + ":" + strideB + ":" + epilogue;
+        Plan plan = plans.computeIfAbsent(key, x -> plan(device, dtype, batch, m, n, k, strideA, transA, strideB,
+                transB, epilogue));
+        synchronized (plan) {
+            try {
+                plan.alpha().set(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, alpha);
+                plan.beta().set(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, beta);
+                if (epilogue != EPILOGUE_DEFAULT) {
+                    plan.bias().set(JAVA_LONG, 0, bias);
+                    check("cublasLtMatmulDescSetAttribute(bias)",
+                            (int) descSet.invokeExact(plan.desc(), DESC_BIAS_POINTER, plan.bias(), 8L));
+                }
+                int status = (int) matmul.invokeExact(handleFor(device), plan.desc(), plan.alpha(),
+                        MemorySegment.ofAddress(b), plan.lb(), MemorySegment.ofAddress(a), plan.la(), plan.beta(),
+                        MemorySegment.ofAddress(d), plan.ld(), MemorySegment.ofAddress(d), plan.ld(), plan.algo(),
+                        MemorySegment.ofAddress(workspace), WORKSPACE_BYTES,
+                        MemorySegment.ofAddress(device.stream().address()));
+                check("cublasLtMatmul(" + dtype + ", batch " + batch + ", m " + m + ", n " + n + ", k " + k + ")",
+                        status);
+            } catch (CudaException e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new CudaException("cublasLtMatmul failed", t);
+            }
+        }
+    }
+
+    /** Builds the descriptors (in memory that lives as long as the process) and picks the algorithm. */
+    private Plan plan(CudaDevice device, DType dtype, long batch, long m, long n, long k, long strideA,
+            boolean transA, long strideB, boolean transB, int epilogue) {
         int type = dataType(dtype);
-        try (Arena arena = Arena.ofConfined()) {
+        Arena arena = Arena.global();
+        try {
             // column-major view: Dᵀ (n × m) = op(B)ᵀ (n × k) · op(A)ᵀ (k × m)
             MemorySegment desc = out(arena, p -> (int) descCreate.invokeExact(p, COMPUTE_32F, CUDA_R_32F),
                     "cublasLtMatmulDescCreate");
-            try {
-                setInt(desc, DESC_TRANSA, transB ? OP_T : OP_N, arena, descSet);
-                setInt(desc, DESC_TRANSB, transA ? OP_T : OP_N, arena, descSet);
-                if (epilogue != EPILOGUE_DEFAULT) {
-                    setInt(desc, DESC_EPILOGUE, epilogue, arena, descSet);
-                    MemorySegment bp = arena.allocate(JAVA_LONG);
-                    bp.set(JAVA_LONG, 0, bias);
-                    check("cublasLtMatmulDescSetAttribute(bias)",
-                            (int) descSet.invokeExact(desc, DESC_BIAS_POINTER, bp, 8L));
-                }
-                // B as the first operand: stored (k, n) row-major = col-major n × k (ld n); transposed: (n, k) row-major
-                MemorySegment lb = layout(arena, type, transB ? k : n, transB ? n : k, transB ? k : n, batch,
-                        strideB);
-                MemorySegment la = layout(arena, type, transA ? m : k, transA ? k : m, transA ? m : k, batch,
-                        strideA);
-                MemorySegment ld = layout(arena, type, n, m, n, batch, m * n);
-                try {
-                    MemorySegment algo = algorithm(device, arena, desc, lb, la, ld, dtype, batch, m, n, k, transA,
-                            transB, strideA, strideB, epilogue);
-                    MemorySegment alphaSeg = arena.allocateFrom(java.lang.foreign.ValueLayout.JAVA_FLOAT, alpha);
-                    MemorySegment betaSeg = arena.allocateFrom(java.lang.foreign.ValueLayout.JAVA_FLOAT, beta);
-                    int status = (int) matmul.invokeExact(handleFor(device), desc, alphaSeg,
-                            MemorySegment.ofAddress(b), lb, MemorySegment.ofAddress(a), la, betaSeg,
-                            MemorySegment.ofAddress(d), ld, MemorySegment.ofAddress(d), ld, algo,
-                            MemorySegment.ofAddress(workspace), WORKSPACE_BYTES,
-                            MemorySegment.ofAddress(device.stream().address()));
-                    check("cublasLtMatmul(" + dtype + ", batch " + batch + ", m " + m + ", n " + n + ", k " + k + ")",
-                            status);
-                } finally {
-                    destroy(layoutDestroy, lb);
-                    destroy(layoutDestroy, la);
-                    destroy(layoutDestroy, ld);
-                }
-            } finally {
-                destroy(descDestroy, desc);
+            setInt(desc, DESC_TRANSA, transB ? OP_T : OP_N, arena, descSet);
+            setInt(desc, DESC_TRANSB, transA ? OP_T : OP_N, arena, descSet);
+            MemorySegment biasSlot = arena.allocate(JAVA_LONG);
+            if (epilogue != EPILOGUE_DEFAULT) {
+                setInt(desc, DESC_EPILOGUE, epilogue, arena, descSet);
             }
+            // B as the first operand: stored (k, n) row-major = col-major n × k (ld n); transposed: (n, k) row-major
+            MemorySegment lb = layout(arena, type, transB ? k : n, transB ? n : k, transB ? k : n, batch, strideB);
+            MemorySegment la = layout(arena, type, transA ? m : k, transA ? k : m, transA ? m : k, batch, strideA);
+            MemorySegment ld = layout(arena, type, n, m, n, batch, m * n);
+            MemorySegment algo = algorithm(device, arena, desc, lb, la, ld, dtype, batch, m, n, k);
+            return new Plan(desc, la, lb, ld, algo, arena.allocate(java.lang.foreign.ValueLayout.JAVA_FLOAT),
+                    arena.allocate(java.lang.foreign.ValueLayout.JAVA_FLOAT), biasSlot);
         } catch (CudaException e) {
             throw e;
         } catch (Throwable t) {
-            throw new CudaException("cublasLtMatmul failed", t);
+            throw new CudaException("building a cuBLASLt plan failed", t);
         }
     }
 
     private MemorySegment algorithm(CudaDevice device, Arena arena, MemorySegment desc, MemorySegment lb,
-            MemorySegment la, MemorySegment ld, DType dtype, long batch, long m, long n, long k, boolean transA,
-            boolean transB, long strideA, long strideB, int epilogue) throws Throwable {
-        String key = device.index() + ":" + dtype + ":" + batch + ":" + m + ":" + n + ":" + k + ":" + transA + ":"
-                + transB + ":" + (strideA == 0) + ":" + (strideB == 0) + ":" + epilogue;
-        MemorySegment cached = algos.get(key);
-        if (cached != null) {
-            return cached;
-        }
+            MemorySegment la, MemorySegment ld, DType dtype, long batch, long m, long n, long k) throws Throwable {
         MemorySegment pref = out(arena, p -> (int) prefCreate.invokeExact(p), "cublasLtMatmulPreferenceCreate");
         try {
             MemorySegment ws = arena.allocate(JAVA_LONG);
             ws.set(JAVA_LONG, 0, WORKSPACE_BYTES);
             check("cublasLtMatmulPreferenceSetAttribute",
                     (int) prefSet.invokeExact(pref, PREF_MAX_WORKSPACE_BYTES, ws, 8L));
-            MemorySegment results = Arena.global().allocate(HEURISTIC_RESULT_BYTES, 8);
+            MemorySegment results = arena.allocate(HEURISTIC_RESULT_BYTES, 8);
             MemorySegment count = arena.allocate(JAVA_INT);
             check("cublasLtMatmulAlgoGetHeuristic", (int) heuristic.invokeExact(handleFor(device), desc, lb, la, ld,
                     ld, pref, 1, results, count));
@@ -239,8 +245,7 @@ final class CublasLt {
                 throw new CudaException("cuBLASLt found no algorithm for " + dtype + " batch " + batch + " m " + m
                         + " n " + n + " k " + k);
             }
-            algos.put(key, results); // the algo is the first 64 bytes of the heuristic result
-            return results;
+            return results; // the algo is the first 64 bytes of the heuristic result
         } finally {
             destroy(prefDestroy, pref);
         }

@@ -140,6 +140,35 @@ public final class CudaDevice {
         cuStreamSynchronize(stream);
     }
 
+    /**
+     * Milliseconds per call of {@code work} measured with CUDA events on this device's stream: {@code warmup} calls
+     * first, then {@code repeats} timed calls, the median of the per-call times (each timed alone) returned.
+     */
+    public double medianMillis(Runnable work, int warmup, int repeats) {
+        enter();
+        for (int i = 0; i < warmup; i++) {
+            work.run();
+        }
+        jcuda.driver.CUevent start = new jcuda.driver.CUevent();
+        jcuda.driver.CUevent end = new jcuda.driver.CUevent();
+        jcuda.driver.JCudaDriver.cuEventCreate(start, 0);
+        jcuda.driver.JCudaDriver.cuEventCreate(end, 0);
+        double[] times = new double[repeats];
+        float[] ms = {0};
+        for (int i = 0; i < repeats; i++) {
+            jcuda.driver.JCudaDriver.cuEventRecord(start, stream);
+            work.run();
+            jcuda.driver.JCudaDriver.cuEventRecord(end, stream);
+            jcuda.driver.JCudaDriver.cuEventSynchronize(end);
+            jcuda.driver.JCudaDriver.cuEventElapsedTime(ms, start, end);
+            times[i] = ms[0];
+        }
+        jcuda.driver.JCudaDriver.cuEventDestroy(start);
+        jcuda.driver.JCudaDriver.cuEventDestroy(end);
+        Arrays.sort(times);
+        return times[repeats / 2];
+    }
+
     // -----------------------------------------------------------------------------------------------------------------
     // kernels
 

@@ -44,17 +44,19 @@ public final class CpuMatmul implements LinalgKernels {
      * 16 when the Vector API is absent.
      */
     static final int NR;
-    /** Depth of a packed panel: a KC × NR strip of op(b) (32 KiB at NR = 32) stays in L1 while MR-row strips of op(a)
-     * stream past it. */
+    /** Depth of a packed panel: a KC × NR strip of op(b) (32 KiB at NR = 32) stays in L1 while strips of op(a) pass. */
     static final int KC = 256;
     /** Most rows in a packed block of op(a): MC × KC floats (144 KiB) stay in L2. */
     static final int MC_MAX = 144;
     /** Columns in a packed panel of op(b): KC × NC floats (2 MiB) stay in L2/L3 while every block of op(a) passes. */
     static final int NC = 2048;
-    /** Below this many multiply-adds a product runs on the calling thread: forking would cost more than it saves. */
-    static final long PARALLEL_MIN_WORK = 1L << 18;
+    /**
+     * Below this many multiply-adds (about 20 µs of work) a product runs on the calling thread: waking the fork-join
+     * workers would cost as much as it saves.
+     */
+    static final long PARALLEL_MIN_WORK = 1L << 20;
 
-    // The F64 blocked loop: ROWS rows of out per task, a KC × NC block of op(b) packed row-major (512 KiB).
+    // The F64 blocked loop: F64_ROWS rows of out per task, an F64_KC × F64_NC block of op(b) packed row-major (512 KiB).
     static final int F64_ROWS = 64;
     static final int F64_KC = 128;
     static final int F64_NC = 512;
@@ -220,7 +222,7 @@ public final class CpuMatmul implements LinalgKernels {
         int mc = roundUp(ceilDiv(m, blocks), MR);
         int mBlocks = ceilDiv(m, mc);
 
-        float[] bPack = new float[KC * roundUp(Math.min(n, NC), NR)];
+        float[] bPack = new float[Math.min(k, KC) * roundUp(Math.min(n, NC), NR)];
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
             for (int pc = 0; pc < k; pc += KC) {

@@ -1,0 +1,200 @@
+// Fused cross-entropy (log-softmax + negative log-likelihood) over rows of logits, forward and backward; the GPU side
+// of ai.fulgur.ops.loss.LossKernels with ai.fulgur.ops.cpu.CpuLoss as the reference. Softmax is never stored: the
+// forward saves the row logsumexp, the backward recomputes each probability from it in one pass over the row.
+//
+// Layout: one block per row (grid-stride over rows), the row read with 16-byte loads after a scalar head that brings
+// the address to 16-byte alignment (V = 50257 rows start anywhere) and before a scalar tail.
+// Types: T is the logits' storage type, A the accumulation and output type: float for F32, BF16 and F16 logits (losses
+// and lse are F32 for half logits), double for F64.
+// Targets are I32 or I64 (targetType is the DType ordinal). Bounds: the facade checks host targets only, so the
+// kernels check on the device. A target that is neither the ignore index nor in [0, V) reads nothing out of bounds:
+// its row gets loss NaN (lse is still written) in the forward and NaN in every dlogits element in the backward.
+// Leaves out: label smoothing, class weights, reductions over rows (the facade sums or averages the losses).
+#include "fulgur.cuh"
+
+__device__ __forceinline__ float exp_acc(float x) { return expf(x); }
+__device__ __forceinline__ double exp_acc(double x) { return exp(x); }
+__device__ __forceinline__ float log_acc(float x) { return logf(x); }
+__device__ __forceinline__ double log_acc(double x) { return log(x); }
+
+// Online logsumexp state of one thread: running max m and sum s of exp(x - m).
+template <typename A> struct Lse {
+    A m;
+    A s;
+};
+
+// Adds one pack of values: rescales once to the pack's max, then sums. -inf values contribute 0 (no NaN from
+// -inf - -inf); NaN values make s NaN, as on the CPU.
+template <typename A, int K>
+__device__ __forceinline__ void lse_add(Lse<A>& st, const A (&x)[K]) {
+    A pm = x[0];
+#pragma unroll
+    for (int k = 1; k < K; k++) pm = x[k] > pm ? x[k] : pm;
+    if (pm > st.m) {
+        st.s *= exp_acc(st.m - pm); // exp(-inf) = 0 while st.s is still 0
+        st.m = pm;
+    }
+    if (st.m == (A) -INFINITY) return; // every value so far is -inf
+#pragma unroll
+    for (int k = 0; k < K; k++) st.s += exp_acc(x[k] - st.m);
+}
+
+template <typename A> __device__ __forceinline__ Lse<A> lse_combine(Lse<A> a, Lse<A> b) {
+    A m = a.m > b.m ? a.m : b.m;
+    if (m == (A) -INFINITY) return {m, a.s + b.s};
+    return {m, a.s * exp_acc(a.m - m) + b.s * exp_acc(b.m - m)};
+}
+
+// Combines the threads' states; every thread of the block receives the result. blockDim.x is a multiple of 32.
+template <typename A> __device__ Lse<A> lse_block_reduce(Lse<A> st) {
+    __shared__ A sm[32];
+    __shared__ A ss[32];
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        Lse<A> other = {__shfl_xor_sync(0xffffffffu, st.m, o), __shfl_xor_sync(0xffffffffu, st.s, o)};
+        st = lse_combine(st, other);
+    }
+    int warp = threadIdx.x / 32;
+    int lane = threadIdx.x % 32;
+    int warps = blockDim.x / 32;
+    __syncthreads(); // the previous row's readers are done with sm/ss
+    if (lane == 0) {
+        sm[warp] = st.m;
+        ss[warp] = st.s;
+    }
+    __syncthreads();
+    st = lane < warps ? Lse<A>{sm[lane], ss[lane]} : Lse<A>{(A) -INFINITY, (A) 0};
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        Lse<A> other = {__shfl_xor_sync(0xffffffffu, st.m, o), __shfl_xor_sync(0xffffffffu, st.s, o)};
+        st = lse_combine(st, other);
+    }
+    return st;
+}
+
+// Elements before the first 16-byte aligned address of a row (at most V).
+template <typename T> __device__ __forceinline__ int64_t aligned_head(const T* row, int64_t V) {
+    int64_t head = (int64_t) (((16 - ((uintptr_t) row & 15)) & 15) / sizeof(T));
+    return head < V ? head : V;
+}
+
+// losses (R) and lse (R), A; logits (R, V), T; targets (R), I32/I64.
+template <typename T, typename A>
+__device__ void crossentropy_forward_kernel(A* losses, A* lse, const T* logits, const void* targets, int targetType,
+                                            int64_t R, int64_t V, int64_t ignoreIndex) {
+    constexpr int K = Pack16<T>::N;
+    for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
+        const T* x = logits + r * V;
+        Lse<A> st = {(A) -INFINITY, (A) 0};
+        int64_t head = aligned_head(x, V);
+        int64_t nvec = (V - head) / K;
+        for (int64_t j = threadIdx.x; j < head; j += blockDim.x) {
+            A one[1] = {widen(x[j])};
+            lse_add(st, one);
+        }
+        const Pack16<T>* body = reinterpret_cast<const Pack16<T>*>(x + head);
+#pragma unroll 4
+        for (int64_t k = threadIdx.x; k < nvec; k += blockDim.x) {
+            Pack16<T> p = body[k];
+            A v[K];
+#pragma unroll
+            for (int e = 0; e < K; e++) v[e] = widen(p.v[e]);
+            lse_add(st, v);
+        }
+        for (int64_t j = head + nvec * K + threadIdx.x; j < V; j += blockDim.x) {
+            A one[1] = {widen(x[j])};
+            lse_add(st, one);
+        }
+        st = lse_block_reduce(st);
+        if (threadIdx.x == 0) {
+            A logSumExp = st.m + log_acc(st.s);
+            int64_t t = load_long(targets, targetType, r);
+            A loss;
+            if (t == ignoreIndex) {
+                loss = 0;
+            } else if (t < 0 || t >= V) {
+                loss = (A) NAN; // out-of-range target: reported as NaN, nothing read
+            } else {
+                loss = logSumExp - (A) widen(x[t]);
+            }
+            lse[r] = logSumExp;
+            losses[r] = loss;
+        }
+    }
+}
+
+// dlogits (R, V), T; dlosses (R) and lse (R), any floating type (dlossesType, lseType); logits (R, V), T;
+// targets (R), I32/I64. dlogits[r, j] = dlosses[r] · (exp(logits[r, j] − lse[r]) − [j == targets[r]]).
+template <typename T, typename A>
+__device__ void crossentropy_backward_kernel(T* dlogits, const void* dlosses, int dlossesType, const T* logits,
+                                             const void* lse, int lseType, const void* targets, int targetType,
+                                             int64_t R, int64_t V, int64_t ignoreIndex) {
+    constexpr int K = Pack16<T>::N;
+    for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
+        const T* x = logits + r * V;
+        T* dx = dlogits + r * V;
+        int64_t t = load_long(targets, targetType, r);
+        A g;
+        A L = 0;
+        if (t == ignoreIndex) {
+            g = 0;
+        } else if (t < 0 || t >= V) {
+            g = (A) NAN; // out-of-range target: the whole row becomes NaN
+            t = -1;
+        } else {
+            g = Io<A>::load(dlosses, dlossesType, r);
+            L = Io<A>::load(lse, lseType, r);
+        }
+        bool ignored = t == ignoreIndex;
+        // the vector path needs x and dx equally misaligned; they are whenever both bases are 16-byte aligned
+        bool vec = (((uintptr_t) x ^ (uintptr_t) dx) & 15) == 0;
+        int64_t head = vec ? aligned_head(x, V) : V;
+        int64_t nvec = (V - head) / K;
+        for (int64_t j = threadIdx.x; j < head; j += blockDim.x) {
+            A p = ignored ? (A) 0 : exp_acc((A) widen(x[j]) - L);
+            dx[j] = narrow<T>(ignored ? (A) 0 : g * (p - (j == t ? (A) 1 : (A) 0)));
+        }
+        const Pack16<T>* in = reinterpret_cast<const Pack16<T>*>(x + head);
+        Pack16<T>* out = reinterpret_cast<Pack16<T>*>(dx + head);
+#pragma unroll 4
+        for (int64_t k = threadIdx.x; k < nvec; k += blockDim.x) {
+            Pack16<T> o;
+            if (ignored) {
+#pragma unroll
+                for (int e = 0; e < K; e++) o.v[e] = narrow<T>((A) 0);
+            } else {
+                Pack16<T> p = in[k];
+                int64_t j0 = head + k * K;
+#pragma unroll
+                for (int e = 0; e < K; e++) {
+                    A q = exp_acc((A) widen(p.v[e]) - L);
+                    o.v[e] = narrow<T>(g * (q - (j0 + e == t ? (A) 1 : (A) 0)));
+                }
+            }
+            out[k] = o;
+        }
+        for (int64_t j = head + nvec * K + threadIdx.x; j < V; j += blockDim.x) {
+            A p = ignored ? (A) 0 : exp_acc((A) widen(x[j]) - L);
+            dx[j] = narrow<T>(ignored ? (A) 0 : g * (p - (j == t ? (A) 1 : (A) 0)));
+        }
+    }
+}
+
+#define CROSSENTROPY_ENTRY_POINTS(SUFFIX, T, A)                                                                     \
+    extern "C" __global__ void crossentropy_forward_##SUFFIX(A* losses, A* lse, const T* logits,                   \
+                                                             const void* targets, int targetType, int64_t R,        \
+                                                             int64_t V, int64_t ignoreIndex) {                      \
+        crossentropy_forward_kernel<T, A>(losses, lse, logits, targets, targetType, R, V, ignoreIndex);            \
+    }                                                                                                               \
+    extern "C" __global__ void crossentropy_backward_##SUFFIX(T* dlogits, const void* dlosses, int dlossesType,    \
+                                                              const T* logits, const void* lse, int lseType,        \
+                                                              const void* targets, int targetType, int64_t R,       \
+                                                              int64_t V, int64_t ignoreIndex) {                     \
+        crossentropy_backward_kernel<T, A>(dlogits, dlosses, dlossesType, logits, lse, lseType, targets,           \
+                                           targetType, R, V, ignoreIndex);                                          \
+    }
+
+CROSSENTROPY_ENTRY_POINTS(f32, float, float)
+CROSSENTROPY_ENTRY_POINTS(bf16, __nv_bfloat16, float)
+CROSSENTROPY_ENTRY_POINTS(f16, __half, float)
+CROSSENTROPY_ENTRY_POINTS(f64, double, double)

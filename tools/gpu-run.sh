@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# One GPU-machine session's work, run from the repository root there (see the device notes in docs/PERF.md):
+# unpack the bundle carried in .bundle/, run the gpu-tagged tests, the GEMM benchmark and its PyTorch baseline.
+# Logs go to $OUT (or ./gpu-out). Usage: tools/gpu-run.sh [tests|bench|all]
+set -uo pipefail
+what="${1:-all}"
+out="${OUT:-$PWD/gpu-out}"
+mkdir -p "$out" /tmp/fulgur-run
+tar -C /tmp/fulgur-run -xJf .bundle/fulgur-*-linux-x86_64.tar.xz
+tar -C /tmp/fulgur-run -xJf .bundle/fulgur-tests.tar.xz
+f=/tmp/fulgur-run/fulgur
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/card.txt"
+if [ "$what" = tests ] || [ "$what" = all ]; then
+  "$f/bin/fulgur-gpu-tests" 2>&1 | tee "$out/gpu-tests.log" | grep -E "✘|tests (found|successful|failed|aborted)|MethodSource|=>" | head -80
+fi
+if [ "$what" = bench ] || [ "$what" = all ]; then
+  "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
+    -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.GemmBench 2>&1 | tee "$out/gemm-fulgur.jsonl"
+  PYTHONUNBUFFERED=1 python3 tools/bench/torch_gemm.py 2>&1 | tee "$out/gemm-torch.jsonl"
+fi
