@@ -121,47 +121,6 @@ __device__ __forceinline__ void strided_offsets(const StridedLayout& L, int64_t 
     for (int64_t i = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t) gridDim.x * blockDim.x)
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Element conversions for kernels templated on the storage type T (float, double, __nv_bfloat16, __half): widen to the
-// compute type, narrow back with round-to-nearest-even (as the CPU's HalfFloats does).
-
-__device__ __forceinline__ float widen(float x) { return x; }
-__device__ __forceinline__ double widen(double x) { return x; }
-__device__ __forceinline__ float widen(__nv_bfloat16 x) { return __bfloat162float(x); }
-__device__ __forceinline__ float widen(__half x) { return __half2float(x); }
-
-template <typename T> __device__ __forceinline__ T narrow(float x);
-template <> __device__ __forceinline__ float narrow<float>(float x) { return x; }
-template <> __device__ __forceinline__ double narrow<double>(float x) { return x; }
-template <> __device__ __forceinline__ __nv_bfloat16 narrow<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
-template <> __device__ __forceinline__ __half narrow<__half>(float x) { return __float2half_rn(x); }
-template <typename T> __device__ __forceinline__ T narrow(double x) { return narrow<T>((float) x); }
-template <> __device__ __forceinline__ double narrow<double>(double x) { return x; }
-
-// 16 bytes of T, for vectorised loads and stores (the address must be 16-byte aligned).
-template <typename T> struct alignas(16) Pack16 {
-    static constexpr int N = 16 / sizeof(T);
-    T v[N];
-};
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Warp reductions (all 32 lanes take part and receive the result).
-
-template <typename A> __device__ __forceinline__ A warp_sum(A x) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) x += __shfl_xor_sync(0xffffffffu, x, o);
-    return x;
-}
-
-template <typename A> __device__ __forceinline__ A warp_max(A x) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-        A y = __shfl_xor_sync(0xffffffffu, x, o);
-        x = y > x ? y : x;
-    }
-    return x;
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
 // Philox4x32-10, bit-exact with ai.fulgur.ops.random.Philox.block: key (low, high 32 bits of seed), ten rounds, the key
 // bumped after every round. Element n of a stream reads lane n & 3 of the block at counter (n >> 2, stream, 0) where
 // n >> 2 fills the first two words (low, high).
@@ -193,4 +152,72 @@ __device__ __forceinline__ uint4 philox_block(uint64_t seed, uint64_t b, uint32_
 // A word to a uniform float in [0, 1) with 24 random bits: (word >> 8) · 2^-24, exact (Philox.toUniform).
 __device__ __forceinline__ float philox_uniform(uint32_t word) {
     return (float) (word >> 8) * (1.0f / 16777216.0f);
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Row kernels' helpers (reduce.cu, softmax.cu, gelu.cu, layernorm.cu): native element types widened to their compute
+// type and rounded back, aligned packs for 16-byte loads and stores, and warp/block reductions in a fixed order (so
+// results do not change from run to run).
+
+// The compute type of a storage type: float for F32, BF16 and F16, double for F64.
+template <typename T> struct ComputeOf { using type = float; };
+template <> struct ComputeOf<double> { using type = double; };
+template <typename T> using compute_t = typename ComputeOf<T>::type;
+
+__device__ __forceinline__ float widen(float v) { return v; }
+__device__ __forceinline__ float widen(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float widen(__half v) { return __half2float(v); }
+__device__ __forceinline__ double widen(double v) { return v; }
+
+// A compute value rounded to the storage type (to nearest even).
+template <typename T> __device__ __forceinline__ T narrow(compute_t<T> v);
+template <> __device__ __forceinline__ float narrow<float>(float v) { return v; }
+template <> __device__ __forceinline__ __nv_bfloat16 narrow<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <> __device__ __forceinline__ __half narrow<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ double narrow<double>(double v) { return v; }
+
+// W consecutive elements aligned to their total size: Vec<T, 16 / sizeof(T)> is one 16-byte load or store.
+template <typename T, int W> struct alignas(sizeof(T) * W) Vec { T v[W]; };
+
+__device__ __forceinline__ bool aligned16(const void* p) { return ((uintptr_t) p & 15) == 0; }
+
+struct SumOp {
+    template <typename T> __device__ __forceinline__ T operator()(T a, T b) const { return a + b; }
+};
+// max and min that propagate NaN as Java's Math.max/min do (fmaxf/fminf would drop it). For float, one PTX max.NaN /
+// min.NaN instruction (sm_80+): the compare-and-select form made a softmax warp kernel four times slower.
+struct MaxOp {
+    template <typename T> __device__ __forceinline__ T operator()(T a, T b) const { return (a != a || a > b) ? a : b; }
+    __device__ __forceinline__ float operator()(float a, float b) const {
+        float r;
+        asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+        return r;
+    }
+};
+struct MinOp {
+    template <typename T> __device__ __forceinline__ T operator()(T a, T b) const { return (a != a || a < b) ? a : b; }
+    __device__ __forceinline__ float operator()(float a, float b) const {
+        float r;
+        asm("min.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+        return r;
+    }
+};
+
+// Butterfly reduction over the 32 lanes of a warp; every lane gets the result.
+template <typename T, typename Op> __device__ __forceinline__ T warp_reduce(T v, Op op) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+// Reduction over the whole block (blockDim.x a multiple of 32, at most 1024); every thread gets the result, combined
+// warp by warp in index order. `scratch` is 32 values of shared memory; calls may reuse it back to back.
+template <typename T, typename Op> __device__ __forceinline__ T block_reduce(T v, Op op, T* scratch) {
+    v = warp_reduce(v, op);
+    __syncthreads();
+    if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = v;
+    __syncthreads();
+    T r = scratch[0];
+    for (int w = 1; w < (int) (blockDim.x >> 5); w++) r = op(r, scratch[w]);
+    return r;
 }

@@ -18,6 +18,7 @@ final class TrainCommand implements Command {
         return """
                 usage: fulgur train [mlp] [options]
                   --engine NAME     DJL engine: Fulgur or PyTorch (if on the class path)   [%s]
+                  --device NAME     cpu, gpu or gpu:N                                      [gpu if present]
                   --epochs N        passes over the data                                   [%d]
                   --points N        points per spiral arm                                  [%d]
                   --batch N         batch size                                             [%d]
@@ -41,12 +42,13 @@ final class TrainCommand implements Command {
         SpiralClassifier.Config d = SpiralClassifier.Config.defaults();
         String save = args.string("save", null);
         SpiralClassifier.Config c = new SpiralClassifier.Config(args.string("engine", d.engine()),
+                args.string("device", null),
                 args.integer("points", d.pointsPerClass(), 3), args.integer("epochs", d.epochs(), 1),
                 args.integer("batch", d.batchSize(), 1), args.integer("hidden", d.hidden(), 1),
                 args.integer("seed", d.seed(), 0), save == null ? null : Path.of(save), !args.flag("quiet"));
         args.finish();
-        out.printf("training the spiral MLP on the %s engine: %d epochs, %d points, batch %d, hidden %d%n",
-                c.engine(), c.epochs(), 3 * c.pointsPerClass(), c.batchSize(), c.hidden());
+        out.printf("training the spiral MLP on the %s engine (%s): %d epochs, %d points, batch %d, hidden %d%n",
+                c.engine(), c.device() == null ? "default device" : c.device(), c.epochs(), 3 * c.pointsPerClass(), c.batchSize(), c.hidden());
         SpiralClassifier.Result r = SpiralClassifier.train(c);
         out.printf("done in %.1f s: train loss %.4f, accuracy %.4f; validation loss %.4f, accuracy %.4f%n",
                 r.millis() / 1000.0, r.trainLoss(), r.trainAccuracy(), r.validationLoss(), r.validationAccuracy());

@@ -1,22 +1,170 @@
 package ai.fulgur.cuda;
 
+import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.norm.NormKernels;
+import java.util.concurrent.ConcurrentHashMap;
+import jcuda.driver.JCudaDriver;
 
-/** Placeholder until the CUDA kernels of this family land: every method says so instead of computing. */
-final class CudaNorm implements ai.fulgur.ops.norm.NormKernels {
+/**
+ * Layer norm on the GPU (layernorm.cu), llm.c style: the forward saves per-row mean and rstd (biased variance, eps
+ * inside the square root, as {@link ai.fulgur.ops.cpu.CpuNorm}); F32, BF16 and F16 compute in float with F32
+ * statistics, F64 in double.
+ *
+ * <p>Rows of at most {@value CudaReduce#WARP_ROW_LIMIT} columns (512 for the F64 backward) run one warp per row with
+ * the row in registers; the backward warp kernel runs one wave (grid sized from its occupancy), its warps also sum
+ * dgamma and dbeta, one partial row per block, which a small kernel adds in order. Longer rows run one block per row,
+ * and dgamma/dbeta come from a column kernel into the same kind of partial rows. No atomics: the gradients have the
+ * same bits on every run (on one device: the partial rows depend on the multiprocessor count and occupancy).
+ */
+final class CudaNorm implements NormKernels {
+    private static final String MODULE = "layernorm";
+    private static final int THREADS = CudaReduce.THREADS;
+    private final ConcurrentHashMap<String, Integer> occupancy = new ConcurrentHashMap<>();
 
-    private static UnsupportedOperationException notBuilt(String kernel) {
-        return new UnsupportedOperationException("the CUDA kernel for " + kernel + " is not implemented yet; "
-                + "run this op on the CPU");
-    }
-
+    // y (R, C), mean (R), rstd (R), x (R, C), gamma (C) or null, beta (C) or null
     @Override
     public void layerNormForward(Tensor y, Tensor mean, Tensor rstd, Tensor x, Tensor gamma, Tensor beta, double eps) {
-        throw notBuilt("layerNormForward");
+        String suffix = CudaReduce.floatSuffix(x.dtype(), "layerNormForward");
+        long[] rc = CudaReduce.rowsAndColumns("layerNormForward", x, y);
+        long rows = rc[0];
+        long c = rc[1];
+        checkStatistic("layerNormForward", "mean", mean, rows, x.dtype());
+        checkStatistic("layerNormForward", "rstd", rstd, rows, x.dtype());
+        checkParameter("layerNormForward", "gamma", gamma, c, x.dtype());
+        checkParameter("layerNormForward", "beta", beta, c, x.dtype());
+        if (rows == 0) {
+            return;
+        }
+        CudaDevice d = CudaTensors.device(x);
+        Object[] tensors = {CudaTensors.first(y), CudaTensors.first(mean), CudaTensors.first(rstd),
+            CudaTensors.first(x), CudaReduce.addressOrNull(gamma), CudaReduce.addressOrNull(beta)};
+        if (c <= CudaReduce.WARP_ROW_LIMIT) {
+            d.launch(MODULE, "layernorm_forward_warp" + CudaReduce.warpLanes(c) + "_" + suffix,
+                    CudaReduce.checkGrid(Math.ceilDiv(rows, THREADS / 32), "layerNormForward"), THREADS, 0,
+                    args(rows, (int) c, eps, tensors));
+        } else {
+            d.launch(MODULE, "layernorm_forward_block_" + suffix, CudaReduce.checkGrid(rows, "layerNormForward"),
+                    CudaReduce.rowBlockThreads(c), 0, args(rows, c, eps, tensors));
+        }
     }
 
+    // dx (R, C); dgamma, dbeta (C) or null; dy, x (R, C); mean, rstd (R); gamma (C) or null
     @Override
-    public void layerNormBackward(Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor gamma) {
-        throw notBuilt("layerNormBackward");
+    public void layerNormBackward(Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor mean,
+            Tensor rstd, Tensor gamma) {
+        String suffix = CudaReduce.floatSuffix(x.dtype(), "layerNormBackward");
+        long[] rc = CudaReduce.rowsAndColumns("layerNormBackward", x, dy, dx);
+        long rows = rc[0];
+        long c = rc[1];
+        checkStatistic("layerNormBackward", "mean", mean, rows, x.dtype());
+        checkStatistic("layerNormBackward", "rstd", rstd, rows, x.dtype());
+        checkParameter("layerNormBackward", "gamma", gamma, c, x.dtype());
+        checkParameter("layerNormBackward", "dgamma", dgamma, c, x.dtype());
+        checkParameter("layerNormBackward", "dbeta", dbeta, c, x.dtype());
+        if (c == 0) {
+            return;
+        }
+        CudaDevice d = CudaTensors.device(x);
+        boolean params = dgamma != null || dbeta != null;
+        DType partialType = statisticType(x.dtype()); // the partial sums are in the compute type
+        long dgammaOut = CudaReduce.addressOrNull(dgamma);
+        long dbetaOut = CudaReduce.addressOrNull(dbeta);
+        if (rows == 0) {
+            if (params) { // sums over no rows: zeros
+                d.launch(MODULE, "layernorm_param_grad_finish_" + suffix, Math.ceilDiv(c, 32), THREADS, 0, 0L, c,
+                        dgammaOut, dbetaOut, 0L, 0L);
+            }
+            return;
+        }
+        long warpLimit = x.dtype() == DType.F64 ? 512 : CudaReduce.WARP_ROW_LIMIT;
+        CudaStorage partial = null;
+        try {
+            long parts;
+            if (c <= warpLimit) {
+                // one wave: as many blocks as fit on the device at once; each warp takes every (grid·8)-th row, and
+                // each block writes one partial row of dgamma and dbeta
+                String kernel = "layernorm_backward_warp" + CudaReduce.warpLanes(c) + "_" + suffix;
+                int shared = params ? (int) (2 * c * partialType.byteSize()) : 0;
+                long grid = Math.min(Math.ceilDiv(rows, THREADS / 32),
+                        (long) d.multiprocessors() * blocksPerMultiprocessor(d, kernel, shared));
+                parts = grid;
+                if (params) {
+                    partial = new CudaStorage(d, partialType, 2 * parts * c); // dgamma (parts, C), dbeta (parts, C)
+                }
+                d.launch(MODULE, kernel, grid, THREADS, shared, rows, (int) c, CudaTensors.first(dx),
+                        params ? partial.address(0) : 0L,
+                        params ? partial.address(parts * c) : 0L, CudaTensors.first(dy), CudaTensors.first(x),
+                        CudaTensors.first(mean), CudaTensors.first(rstd), CudaReduce.addressOrNull(gamma));
+            } else {
+                d.launch(MODULE, "layernorm_backward_block_" + suffix, CudaReduce.checkGrid(rows, "layerNormBackward"),
+                        CudaReduce.rowBlockThreads(c), 0, rows, c, CudaTensors.first(dx), CudaTensors.first(dy),
+                        CudaTensors.first(x), CudaTensors.first(mean), CudaTensors.first(rstd),
+                        CudaReduce.addressOrNull(gamma));
+                if (!params) {
+                    return;
+                }
+                // 32 columns a block; rows split so that the column blocks times the splits fill the device
+                long colBlocks = Math.ceilDiv(c, 32);
+                long splits = Math.max(1, Math.min(Math.ceilDiv(4L * d.multiprocessors(), colBlocks),
+                        Math.ceilDiv(rows, 32)));
+                splits = Math.min(splits, 65535);
+                long rowsPerSplit = Math.ceilDiv(rows, splits);
+                splits = Math.ceilDiv(rows, rowsPerSplit);
+                parts = splits;
+                partial = new CudaStorage(d, partialType, 2 * parts * c);
+                d.launch3(MODULE, "layernorm_param_grad_partial_" + suffix,
+                        CudaReduce.checkGrid(colBlocks, "layerNormBackward"), splits, 1, THREADS, 0, rows, c,
+                        rowsPerSplit, partial.address(0), partial.address(parts * c), CudaTensors.first(dy),
+                        CudaTensors.first(x), CudaTensors.first(mean), CudaTensors.first(rstd));
+            }
+            if (params) {
+                d.launch(MODULE, "layernorm_param_grad_finish_" + suffix, Math.ceilDiv(c, 32), THREADS, 0, parts, c,
+                        dgammaOut, dbetaOut, partial.address(0), partial.address(parts * c));
+            }
+        } finally {
+            if (partial != null) {
+                partial.close(); // stream-ordered: safe right after the launches
+            }
+        }
+    }
+
+    /** Resident blocks of 256 threads per multiprocessor for {@code kernel} (its registers decide), at least 1. */
+    private int blocksPerMultiprocessor(CudaDevice d, String kernel, int sharedBytes) {
+        return occupancy.computeIfAbsent(d.index() + "/" + kernel + "/" + sharedBytes, k -> {
+            int[] blocks = {0};
+            JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(blocks, d.function(MODULE, kernel), THREADS,
+                    sharedBytes);
+            return Math.max(1, blocks[0]);
+        });
+    }
+
+    /** mean and rstd are F32 for F32/BF16/F16 inputs and F64 for F64 inputs. */
+    private static DType statisticType(DType x) {
+        return x == DType.F64 ? DType.F64 : DType.F32;
+    }
+
+    private static void checkStatistic(String op, String name, Tensor t, long rows, DType x) {
+        if (t.dtype() != statisticType(x) || t.numel() != rows || !t.isContiguous()) {
+            throw new IllegalArgumentException(op + ": " + name + " must be a contiguous " + statisticType(x) + " ("
+                    + rows + ") for " + x + " inputs, got " + t);
+        }
+    }
+
+    private static void checkParameter(String op, String name, Tensor t, long c, DType x) {
+        if (t != null && (t.dtype() != x || t.numel() != c || !t.isContiguous())) {
+            throw new IllegalArgumentException(op + ": " + name + " must be a contiguous " + x + " (" + c + "), got "
+                    + t);
+        }
+    }
+
+    /** rows, C, eps, then the six addresses. */
+    private static Object[] args(long rows, Object c, double eps, Object[] tensors) {
+        Object[] all = new Object[3 + tensors.length];
+        all[0] = rows;
+        all[1] = c;
+        all[2] = eps;
+        System.arraycopy(tensors, 0, all, 3, tensors.length);
+        return all;
     }
 }

@@ -1,22 +1,207 @@
 package ai.fulgur.cuda;
 
+import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.optim.AdamParams;
+import ai.fulgur.ops.optim.OptimKernels;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import jcuda.Pointer;
 
-/** Placeholder until the CUDA kernels of this family land: every method says so instead of computing. */
-final class CudaOptim implements ai.fulgur.ops.optim.OptimKernels {
+/**
+ * Optimizer updates on the GPU (adamw.cu), in place. Each tensor keeps its own dtype (F32, BF16, F16 or F64; F32
+ * moments with BF16 parameters work); the math is in float, or in double when a tensor is F64. All-F32, 16-byte
+ * aligned tensors take a float4 path.
+ *
+ * <p>{@link #adamUpdateMany} updates many parameter tensors in one launch from a device array of {w, g, m, v, n,
+ * dtypes} descriptors; the arrays are cached by content, so a training loop that passes the same tensors every step
+ * uploads them once. A trainer reaches it through the backend: {@code ((CudaOptim) Backends.of(device).optim())}.
+ */
+public final class CudaOptim implements OptimKernels {
+    private static final String MODULE = "adamw";
+    private static final int THREADS = 256;
+    /** Elements per block and chunk; ADAM_CHUNK in adamw.cu. */
+    static final int CHUNK = 16384;
+    private static final int DESCRIPTOR_WORDS = 8;
+    private static final int CACHED_DESCRIPTORS = 16;
 
-    private static UnsupportedOperationException notBuilt(String kernel) {
-        return new UnsupportedOperationException("the CUDA kernel for " + kernel + " is not implemented yet; "
-                + "run this op on the CPU");
+    /** Uploaded descriptor arrays by content, least recently used first. */
+    private final Map<Key, CudaStorage> descriptors = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Key, CudaStorage> eldest) {
+            if (size() > CACHED_DESCRIPTORS) {
+                eldest.getValue().close(); // stream order keeps a pending launch's reads ahead of any reuse
+                return true;
+            }
+            return false;
+        }
+    };
+
+    private record Key(int device, long[] words) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key k && k.device == device && Arrays.equals(k.words, words);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * device + Arrays.hashCode(words);
+        }
     }
 
-    @Override
-    public void adamUpdate(Tensor w, Tensor g, Tensor m, Tensor v, ai.fulgur.ops.optim.AdamParams p) {
-        throw notBuilt("adamUpdate");
+    CudaOptim() {}
+
+    private static void checkFloating(String op, String name, Tensor t) {
+        if (!t.dtype().isFloating()) {
+            throw new IllegalArgumentException(op + ": " + name + " must be floating, got " + t.dtype());
+        }
+        if (!t.isContiguous()) {
+            throw new IllegalArgumentException(op + ": " + name + " " + t + " must be contiguous");
+        }
     }
 
+    private static void checkGroup(String op, Tensor w, Tensor g, Tensor m, Tensor v) {
+        checkFloating(op, "w", w);
+        checkFloating(op, "g", g);
+        checkFloating(op, "m", m);
+        checkFloating(op, "v", v);
+        if (g.numel() != w.numel() || m.numel() != w.numel() || v.numel() != w.numel()) {
+            throw new IllegalArgumentException(op + ": w " + w.shape() + ", g " + g.shape() + ", m " + m.shape()
+                    + " and v " + v.shape() + " must have the same number of elements");
+        }
+    }
+
+    private static long types(Tensor w, Tensor g, Tensor m, Tensor v) {
+        return w.dtype().ordinal() | (long) g.dtype().ordinal() << 8 | (long) m.dtype().ordinal() << 16
+                | (long) v.dtype().ordinal() << 24;
+    }
+
+    private static boolean anyF64(Tensor... ts) {
+        for (Tensor t : ts) {
+            if (t != null && t.dtype() == DType.F64) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The kernels' Adam scalars, in the order of ADAM_SCALARS in adamw.cu. */
+    private static Object[] scalars(AdamParams p) {
+        return new Object[] {p.lr(), p.beta1(), p.beta2(), p.eps(), p.weightDecay(), p.decoupled() ? 1 : 0,
+                p.lr() / p.bc1(), Math.sqrt(p.bc2()), p.rescaleGrad(), p.clipGrad()};
+    }
+
+    private static Object[] concat(Object[] a, Object[] b) {
+        Object[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    private static long grid(CudaDevice d, long chunks) {
+        return Math.max(1, Math.min(chunks, (long) d.multiprocessors() * 8));
+    }
+
+    // w, g, m, v (n)
     @Override
-    public void sgdUpdate(Tensor w, Tensor g, Tensor state, double lr, double weightDecay, double momentum, double rescaleGrad, double clipGrad) {
-        throw notBuilt("sgdUpdate");
+    public void adamUpdate(Tensor w, Tensor g, Tensor m, Tensor v, AdamParams p) {
+        checkGroup("adamUpdate", w, g, m, v);
+        long n = w.numel();
+        CudaDevice d = CudaTensors.device(w);
+        String kernel = "adam_update_" + (anyF64(w, g, m, v) ? "f64" : "f32");
+        Object[] head = {CudaTensors.first(w), w.dtype().ordinal(), CudaTensors.first(g), g.dtype().ordinal(),
+                CudaTensors.first(m), m.dtype().ordinal(), CudaTensors.first(v), v.dtype().ordinal(), n};
+        d.launch(MODULE, kernel, grid(d, (n + CHUNK - 1) / CHUNK), THREADS, 0, concat(head, scalars(p)));
+    }
+
+    /**
+     * One Adam/AdamW step on every group {w, g, m, v} in one launch (all on one device, the same {@link AdamParams}),
+     * each group exactly as {@link #adamUpdate} would update it. Blocks take chunks of 16384 elements numbered
+     * across the tensors.
+     */
+    public void adamUpdateMany(List<Tensor[]> groups, AdamParams p) {
+        if (groups.isEmpty()) {
+            return;
+        }
+        CudaDevice d = CudaTensors.device(groups.get(0)[0]);
+        long[] words = new long[groups.size() * DESCRIPTOR_WORDS];
+        int count = 0;
+        long chunks = 0;
+        boolean f64 = false;
+        for (int i = 0; i < groups.size(); i++) {
+            Tensor[] t = groups.get(i);
+            if (t.length != 4) {
+                throw new IllegalArgumentException("adamUpdateMany: group " + i + " must be {w, g, m, v}, got "
+                        + t.length + " tensors");
+            }
+            checkGroup("adamUpdateMany group " + i, t[0], t[1], t[2], t[3]);
+            for (Tensor x : t) {
+                if (CudaTensors.device(x) != d) {
+                    throw new IllegalArgumentException("adamUpdateMany: group " + i + " tensor " + x + " is not on "
+                            + d);
+                }
+            }
+            long n = t[0].numel();
+            if (n == 0) {
+                continue;
+            }
+            f64 |= anyF64(t);
+            int at = count * DESCRIPTOR_WORDS;
+            words[at] = CudaTensors.first(t[0]);
+            words[at + 1] = CudaTensors.first(t[1]);
+            words[at + 2] = CudaTensors.first(t[2]);
+            words[at + 3] = CudaTensors.first(t[3]);
+            words[at + 4] = n;
+            words[at + 5] = types(t[0], t[1], t[2], t[3]);
+            words[at + 6] = chunks;
+            chunks += (n + CHUNK - 1) / CHUNK;
+            count++;
+        }
+        if (count == 0) {
+            return;
+        }
+        long table = descriptorTable(d, Arrays.copyOf(words, count * DESCRIPTOR_WORDS));
+        Object[] head = {table, count, chunks};
+        d.launch(MODULE, "adam_update_many_" + (f64 ? "f64" : "f32"), grid(d, chunks), THREADS, 0,
+                concat(head, scalars(p)));
+    }
+
+    /** The device address of an array holding {@code words}, uploaded once per distinct content. */
+    private synchronized long descriptorTable(CudaDevice d, long[] words) {
+        Key key = new Key(d.index(), words);
+        CudaStorage s = descriptors.get(key);
+        if (s == null) {
+            s = new CudaStorage(d, DType.I64, words.length);
+            d.copyToDevice(s.pointer(0), Pointer.to(words), (long) words.length * Long.BYTES);
+            descriptors.put(key, s);
+        }
+        return s.address(0);
+    }
+
+    // w, g, state (n); state null when momentum is 0
+    @Override
+    public void sgdUpdate(Tensor w, Tensor g, Tensor state, double lr, double weightDecay, double momentum,
+            double rescaleGrad, double clipGrad) {
+        checkFloating("sgdUpdate", "w", w);
+        checkFloating("sgdUpdate", "g", g);
+        if (momentum != 0) {
+            if (state == null) {
+                throw new IllegalArgumentException("sgdUpdate: momentum " + momentum + " needs a state tensor");
+            }
+            checkFloating("sgdUpdate", "state", state);
+        }
+        boolean useState = momentum != 0;
+        if (g.numel() != w.numel() || (useState && state.numel() != w.numel())) {
+            throw new IllegalArgumentException("sgdUpdate: w " + w.shape() + ", g " + g.shape()
+                    + (useState ? " and state " + state.shape() : "") + " must have the same number of elements");
+        }
+        long n = w.numel();
+        CudaDevice d = CudaTensors.device(w);
+        String kernel = "sgd_update_" + (anyF64(w, g, useState ? state : null) ? "f64" : "f32");
+        d.launch(MODULE, kernel, CudaTensors.blocksFor(d, n, THREADS), THREADS, 0, CudaTensors.first(w),
+                w.dtype().ordinal(), CudaTensors.first(g), g.dtype().ordinal(),
+                useState ? CudaTensors.first(state) : 0L, useState ? state.dtype().ordinal() : DType.F32.ordinal(), n,
+                lr, weightDecay, momentum, rescaleGrad, clipGrad);
     }
 }

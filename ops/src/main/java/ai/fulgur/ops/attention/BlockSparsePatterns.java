@@ -12,8 +12,9 @@ import java.util.SplittableRandom;
  * <p>Causal patterns keep only blocks on or below the block diagonal; pair them with {@code AttentionSpec.causal}
  * so that the diagonal blocks are masked inside as well. The block diagonal is counted in blocks: when the query and
  * key lengths differ and are not multiples of {@code blockSize}, it can sit one block off the element diagonal of
- * {@link AttentionSpec}'s bottom-right causal mask, so a few causally visible keys may fall outside the layout. Per-head variants exist where heads can usefully differ
- * (BigBird's random blocks, fixed's summary sub-blocks); {@link #stack} builds a per-head layout from any shared ones.
+ * {@link AttentionSpec}'s bottom-right causal mask, so a few causally visible keys may fall outside the layout.
+ * Per-head variants exist where heads can usefully differ (BigBird's random blocks, fixed's summary sub-blocks);
+ * {@link #stack} builds a per-head layout from any shared ones.
  *
  * <p>Not here: patterns over positions rather than blocks, and the sizes to use; lengths are turned into block
  * counts with {@link BlockSparseLayout#blocksFor}.
@@ -292,8 +293,8 @@ public final class BlockSparsePatterns {
             BlockSparseLayout l = perHead.get(h);
             if (l.heads() != 1 || l.blockSize() != first.blockSize() || l.queryBlocks() != first.queryBlocks()
                     || l.keyBlocks() != first.keyBlocks()) {
-                throw new IllegalArgumentException("stack: layout " + h + " is " + l + ", expected a shared layout like "
-                        + "layout 0, " + first);
+                throw new IllegalArgumentException("stack: layout " + h + " is " + l
+                        + ", expected a shared layout like layout 0, " + first);
             }
             System.arraycopy(l.mask(), 0, mask, h * per, per);
         }

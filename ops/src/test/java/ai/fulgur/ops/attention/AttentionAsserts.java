@@ -39,8 +39,9 @@ final class AttentionAsserts {
     /** q (B, Nq, Hq, D), k and v (B, Nk, Hkv, D) and dout like q, standard normal, contiguous. */
     static Tensor[] operands(long seed, DType dtype, long b, long nq, long nk, long hq, long hkv, long d) {
         SplittableRandom rnd = new SplittableRandom(seed);
-        return new Tensor[] {TestTensors.normal(rnd, dtype, b, nq, hq, d), TestTensors.normal(rnd, dtype, b, nk, hkv, d),
-                TestTensors.normal(rnd, dtype, b, nk, hkv, d), TestTensors.normal(rnd, dtype, b, nq, hq, d)};
+        return new Tensor[] {TestTensors.normal(rnd, dtype, b, nq, hq, d),
+            TestTensors.normal(rnd, dtype, b, nk, hkv, d), TestTensors.normal(rnd, dtype, b, nk, hkv, d),
+            TestTensors.normal(rnd, dtype, b, nq, hq, d)};
     }
 
     /**

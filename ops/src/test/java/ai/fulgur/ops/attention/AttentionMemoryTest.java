@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.cpu.CpuParallel;
 import ai.fulgur.ops.testing.TestTensors;
 import java.lang.management.ManagementFactory;
 import java.util.Locale;
@@ -60,7 +61,7 @@ class AttentionMemoryTest {
         long nd = (long) N * D * 4;
         System.out.printf(Locale.ROOT, "flash attention N=%d D=%d F32 (%d threads): forward %.1f s, backward %.1f s; "
                 + "allocated %d bytes = %.1f MiB (forward %.1f MiB), %.1f × N·D·4 bytes; N²·4 bytes would be %d MiB%n",
-                N, D, ai.fulgur.ops.cpu.CpuParallel.threads(), (t1 - t0) / 1e9, (t2 - t1) / 1e9, bytes,
+                N, D, CpuParallel.threads(), (t1 - t0) / 1e9, (t2 - t1) / 1e9, bytes,
                 bytes / 1048576.0, (afterForward - before) / 1048576.0, (double) bytes / nd, ((long) N * N * 4) >> 20);
         assertTrue(bytes > 0, "the allocation counter did not move");
         assertTrue(bytes < BOUND, "forward + backward allocated " + bytes + " bytes, bound " + BOUND);

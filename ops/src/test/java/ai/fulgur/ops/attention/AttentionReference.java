@@ -208,7 +208,8 @@ final class AttentionReference {
 
     /**
      * dq of the selected query rows (dense single sequence, B = 1, no dropout), O(Nk·D) per row: dq_i = scale Σ_j
-     * P_ij (dO_i·v_j − D_i) k_j with D_i = dO_i·out_i and P recomputed from the row's own softmax. Returns [row][head][c].
+     * P_ij (dO_i·v_j − D_i) k_j with D_i = dO_i·out_i and P recomputed from the row's own softmax. Returns
+     * [row][head][c].
      */
     static double[][][] dqRows(Tensor q, Tensor k, Tensor v, Tensor dout, AttentionSpec spec, long[] rows) {
         Sequences seqs = Sequences.of(q, k, spec);

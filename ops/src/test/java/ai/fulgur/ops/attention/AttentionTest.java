@@ -10,9 +10,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.fulgur.ops.DType;
+import ai.fulgur.ops.Device;
+import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.attention.AttentionAsserts.Checked;
 import ai.fulgur.ops.attention.AttentionAsserts.Flash;
+import ai.fulgur.ops.elementwise.Elementwise;
 import ai.fulgur.ops.testing.TestTensors;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -46,8 +49,8 @@ class AttentionTest {
     }
 
     private static Sequences shapes(long b, long nq, long nk, AttentionSpec spec) {
-        return Sequences.of(Tensor.zeros(ai.fulgur.ops.Shape.of(b, nq, 1, 1), DType.F32, ai.fulgur.ops.Device.CPU),
-                Tensor.zeros(ai.fulgur.ops.Shape.of(b, nk, 1, 1), DType.F32, ai.fulgur.ops.Device.CPU), spec);
+        return Sequences.of(Tensor.zeros(Shape.of(b, nq, 1, 1), DType.F32, Device.CPU),
+                Tensor.zeros(Shape.of(b, nk, 1, 1), DType.F32, Device.CPU), spec);
     }
 
     @Test
@@ -120,7 +123,8 @@ class AttentionTest {
     void headDims(int d) {
         int n = d == 256 ? 65 : 113;
         checkAgainstReference("D " + d, operands(d, DType.F32, 1, n, n + 20, 2, 2, d), AttentionSpec.causal(d));
-        checkAgainstReference("D " + d + " dense", operands(d + 1, DType.F32, 1, n, n, 2, 2, d), AttentionSpec.dense(d));
+        checkAgainstReference("D " + d + " dense", operands(d + 1, DType.F32, 1, n, n, 2, 2, d),
+                AttentionSpec.dense(d));
     }
 
     @Test
@@ -351,9 +355,9 @@ class AttentionTest {
         assertIdentical("dq, two runs", a.dq(), b.dq());
         assertIdentical("dk, two runs", a.dk(), b.dk());
         // scaling dout by 2 doubles every gradient
-        Tensor dout2 = ai.fulgur.ops.elementwise.Elementwise.mulScalar(t[3], 2);
+        Tensor dout2 = Elementwise.mulScalar(t[3], 2);
         Attention.Gradients g = Attention.flashBackward(dout2, t[0], t[1], t[2], a.out(), a.lse(), spec);
-        assertNear("dq for 2·dout", ai.fulgur.ops.elementwise.Elementwise.mulScalar(a.dq(), 2), g.dq(), F32_REL);
-        assertNear("dv for 2·dout", ai.fulgur.ops.elementwise.Elementwise.mulScalar(a.dv(), 2), g.dv(), F32_REL);
+        assertNear("dq for 2·dout", Elementwise.mulScalar(a.dq(), 2), g.dq(), F32_REL);
+        assertNear("dv for 2·dout", Elementwise.mulScalar(a.dv(), 2), g.dv(), F32_REL);
     }
 }

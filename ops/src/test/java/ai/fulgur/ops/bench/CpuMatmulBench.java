@@ -36,8 +36,8 @@ import java.util.Random;
  * directly, the first argument is the JSON output path (default {@code docs/perf/cpu_matmul.json}); {@code
  * --no-scalar} skips the scalar-kernel column.
  *
- * <p>For each n: both engines warm up, then timed repetitions alternate between them (so a burst of load from other
- * processes hits both), and the median time gives GFLOP/s = 2·n³ / time. Fulgur writes into a preallocated output;
+ * <p>For each n: both engines warm up, then rounds of timed repetitions alternate between them in blocks (so a burst of
+ * load from other processes hits both), and the median time gives GFLOP/s = 2·n³ / time. Fulgur writes into a preallocated output;
  * PyTorch allocates its result, as {@code torch.matmul} does. The two results are compared once as a check. The
  * table goes to stdout, one JSON object per n to the output file.
  */
@@ -131,11 +131,22 @@ public final class CpuMatmulBench {
         try (NDArray reference = pa.matMul(pb)) {
             maxDiff = relativeMaxDiff(c, reference.toFloatArray());
         }
-        double[] oursSeconds = new double[reps];
-        double[] theirsSeconds = new double[reps];
-        for (int i = 0; i < reps; i++) {
-            oursSeconds[i] = seconds(ours);
-            theirsSeconds[i] = seconds(theirs);
+        // Rounds of one block per engine. The first call of each block is not timed: the other engine's idle workers
+        // (PyTorch's OpenMP threads, our fork-join workers) spin for a while after its last call and would steal the
+        // cores from it. Alternating blocks spreads bursts of outside load over both engines.
+        int block = Math.max(2, reps / 5);
+        int rounds = (reps + block - 1) / block;
+        double[] oursSeconds = new double[rounds * block];
+        double[] theirsSeconds = new double[rounds * block];
+        for (int r = 0; r < rounds; r++) {
+            ours.run();
+            for (int i = 0; i < block; i++) {
+                oursSeconds[r * block + i] = seconds(ours);
+            }
+            theirs.run();
+            for (int i = 0; i < block; i++) {
+                theirsSeconds[r * block + i] = seconds(theirs);
+            }
         }
         double scalarRate = Double.NaN;
         if (scalar != null) {

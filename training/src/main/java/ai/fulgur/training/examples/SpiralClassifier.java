@@ -38,6 +38,7 @@ public final class SpiralClassifier {
      * What to train.
      *
      * @param engine        DJL engine name ("Fulgur", "PyTorch")
+     * @param device        "cpu", "gpu" or "gpu:N", or null for the engine's default (a GPU when there is one)
      * @param pointsPerClass samples per spiral arm
      * @param epochs        passes over the training set
      * @param batchSize     samples per step
@@ -46,16 +47,16 @@ public final class SpiralClassifier {
      * @param saveTo        directory to save the trained model to, or null
      * @param progress      print DJL's progress bar and per-epoch metrics
      */
-    public record Config(String engine, int pointsPerClass, int epochs, int batchSize, int hidden, int seed,
-            Path saveTo, boolean progress) {
+    public record Config(String engine, String device, int pointsPerClass, int epochs, int batchSize, int hidden,
+            int seed, Path saveTo, boolean progress) {
 
         /** The built-in default: Fulgur, 3 × 500 points, 12 epochs. */
         public static Config defaults() {
-            return new Config("Fulgur", 500, 12, 50, 64, 7, null, true);
+            return new Config("Fulgur", null, 500, 12, 50, 64, 7, null, true);
         }
 
         public Config withEngine(String name) {
-            return new Config(name, pointsPerClass, epochs, batchSize, hidden, seed, saveTo, progress);
+            return new Config(name, device, pointsPerClass, epochs, batchSize, hidden, seed, saveTo, progress);
         }
     }
 
@@ -82,11 +83,13 @@ public final class SpiralClassifier {
         Engine engine = Engine.getEngine(c.engine());
         engine.setRandomSeed(c.seed());
         long start = System.currentTimeMillis();
-        try (Model model = Model.newInstance("spiral-mlp", engine.defaultDevice(), c.engine())) {
+        ai.djl.Device device = c.device() == null ? engine.defaultDevice() : ai.djl.Device.fromName(c.device());
+        try (Model model = Model.newInstance("spiral-mlp", device, c.engine())) {
             model.setBlock(block(c.hidden()));
             NDManager manager = model.getNDManager();
             ArrayDataset[] split = spirals(manager, c.pointsPerClass(), c.batchSize(), c.seed());
             DefaultTrainingConfig config = new DefaultTrainingConfig(Loss.softmaxCrossEntropyLoss())
+                    .optDevices(new ai.djl.Device[] {device})
                     .addEvaluator(new Accuracy())
                     .optInitializer(new XavierInitializer(), "weight")
                     .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(0.01f)).build())

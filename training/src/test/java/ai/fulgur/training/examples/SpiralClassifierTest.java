@@ -26,7 +26,7 @@ class SpiralClassifierTest {
     private static final float THRESHOLD = 0.9f;
 
     private static SpiralClassifier.Config config(String engine, Path saveTo) {
-        return new SpiralClassifier.Config(engine, 300, 10, 50, 48, 11, saveTo, false);
+        return new SpiralClassifier.Config(engine, "cpu", 300, 10, 50, 48, 11, saveTo, false);
     }
 
     @Test

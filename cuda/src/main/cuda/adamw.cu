@@ -1,0 +1,182 @@
+// Optimizer updates in place: Adam/AdamW (one tensor, or many tensors in one launch) and SGD with momentum; the GPU
+// side of ai.fulgur.ops.optim.OptimKernels with ai.fulgur.ops.cpu.CpuOptim as the reference. The Adam step, per
+// element, exactly as AdamParams documents it (g = clip(rescale · grad), L2 or decoupled decay, bias corrections
+// folded into stepSize = lr / bc1 and sqrtBc2 = √bc2 by the host, eps outside the root):
+//
+//   g += wd · w (Adam only);  m = β1·m + (1−β1)·g;  v = β2·v + (1−β2)·g²;  w −= lr·wd·w (AdamW only);
+//   w −= stepSize · m / (√v / sqrtBc2 + eps)
+//
+// Types: every tensor has its own dtype (wType, gType, mType, vType are DType ordinals), so F32 parameters and
+// moments, BF16 parameters or gradients with F32 moments, or F64 everything all work; the all-F32 case with 16-byte
+// aligned tensors takes a float4 path. C, the compute type, is float (entry points _f32) or double (_f64, chosen by
+// the host when a tensor is F64); the CPU computes in double, so F32 results agree to rounding, not bit for bit.
+// BF16 parameters are rounded after every step (no master copy, no stochastic rounding).
+//
+// Multi-tensor: the host uploads an array of AdamTensor {w, g, m, v, n, types, firstChunk, 0}; the launch's blocks
+// grid-stride over chunks of ADAM_CHUNK elements numbered across all tensors, and a block finds its tensor by binary
+// search over firstChunk. One launch updates every parameter of a model.
+#include "fulgur.cuh"
+
+#define ADAM_CHUNK 16384
+
+template <typename C> struct AdamArgs {
+    C beta1, oneMinusBeta1, beta2, oneMinusBeta2, eps, weightDecay, lrTimesWeightDecay, stepSize, sqrtBc2, rescale,
+        clip;
+    bool decoupled;
+};
+
+template <typename C>
+__device__ __forceinline__ AdamArgs<C> adam_args(double lr, double beta1, double beta2, double eps,
+                                                 double weightDecay, int decoupled, double stepSize, double sqrtBc2,
+                                                 double rescale, double clip) {
+    AdamArgs<C> a;
+    a.beta1 = (C) beta1;
+    a.oneMinusBeta1 = (C) (1 - beta1);
+    a.beta2 = (C) beta2;
+    a.oneMinusBeta2 = (C) (1 - beta2);
+    a.eps = (C) eps;
+    a.weightDecay = (C) weightDecay;
+    a.lrTimesWeightDecay = (C) (lr * weightDecay);
+    a.stepSize = (C) stepSize;
+    a.sqrtBc2 = (C) sqrtBc2;
+    a.rescale = (C) rescale;
+    a.clip = (C) clip;
+    a.decoupled = decoupled != 0;
+    return a;
+}
+
+// clip < 0 disables; NaN passes through (as Math.max/min do on the CPU).
+template <typename C> __device__ __forceinline__ C clip_grad(C g, C clip) {
+    if (clip < 0) return g;
+    return g < -clip ? -clip : (g > clip ? clip : g);
+}
+
+template <typename C>
+__device__ __forceinline__ void adam_step(C& w, C g, C& m, C& v, const AdamArgs<C>& a) {
+    g = clip_grad(g * a.rescale, a.clip);
+    if (!a.decoupled) g += a.weightDecay * w;
+    m = a.beta1 * m + a.oneMinusBeta1 * g;
+    v = a.beta2 * v + a.oneMinusBeta2 * g * g;
+    if (a.decoupled) w -= a.lrTimesWeightDecay * w;
+    w -= a.stepSize * m / (sqrt(v) / a.sqrtBc2 + a.eps);
+}
+
+// One parameter tensor: addresses of its first elements, element count, and the four dtype codes (w | g << 8 |
+// m << 16 | v << 24). Also the host's layout of ai.fulgur.cuda.CudaOptim's descriptor array (8 int64 each).
+struct AdamTensor {
+    int64_t w, g, m, v;
+    int64_t n;
+    int64_t types;
+    int64_t firstChunk; // chunks of earlier tensors (multi-tensor launches only)
+    int64_t pad;
+};
+
+// Elements [start, end) of tensor t.
+template <typename C>
+__device__ void adam_range(const AdamTensor& t, int64_t start, int64_t end, const AdamArgs<C>& a) {
+    int wt = (int) (t.types & 0xff), gt = (int) ((t.types >> 8) & 0xff);
+    int mt = (int) ((t.types >> 16) & 0xff), vt = (int) ((t.types >> 24) & 0xff);
+    void* w = (void*) t.w;
+    const void* g = (const void*) t.g;
+    void* m = (void*) t.m;
+    void* v = (void*) t.v;
+    bool f32 = wt == F32 && gt == F32 && mt == F32 && vt == F32;
+    if constexpr (sizeof(C) == 4) {
+        if (f32 && aligned16(w) && aligned16(g) && aligned16(m) && aligned16(v) && (start & 3) == 0) {
+            // float4 body, scalar tail
+            int64_t end4 = start + ((end - start) & ~(int64_t) 3);
+            for (int64_t i = start + 4 * (int64_t) threadIdx.x; i < end4; i += 4 * (int64_t) blockDim.x) {
+                float4 w4 = *(const float4*) ((const float*) w + i);
+                float4 g4 = *(const float4*) ((const float*) g + i);
+                float4 m4 = *(const float4*) ((const float*) m + i);
+                float4 v4 = *(const float4*) ((const float*) v + i);
+                adam_step<C>(w4.x, g4.x, m4.x, v4.x, a);
+                adam_step<C>(w4.y, g4.y, m4.y, v4.y, a);
+                adam_step<C>(w4.z, g4.z, m4.z, v4.z, a);
+                adam_step<C>(w4.w, g4.w, m4.w, v4.w, a);
+                *(float4*) ((float*) w + i) = w4;
+                *(float4*) ((float*) m + i) = m4;
+                *(float4*) ((float*) v + i) = v4;
+            }
+            start = end4;
+        }
+    }
+    for (int64_t i = start + threadIdx.x; i < end; i += blockDim.x) {
+        C wi = Io<C>::load(w, wt, i);
+        C mi = Io<C>::load(m, mt, i);
+        C vi = Io<C>::load(v, vt, i);
+        adam_step<C>(wi, Io<C>::load(g, gt, i), mi, vi, a);
+        Io<C>::store(w, wt, i, wi);
+        Io<C>::store(m, mt, i, mi);
+        Io<C>::store(v, vt, i, vi);
+    }
+}
+
+// w, g, m, v (n) of their own dtypes.
+template <typename C>
+__device__ void adam_update_kernel(void* w, int wType, const void* g, int gType, void* m, int mType, void* v,
+                                   int vType, int64_t n, const AdamArgs<C>& a) {
+    AdamTensor t = {(int64_t) w, (int64_t) g, (int64_t) m, (int64_t) v, n,
+                    (int64_t) wType | ((int64_t) gType << 8) | ((int64_t) mType << 16) | ((int64_t) vType << 24), 0, 0};
+    int64_t chunks = (n + ADAM_CHUNK - 1) / ADAM_CHUNK;
+    for (int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
+        int64_t start = c * ADAM_CHUNK;
+        adam_range<C>(t, start, start + ADAM_CHUNK < n ? start + ADAM_CHUNK : n, a);
+    }
+}
+
+// tensors (count) AdamTensor with firstChunk ascending; totalChunks = the last firstChunk + its chunks.
+template <typename C>
+__device__ void adam_update_many_kernel(const AdamTensor* tensors, int count, int64_t totalChunks,
+                                        const AdamArgs<C>& a) {
+    for (int64_t c = blockIdx.x; c < totalChunks; c += gridDim.x) {
+        int lo = 0, hi = count - 1; // the last tensor whose firstChunk <= c
+        while (lo < hi) {
+            int mid = (lo + hi + 1) / 2;
+            if (__ldg(&tensors[mid].firstChunk) <= c) lo = mid; else hi = mid - 1;
+        }
+        AdamTensor t = tensors[lo];
+        int64_t start = (c - t.firstChunk) * ADAM_CHUNK;
+        if (start >= t.n) continue; // an empty tensor shares its firstChunk with the next one
+        adam_range<C>(t, start, start + ADAM_CHUNK < t.n ? start + ADAM_CHUNK : t.n, a);
+    }
+}
+
+// w, g, state (n) of their own dtypes; state may be null when momentum is 0.
+template <typename C>
+__device__ void sgd_update_kernel(void* w, int wType, const void* g, int gType, void* state, int stateType, int64_t n,
+                                  C lr, C weightDecay, C momentum, C rescale, C clip) {
+    GRID_STRIDE_LOOP(i, n) {
+        C wi = Io<C>::load(w, wType, i);
+        C gi = clip_grad(Io<C>::load(g, gType, i) * rescale, clip) + weightDecay * wi;
+        if (momentum != 0) {
+            gi = momentum * Io<C>::load(state, stateType, i) + gi;
+            Io<C>::store(state, stateType, i, gi);
+        }
+        Io<C>::store(w, wType, i, wi - lr * gi);
+    }
+}
+
+#define ADAM_SCALARS                                                                                                \
+    double lr, double beta1, double beta2, double eps, double weightDecay, int decoupled, double stepSize,          \
+        double sqrtBc2, double rescale, double clip
+#define ADAM_SCALAR_NAMES lr, beta1, beta2, eps, weightDecay, decoupled, stepSize, sqrtBc2, rescale, clip
+
+#define OPTIM_ENTRY_POINTS(SUFFIX, C)                                                                               \
+    extern "C" __global__ void adam_update_##SUFFIX(void* w, int wType, const void* g, int gType, void* m,         \
+                                                    int mType, void* v, int vType, int64_t n, ADAM_SCALARS) {       \
+        adam_update_kernel<C>(w, wType, g, gType, m, mType, v, vType, n, adam_args<C>(ADAM_SCALAR_NAMES));         \
+    }                                                                                                               \
+    extern "C" __global__ void adam_update_many_##SUFFIX(const AdamTensor* tensors, int count,                      \
+                                                         int64_t totalChunks, ADAM_SCALARS) {                       \
+        adam_update_many_kernel<C>(tensors, count, totalChunks, adam_args<C>(ADAM_SCALAR_NAMES));                  \
+    }                                                                                                               \
+    extern "C" __global__ void sgd_update_##SUFFIX(void* w, int wType, const void* g, int gType, void* state,      \
+                                                   int stateType, int64_t n, double lr, double weightDecay,         \
+                                                   double momentum, double rescale, double clip) {                  \
+        sgd_update_kernel<C>(w, wType, g, gType, state, stateType, n, (C) lr, (C) weightDecay, (C) momentum,        \
+                             (C) rescale, (C) clip);                                                                \
+    }
+
+OPTIM_ENTRY_POINTS(f32, float)
+OPTIM_ENTRY_POINTS(f64, double)

@@ -1,0 +1,469 @@
+// Layer normalisation over the rows of contiguous (R, C) tensors (layernorm.cu), forward and backward, llm.c style:
+// the forward saves per-row mean and rstd = 1/√(var + eps) (biased variance, two passes over the row: mean, then the
+// squared deviations), the backward recomputes xhat. F32, BF16 and F16 compute in float with F32 mean/rstd, F64 in
+// double with F64 mean/rstd, as CpuNorm. gamma and beta may be null (no affine part; the backward takes gamma as ones).
+//
+// Rows of at most 1024 columns: one warp per row, the row in registers, 16-byte loads and stores when the rows are
+// aligned. The backward warps also sum dgamma = Σ dy·xhat and dbeta = Σ dy over their rows in registers; the block adds
+// its warps in order and writes one partial row, and layernorm_param_grad_finish adds the partial rows in order: no
+// atomics, the same bits on every run. Longer rows: one block per row re-reading the row from cache, and dgamma/dbeta
+// from a separate column kernel (layernorm_param_grad_partial) into the same partial rows.
+#include "fulgur.cuh"
+
+extern __shared__ __align__(16) unsigned char layernorm_smem[];
+
+// ---------------------------------------------------------------------------------------------------------------------
+// CUDA kernels
+
+// y (rows, C), mean (rows), rstd (rows), x (rows, C), gamma (C) or null, beta (C) or null; C ≤ 32·N, a warp per row.
+// Lane l holds the packs of W consecutive elements that start at columns (p·32 + l)·W, p < N/W: with
+// W = 16 / sizeof(T) (C % W == 0, every pointer 16-byte aligned) every load and store is 16 bytes.
+template <typename T, int N, int W>
+__device__ void layernorm_forward_warp_kernel(int64_t rows, int C, double eps, T* __restrict__ y,
+                                              compute_t<T>* __restrict__ mean, compute_t<T>* __restrict__ rstd,
+                                              const T* __restrict__ x, const T* __restrict__ gamma,
+                                              const T* __restrict__ beta) {
+    using A = compute_t<T>;
+    using P = Vec<T, W>;
+    constexpr int PACKS = N / W;
+    const int lane = threadIdx.x & 31;
+    const int64_t row = (int64_t) blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row >= rows) return;
+    const T* xr = x + row * C;
+    A v[N];
+    A sum = 0;
+#pragma unroll
+    for (int p = 0; p < PACKS; p++) {
+        const int j = (p * 32 + lane) * W;
+        const P q = j < C ? *reinterpret_cast<const P*>(xr + j) : P{};
+#pragma unroll
+        for (int k = 0; k < W; k++) {
+            v[p * W + k] = j < C ? (A) widen(q.v[k]) : (A) 0;
+            sum += v[p * W + k];
+        }
+    }
+    const A m = warp_reduce(sum, SumOp()) / (A) C;
+    A sq = 0;
+#pragma unroll
+    for (int p = 0; p < PACKS; p++) {
+#pragma unroll
+        for (int k = 0; k < W; k++) {
+            const A d = (p * 32 + lane) * W < C ? v[p * W + k] - m : (A) 0;
+            sq += d * d;
+        }
+    }
+    const A var = warp_reduce(sq, SumOp()) / (A) C;
+    const A s = (A) 1 / sqrt(var + (A) eps);
+    T* yr = y + row * C;
+#pragma unroll
+    for (int p = 0; p < PACKS; p++) {
+        const int j = (p * 32 + lane) * W;
+        if (j < C) {
+            P g, b, q;
+            if (gamma != nullptr) g = *reinterpret_cast<const P*>(gamma + j);
+            if (beta != nullptr) b = *reinterpret_cast<const P*>(beta + j);
+#pragma unroll
+            for (int k = 0; k < W; k++) {
+                A o = (v[p * W + k] - m) * s;
+                if (gamma != nullptr) o *= (A) widen(g.v[k]);
+                if (beta != nullptr) o += (A) widen(b.v[k]);
+                q.v[k] = narrow<T>(o);
+            }
+            *reinterpret_cast<P*>(yr + j) = q;
+        }
+    }
+    if (lane == 0) {
+        mean[row] = m;
+        rstd[row] = s;
+    }
+}
+
+// As layernorm_forward_warp_kernel for any C: a block per row (blockIdx.x), W-element packs (C % W == 0 and every
+// pointer W·sizeof(T)-aligned); passes 2 and 3 re-read the row, mostly from L1/L2.
+template <typename T, int W>
+__device__ void layernorm_forward_block_kernel(int64_t rows, int64_t C, double eps, T* __restrict__ y,
+                                               compute_t<T>* __restrict__ mean, compute_t<T>* __restrict__ rstd,
+                                               const T* __restrict__ x, const T* __restrict__ gamma,
+                                               const T* __restrict__ beta) {
+    using A = compute_t<T>;
+    using P = Vec<T, W>;
+    __shared__ A scratch[32];
+    const int64_t row = blockIdx.x;
+    if (row >= rows) return;
+    const P* xr = reinterpret_cast<const P*>(x + row * C);
+    const int64_t packs = C / W;
+    A sum = 0;
+#pragma unroll 4
+    for (int64_t i = threadIdx.x; i < packs; i += blockDim.x) {
+        const P p = xr[i];
+#pragma unroll
+        for (int k = 0; k < W; k++) sum += (A) widen(p.v[k]);
+    }
+    const A m = block_reduce(sum, SumOp(), scratch) / (A) C;
+    A sq = 0;
+#pragma unroll 4
+    for (int64_t i = threadIdx.x; i < packs; i += blockDim.x) {
+        const P p = xr[i];
+#pragma unroll
+        for (int k = 0; k < W; k++) {
+            const A d = (A) widen(p.v[k]) - m;
+            sq += d * d;
+        }
+    }
+    const A var = block_reduce(sq, SumOp(), scratch) / (A) C;
+    const A s = (A) 1 / sqrt(var + (A) eps);
+    P* yr = reinterpret_cast<P*>(y + row * C);
+    const P* gr = reinterpret_cast<const P*>(gamma);
+    const P* br = reinterpret_cast<const P*>(beta);
+#pragma unroll 4
+    for (int64_t i = threadIdx.x; i < packs; i += blockDim.x) {
+        const P p = xr[i];
+        P g, b, q;
+        if (gamma != nullptr) g = gr[i];
+        if (beta != nullptr) b = br[i];
+#pragma unroll
+        for (int k = 0; k < W; k++) {
+            A o = ((A) widen(p.v[k]) - m) * s;
+            if (gamma != nullptr) o *= (A) widen(g.v[k]);
+            if (beta != nullptr) o += (A) widen(b.v[k]);
+            q.v[k] = narrow<T>(o);
+        }
+        yr[i] = q;
+    }
+    if (threadIdx.x == 0) {
+        mean[row] = m;
+        rstd[row] = s;
+    }
+}
+
+// dx (rows, C) = rstd · (g − mean(g) − xhat · mean(g · xhat)) with g = dy · gamma, xhat = (x − mean) · rstd; and,
+// when dgammaPart is not null, the block's partial sums dgammaPart[blockIdx.x, :] = Σ dy·xhat and
+// dbetaPart[blockIdx.x, :] = Σ dy over its rows. C ≤ 32·N, packs of W elements as the forward; warp w of block b
+// takes rows b·warps + w, then every gridDim.x·warps-th. Dynamic shared memory: 2·C values of compute_t<T> when
+// dgammaPart is not null.
+template <typename T, int N, int W>
+__device__ void layernorm_backward_warp_kernel(int64_t rows, int C, T* __restrict__ dx,
+                                               compute_t<T>* __restrict__ dgammaPart,
+                                               compute_t<T>* __restrict__ dbetaPart, const T* __restrict__ dy,
+                                               const T* __restrict__ x, const compute_t<T>* __restrict__ mean,
+                                               const compute_t<T>* __restrict__ rstd, const T* __restrict__ gamma) {
+    using A = compute_t<T>;
+    using P = Vec<T, W>;
+    constexpr int PACKS = N / W;
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int warps = blockDim.x >> 5;
+    A accGamma[N];
+    A accBeta[N];
+#pragma unroll
+    for (int i = 0; i < N; i++) {
+        accGamma[i] = 0;
+        accBeta[i] = 0;
+    }
+    for (int64_t row = (int64_t) blockIdx.x * warps + warp; row < rows; row += (int64_t) gridDim.x * warps) {
+        const A m = mean[row];
+        const A s = rstd[row];
+        A g[N];
+        A xhat[N];
+        A sumG = 0;
+        A sumGx = 0;
+#pragma unroll
+        for (int p = 0; p < PACKS; p++) {
+            const int j = (p * 32 + lane) * W;
+            const bool in = j < C;
+            const P qd = in ? *reinterpret_cast<const P*>(dy + row * C + j) : P{};
+            const P qx = in ? *reinterpret_cast<const P*>(x + row * C + j) : P{};
+            const P qg = in && gamma != nullptr ? *reinterpret_cast<const P*>(gamma + j) : P{};
+#pragma unroll
+            for (int k = 0; k < W; k++) {
+                const int i = p * W + k;
+                const A d = in ? (A) widen(qd.v[k]) : (A) 0;
+                xhat[i] = in ? ((A) widen(qx.v[k]) - m) * s : (A) 0;
+                g[i] = gamma != nullptr ? d * (A) widen(qg.v[k]) : d;
+                sumG += g[i];
+                sumGx += g[i] * xhat[i];
+                accGamma[i] += d * xhat[i];
+                accBeta[i] += d;
+            }
+        }
+        const A meanG = warp_reduce(sumG, SumOp()) / (A) C;
+        const A meanGx = warp_reduce(sumGx, SumOp()) / (A) C;
+#pragma unroll
+        for (int p = 0; p < PACKS; p++) {
+            const int j = (p * 32 + lane) * W;
+            if (j < C) {
+                P q;
+#pragma unroll
+                for (int k = 0; k < W; k++) {
+                    const int i = p * W + k;
+                    q.v[k] = narrow<T>(s * (g[i] - meanG - xhat[i] * meanGx));
+                }
+                *reinterpret_cast<P*>(dx + row * C + j) = q;
+            }
+        }
+    }
+    if (dgammaPart == nullptr) return;
+    // the block's warps add into shared memory one after the other (a fixed order), then one partial row is written
+    A* sGamma = reinterpret_cast<A*>(layernorm_smem);
+    A* sBeta = sGamma + C;
+    for (int w = 0; w < warps; w++) {
+        if (warp == w) {
+#pragma unroll
+            for (int p = 0; p < PACKS; p++) {
+#pragma unroll
+                for (int k = 0; k < W; k++) {
+                    const int j = (p * 32 + lane) * W + k;
+                    const int i = p * W + k;
+                    if ((p * 32 + lane) * W < C) {
+                        sGamma[j] = w == 0 ? accGamma[i] : sGamma[j] + accGamma[i];
+                        sBeta[j] = w == 0 ? accBeta[i] : sBeta[j] + accBeta[i];
+                    }
+                }
+            }
+        }
+        __syncthreads();
+    }
+    for (int j = threadIdx.x; j < C; j += blockDim.x) {
+        dgammaPart[(int64_t) blockIdx.x * C + j] = sGamma[j];
+        dbetaPart[(int64_t) blockIdx.x * C + j] = sBeta[j];
+    }
+}
+
+// dx only, for any C: a block per row (blockIdx.x), W-element packs as the forward; pass 2 re-reads the row.
+template <typename T, int W>
+__device__ void layernorm_backward_block_kernel(int64_t rows, int64_t C, T* __restrict__ dx, const T* __restrict__ dy,
+                                                const T* __restrict__ x, const compute_t<T>* __restrict__ mean,
+                                                const compute_t<T>* __restrict__ rstd, const T* __restrict__ gamma) {
+    using A = compute_t<T>;
+    using P = Vec<T, W>;
+    __shared__ A scratch[32];
+    const int64_t row = blockIdx.x;
+    if (row >= rows) return;
+    const A m = mean[row];
+    const A s = rstd[row];
+    const P* xr = reinterpret_cast<const P*>(x + row * C);
+    const P* dyr = reinterpret_cast<const P*>(dy + row * C);
+    const P* gr = reinterpret_cast<const P*>(gamma);
+    const int64_t packs = C / W;
+    A sumG = 0;
+    A sumGx = 0;
+#pragma unroll 2
+    for (int64_t i = threadIdx.x; i < packs; i += blockDim.x) {
+        const P px = xr[i];
+        const P pd = dyr[i];
+        P pg;
+        if (gamma != nullptr) pg = gr[i];
+#pragma unroll
+        for (int k = 0; k < W; k++) {
+            const A g = gamma != nullptr ? (A) widen(pd.v[k]) * (A) widen(pg.v[k]) : (A) widen(pd.v[k]);
+            sumG += g;
+            sumGx += g * (((A) widen(px.v[k]) - m) * s);
+        }
+    }
+    const A meanG = block_reduce(sumG, SumOp(), scratch) / (A) C;
+    const A meanGx = block_reduce(sumGx, SumOp(), scratch) / (A) C;
+    P* dxr = reinterpret_cast<P*>(dx + row * C);
+#pragma unroll 2
+    for (int64_t i = threadIdx.x; i < packs; i += blockDim.x) {
+        const P px = xr[i];
+        const P pd = dyr[i];
+        P pg, q;
+        if (gamma != nullptr) pg = gr[i];
+#pragma unroll
+        for (int k = 0; k < W; k++) {
+            const A g = gamma != nullptr ? (A) widen(pd.v[k]) * (A) widen(pg.v[k]) : (A) widen(pd.v[k]);
+            const A xhat = ((A) widen(px.v[k]) - m) * s;
+            q.v[k] = narrow<T>(s * (g - meanG - xhat * meanGx));
+        }
+        dxr[i] = q;
+    }
+}
+
+// Partial column sums for the block path: dgammaPart[s, j] = Σ dy·xhat and dbetaPart[s, j] = Σ dy over rows
+// [s·rowsPerSplit, (s+1)·rowsPerSplit) of split s = blockIdx.y. 256 threads: 32 consecutive columns (coalesced) ×
+// 8 warps striding over the rows; the warps are added in order.
+template <typename T>
+__device__ void layernorm_param_grad_partial_kernel(int64_t rows, int64_t C, int64_t rowsPerSplit,
+                                                    compute_t<T>* __restrict__ dgammaPart,
+                                                    compute_t<T>* __restrict__ dbetaPart, const T* __restrict__ dy,
+                                                    const T* __restrict__ x, const compute_t<T>* __restrict__ mean,
+                                                    const compute_t<T>* __restrict__ rstd) {
+    using A = compute_t<T>;
+    constexpr int WARPS = 8;
+    __shared__ A partGamma[WARPS][33];
+    __shared__ A partBeta[WARPS][33];
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int64_t j = (int64_t) blockIdx.x * 32 + lane;
+    const int64_t r0 = (int64_t) blockIdx.y * rowsPerSplit;
+    const int64_t r1 = r0 + rowsPerSplit < rows ? r0 + rowsPerSplit : rows;
+    A sg = 0;
+    A sb = 0;
+    if (j < C) {
+#pragma unroll 4
+        for (int64_t r = r0 + warp; r < r1; r += WARPS) {
+            const A d = widen(dy[r * C + j]);
+            sg += d * (((A) widen(x[r * C + j]) - mean[r]) * rstd[r]);
+            sb += d;
+        }
+    }
+    partGamma[warp][lane] = sg;
+    partBeta[warp][lane] = sb;
+    __syncthreads();
+    if (warp == 0 && j < C) {
+        for (int w = 1; w < WARPS; w++) {
+            sg += partGamma[w][lane];
+            sb += partBeta[w][lane];
+        }
+        dgammaPart[(int64_t) blockIdx.y * C + j] = sg;
+        dbetaPart[(int64_t) blockIdx.y * C + j] = sb;
+    }
+}
+
+// dgamma (C) = Σ_p dgammaPart[p, :], dbeta (C) = Σ_p dbetaPart[p, :], in double; either output may be null.
+// 256 threads: 32 consecutive columns × 8 warps striding over the parts (so the many parts of a long backward are read
+// in parallel, not by one thread each), the warps added in order.
+template <typename T>
+__device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* __restrict__ dgamma,
+                                                   T* __restrict__ dbeta, const compute_t<T>* __restrict__ dgammaPart,
+                                                   const compute_t<T>* __restrict__ dbetaPart) {
+    using A = compute_t<T>;
+    constexpr int WARPS = 8;
+    __shared__ double sumGamma[WARPS][33];
+    __shared__ double sumBeta[WARPS][33];
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int64_t j = (int64_t) blockIdx.x * 32 + lane;
+    double sg = 0;
+    double sb = 0;
+    if (j < C) {
+#pragma unroll 4
+        for (int64_t p = warp; p < parts; p += WARPS) {
+            sg += dgammaPart[p * C + j];
+            sb += dbetaPart[p * C + j];
+        }
+    }
+    sumGamma[warp][lane] = sg;
+    sumBeta[warp][lane] = sb;
+    __syncthreads();
+    if (warp == 0 && j < C) {
+        for (int w = 1; w < WARPS; w++) {
+            sg += sumGamma[w][lane];
+            sb += sumBeta[w][lane];
+        }
+        if (dgamma != nullptr) dgamma[j] = narrow<T>((A) sg);
+        if (dbeta != nullptr) dbeta[j] = narrow<T>((A) sb);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// entry points per dtype (mean, rstd and the partials are compute_t<T>: F32 for F32/BF16/F16, F64 for F64).
+// layernorm_{forward,backward}_warp<N>_<dtype>: 32·(N/2) < C ≤ 32·N for N in 1, 2, 4, 8, 12, 16, 24, 32 (one entry per
+// N, so each gets only the registers it needs); 256 threads (8 rows at a time); forward grid ceil(rows / 8); backward
+// any grid (its partial rows = grid) with 2·C·sizeof(compute_t<T>) bytes of dynamic shared memory when dgammaPart is
+// not null. *_block_*: any C, a block of a multiple of 32 threads per row, grid rows.
+// layernorm_param_grad_partial_*: 256 threads, grid (ceil(C / 32), splits). layernorm_param_grad_finish_*: 256 threads,
+// grid ceil(C / 32).
+
+#define LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, N, MIN_BLOCKS)                                         \
+    extern "C" __global__ void __launch_bounds__(256, MIN_BLOCKS) layernorm_forward_warp##N##_##SUFFIX(            \
+            int64_t rows, int C, double eps, void* y, void* mean, void* rstd, const void* x, const void* gamma,     \
+            const void* beta) {                                                                                     \
+        using A = compute_t<T>;                                                                                     \
+        constexpr int V = 16 / sizeof(T);                                                                           \
+        if constexpr (N % V == 0) {                                                                                 \
+            if (C % V == 0 && aligned16(y) && aligned16(x) && aligned16(gamma) && aligned16(beta)) {                \
+                layernorm_forward_warp_kernel<T, N, V>(rows, C, eps, (T*) y, (A*) mean, (A*) rstd, (const T*) x,    \
+                                                       (const T*) gamma, (const T*) beta);                          \
+                return;                                                                                             \
+            }                                                                                                       \
+        }                                                                                                           \
+        layernorm_forward_warp_kernel<T, N, 1>(rows, C, eps, (T*) y, (A*) mean, (A*) rstd, (const T*) x,            \
+                                               (const T*) gamma, (const T*) beta);                                  \
+    }
+#define LAYERNORM_BACKWARD_WARP_ENTRY_POINT(SUFFIX, T, N, MIN_BLOCKS)                                                \
+    extern "C" __global__ void __launch_bounds__(256, MIN_BLOCKS) layernorm_backward_warp##N##_##SUFFIX(           \
+            int64_t rows, int C, void* dx, void* dgammaPart, void* dbetaPart, const void* dy, const void* x,        \
+            const void* mean, const void* rstd, const void* gamma) {                                                \
+        using A = compute_t<T>;                                                                                     \
+        constexpr int V = 16 / sizeof(T);                                                                           \
+        if constexpr (N % V == 0) {                                                                                 \
+            if (C % V == 0 && aligned16(dx) && aligned16(dy) && aligned16(x) && aligned16(gamma)) {                 \
+                layernorm_backward_warp_kernel<T, N, V>(rows, C, (T*) dx, (A*) dgammaPart, (A*) dbetaPart,          \
+                                                        (const T*) dy, (const T*) x, (const A*) mean,               \
+                                                        (const A*) rstd, (const T*) gamma);                         \
+                return;                                                                                             \
+            }                                                                                                       \
+        }                                                                                                           \
+        layernorm_backward_warp_kernel<T, N, 1>(rows, C, (T*) dx, (A*) dgammaPart, (A*) dbetaPart, (const T*) dy,   \
+                                                (const T*) x, (const A*) mean, (const A*) rstd, (const T*) gamma);  \
+    }
+
+// The F64 backward warp kernels stop at N = 16 (C ≤ 512; CudaNorm takes the block kernel beyond): at N = 24 their
+// registers spill. FW_BLOCKS and BW_BLOCKS: the warp kernels' __launch_bounds__ minimum of resident blocks (2 caps the
+// registers at 128: float forward kernels fit it; the backward ones hold two more arrays of N and take 1).
+#define LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, N, FW_BLOCKS, BW_BLOCKS)                                              \
+    LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, N, FW_BLOCKS)                                                     \
+    LAYERNORM_BACKWARD_WARP_ENTRY_POINT(SUFFIX, T, N, BW_BLOCKS)
+
+#define LAYERNORM_ENTRY_POINTS(SUFFIX, T, FW_BLOCKS, BW_BLOCKS)                                                      \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 1, FW_BLOCKS, BW_BLOCKS)                                                 \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 2, FW_BLOCKS, BW_BLOCKS)                                                 \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 4, FW_BLOCKS, BW_BLOCKS)                                                 \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 8, FW_BLOCKS, BW_BLOCKS)                                                 \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 12, FW_BLOCKS, BW_BLOCKS)                                                \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 16, FW_BLOCKS, BW_BLOCKS)                                                \
+    LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, 24, FW_BLOCKS)                                                    \
+    LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, 32, FW_BLOCKS)                                                    \
+    extern "C" __global__ void layernorm_forward_block_##SUFFIX(int64_t rows, int64_t C, double eps, void* y,      \
+                                                                void* mean, void* rstd, const void* x,              \
+                                                                const void* gamma, const void* beta) {              \
+        using A = compute_t<T>;                                                                                     \
+        constexpr int V = 16 / sizeof(T);                                                                           \
+        const bool vec = C % V == 0 && aligned16(y) && aligned16(x) && aligned16(gamma) && aligned16(beta);         \
+        if (vec)                                                                                                    \
+            layernorm_forward_block_kernel<T, V>(rows, C, eps, (T*) y, (A*) mean, (A*) rstd, (const T*) x,          \
+                                                 (const T*) gamma, (const T*) beta);                                \
+        else                                                                                                        \
+            layernorm_forward_block_kernel<T, 1>(rows, C, eps, (T*) y, (A*) mean, (A*) rstd, (const T*) x,          \
+                                                 (const T*) gamma, (const T*) beta);                                \
+    }                                                                                                               \
+    extern "C" __global__ void layernorm_backward_block_##SUFFIX(int64_t rows, int64_t C, void* dx, const void* dy, \
+                                                                 const void* x, const void* mean, const void* rstd, \
+                                                                 const void* gamma) {                               \
+        using A = compute_t<T>;                                                                                     \
+        constexpr int V = 16 / sizeof(T);                                                                           \
+        const bool vec = C % V == 0 && aligned16(dx) && aligned16(dy) && aligned16(x) && aligned16(gamma);          \
+        if (vec)                                                                                                    \
+            layernorm_backward_block_kernel<T, V>(rows, C, (T*) dx, (const T*) dy, (const T*) x, (const A*) mean,   \
+                                                  (const A*) rstd, (const T*) gamma);                               \
+        else                                                                                                        \
+            layernorm_backward_block_kernel<T, 1>(rows, C, (T*) dx, (const T*) dy, (const T*) x, (const A*) mean,   \
+                                                  (const A*) rstd, (const T*) gamma);                               \
+    }                                                                                                               \
+    extern "C" __global__ void layernorm_param_grad_partial_##SUFFIX(int64_t rows, int64_t C, int64_t rowsPerSplit, \
+                                                                     void* dgammaPart, void* dbetaPart,             \
+                                                                     const void* dy, const void* x,                 \
+                                                                     const void* mean, const void* rstd) {          \
+        using A = compute_t<T>;                                                                                     \
+        layernorm_param_grad_partial_kernel<T>(rows, C, rowsPerSplit, (A*) dgammaPart, (A*) dbetaPart,              \
+                                               (const T*) dy, (const T*) x, (const A*) mean, (const A*) rstd);      \
+    }                                                                                                               \
+    extern "C" __global__ void layernorm_param_grad_finish_##SUFFIX(int64_t parts, int64_t C, void* dgamma,        \
+                                                                    void* dbeta, const void* dgammaPart,            \
+                                                                    const void* dbetaPart) {                        \
+        using A = compute_t<T>;                                                                                     \
+        layernorm_param_grad_finish_kernel<T>(parts, C, (T*) dgamma, (T*) dbeta, (const A*) dgammaPart,             \
+                                              (const A*) dbetaPart);                                                \
+    }
+
+LAYERNORM_ENTRY_POINTS(f64, double, 1, 1)
+LAYERNORM_ENTRY_POINTS(f32, float, 2, 1)
+LAYERNORM_ENTRY_POINTS(bf16, __nv_bfloat16, 2, 1)
+LAYERNORM_ENTRY_POINTS(f16, __half, 2, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f32, float, 24, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f32, float, 32, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(bf16, __nv_bfloat16, 24, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(bf16, __nv_bfloat16, 32, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f16, __half, 24, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f16, __half, 32, 1)

@@ -1,0 +1,161 @@
+package ai.fulgur.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+
+import ai.fulgur.ops.Backends;
+import ai.fulgur.ops.DType;
+import ai.fulgur.ops.Device;
+import ai.fulgur.ops.Shape;
+import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.norm.NormKernels;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Layer norm on the GPU equals the CPU kernel on fresh random inputs, outputs poisoned first: warp kernels (every lane
+ * count), block kernels (aligned and not), with and without gamma/beta, and deterministic dgamma/dbeta.
+ */
+class CudaNormTest extends GpuTest {
+    private static final long[] COLUMNS = {1, 7, 113, 512, 513, 768, 1023, 1024, 1025, 4097};
+    private static final long[] ROWS = {1, 7, 300};
+    private static final DType[] DTYPES = {DType.F32, DType.BF16, DType.F16, DType.F64};
+    private static final double EPS = 1e-5;
+
+    private static NormKernels cpu() {
+        return Backends.of(Device.CPU).norm();
+    }
+
+    private static NormKernels gpu() {
+        return Backends.of(GPU).norm();
+    }
+
+    private static DType statType(DType x) {
+        return x.isHalf() ? DType.F32 : x;
+    }
+
+    private static Tensor gpuOrNull(Tensor t) {
+        return t == null ? null : t.to(GPU);
+    }
+
+    @Test
+    void forwardMatchesCpu() {
+        SplittableRandom rnd = new SplittableRandom(1);
+        for (DType dtype : DTYPES) {
+            DType stat = statType(dtype);
+            for (long c : COLUMNS) {
+                for (long rows : ROWS) {
+                    for (int affine = 0; affine < 3; affine++) { // none, gamma only, gamma and beta
+                        Tensor x = CudaTesting.random(rnd, dtype, -1, 3, rows, c);
+                        Tensor gamma = affine >= 1 ? CudaTesting.random(rnd, dtype, 0.5, 1.5, c) : null;
+                        Tensor beta = affine == 2 ? CudaTesting.random(rnd, dtype, -0.5, 0.5, c) : null;
+                        Tensor y = Tensor.zeros(x.shape(), dtype, Device.CPU);
+                        Tensor mean = Tensor.zeros(Shape.of(rows), stat, Device.CPU);
+                        Tensor rstd = Tensor.zeros(Shape.of(rows), stat, Device.CPU);
+                        cpu().layerNormForward(y, mean, rstd, x, gamma, beta, EPS);
+                        Tensor yGpu = CudaTesting.poisoned(x.shape(), dtype);
+                        Tensor meanGpu = CudaTesting.poisoned(Shape.of(rows), stat);
+                        Tensor rstdGpu = CudaTesting.poisoned(Shape.of(rows), stat);
+                        gpu().layerNormForward(yGpu, meanGpu, rstdGpu, x.to(GPU), gpuOrNull(gamma), gpuOrNull(beta),
+                                EPS);
+                        String what = "layerNormForward " + dtype + " (" + rows + ", " + c + ") affine " + affine;
+                        CudaTesting.assertClose(what + " y", y, yGpu, CudaTesting.tolerance(dtype));
+                        CudaTesting.assertClose(what + " mean", mean, meanGpu, CudaTesting.tolerance(stat));
+                        CudaTesting.assertClose(what + " rstd", rstd, rstdGpu, CudaTesting.tolerance(stat));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void forwardOfMisalignedRowsMatchesCpu() {
+        // an odd-sized storage offset: the block kernel's scalar path
+        SplittableRandom rnd = new SplittableRandom(2);
+        for (DType dtype : new DType[] {DType.F32, DType.BF16}) {
+            long rows = 5;
+            long c = 4096;
+            Tensor x = CudaTesting.random(rnd, dtype, -1, 3, rows, c);
+            Tensor gamma = CudaTesting.random(rnd, dtype, 0.5, 1.5, c);
+            Tensor beta = CudaTesting.random(rnd, dtype, -0.5, 0.5, c);
+            Tensor y = Tensor.zeros(x.shape(), dtype, Device.CPU);
+            Tensor mean = Tensor.zeros(Shape.of(rows), statType(dtype), Device.CPU);
+            Tensor rstd = Tensor.zeros(Shape.of(rows), statType(dtype), Device.CPU);
+            cpu().layerNormForward(y, mean, rstd, x, gamma, beta, EPS);
+            Tensor padded = Tensor.zeros(Shape.of(rows * c + 1), dtype, GPU);
+            Backends.of(GPU).elementwise().copy(padded.slice(0, 1, rows * c + 1), x.reshape(rows * c).to(GPU));
+            Tensor xGpu = padded.slice(0, 1, rows * c + 1).reshape(rows, c);
+            Tensor yGpu = CudaTesting.poisoned(x.shape(), dtype);
+            Tensor meanGpu = CudaTesting.poisoned(Shape.of(rows), statType(dtype));
+            Tensor rstdGpu = CudaTesting.poisoned(Shape.of(rows), statType(dtype));
+            gpu().layerNormForward(yGpu, meanGpu, rstdGpu, xGpu, gamma.to(GPU), beta.to(GPU), EPS);
+            CudaTesting.assertClose("layerNormForward misaligned " + dtype, y, yGpu, CudaTesting.tolerance(dtype));
+        }
+    }
+
+    @Test
+    void backwardMatchesCpu() {
+        SplittableRandom rnd = new SplittableRandom(3);
+        for (DType dtype : DTYPES) {
+            DType stat = statType(dtype);
+            for (long c : COLUMNS) {
+                for (long rows : ROWS) {
+                    for (int variant = 0; variant < 3; variant++) { // gamma and grads, no gamma with grads, no grads
+                        boolean withGamma = variant == 0;
+                        boolean grads = variant < 2;
+                        Tensor x = CudaTesting.random(rnd, dtype, -1, 3, rows, c);
+                        Tensor dy = CudaTesting.random(rnd, dtype, -1, 1, rows, c);
+                        Tensor gamma = withGamma ? CudaTesting.random(rnd, dtype, 0.5, 1.5, c) : null;
+                        Tensor mean = Tensor.zeros(Shape.of(rows), stat, Device.CPU);
+                        Tensor rstd = Tensor.zeros(Shape.of(rows), stat, Device.CPU);
+                        cpu().layerNormForward(Tensor.zeros(x.shape(), dtype, Device.CPU), mean, rstd, x, gamma, null,
+                                EPS);
+                        Tensor dx = Tensor.zeros(x.shape(), dtype, Device.CPU);
+                        Tensor dgamma = grads ? Tensor.zeros(Shape.of(c), dtype, Device.CPU) : null;
+                        Tensor dbeta = grads ? Tensor.zeros(Shape.of(c), dtype, Device.CPU) : null;
+                        cpu().layerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma);
+                        Tensor dxGpu = CudaTesting.poisoned(x.shape(), dtype);
+                        Tensor dgammaGpu = grads ? CudaTesting.poisoned(Shape.of(c), dtype) : null;
+                        Tensor dbetaGpu = grads ? CudaTesting.poisoned(Shape.of(c), dtype) : null;
+                        gpu().layerNormBackward(dxGpu, dgammaGpu, dbetaGpu, dy.to(GPU), x.to(GPU), mean.to(GPU),
+                                rstd.to(GPU), gpuOrNull(gamma));
+                        String what = "layerNormBackward " + dtype + " (" + rows + ", " + c + ") variant " + variant;
+                        double tol = CudaTesting.tolerance(dtype);
+                        CudaTesting.assertClose(what + " dx", dx, dxGpu, tol);
+                        if (grads) {
+                            CudaTesting.assertClose(what + " dgamma", dgamma, dgammaGpu, tol);
+                            CudaTesting.assertClose(what + " dbeta", dbeta, dbetaGpu, tol);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void parameterGradientsAreDeterministic() {
+        SplittableRandom rnd = new SplittableRandom(4);
+        for (long c : new long[] {768, 4097}) {
+            long rows = 4096;
+            Tensor x = CudaTesting.random(rnd, DType.F32, -1, 3, rows, c).to(GPU);
+            Tensor dy = CudaTesting.random(rnd, DType.F32, -1, 1, rows, c).to(GPU);
+            Tensor gamma = CudaTesting.random(rnd, DType.F32, 0.5, 1.5, c).to(GPU);
+            Tensor mean = CudaTesting.poisoned(Shape.of(rows), DType.F32);
+            Tensor rstd = CudaTesting.poisoned(Shape.of(rows), DType.F32);
+            gpu().layerNormForward(CudaTesting.poisoned(x.shape(), DType.F32), mean, rstd, x, gamma, null, EPS);
+            double[][] first = backward(dy, x, mean, rstd, gamma);
+            double[][] second = backward(dy, x, mean, rstd, gamma);
+            for (int k = 0; k < first.length; k++) {
+                assertArrayEquals(first[k], second[k], "C = " + c + ", output " + k);
+            }
+        }
+    }
+
+    private static double[][] backward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor gamma) {
+        long c = x.shape().last();
+        Tensor dx = CudaTesting.poisoned(x.shape(), x.dtype());
+        Tensor dgamma = CudaTesting.poisoned(Shape.of(c), x.dtype());
+        Tensor dbeta = CudaTesting.poisoned(Shape.of(c), x.dtype());
+        gpu().layerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma);
+        return new double[][] {dx.toDoubleArray(), dgamma.toDoubleArray(), dbeta.toDoubleArray()};
+    }
+}

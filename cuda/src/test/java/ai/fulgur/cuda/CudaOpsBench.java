@@ -1,0 +1,115 @@
+package ai.fulgur.cuda;
+
+import ai.fulgur.ops.Backend;
+import ai.fulgur.ops.Backends;
+import ai.fulgur.ops.DType;
+import ai.fulgur.ops.Device;
+import ai.fulgur.ops.Shape;
+import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.activation.GeluForm;
+import ai.fulgur.ops.optim.AdamParams;
+import ai.fulgur.ops.random.Rng;
+import java.time.LocalDate;
+
+/**
+ * Achieved memory bandwidth of the memory-bound CUDA kernels (layer norm, GELU, AdamW, cross-entropy) as a fraction of
+ * a device-to-device copy measured in the same run. Bytes counted: every input read once and every output written
+ * once. Median of event-timed repetitions after warm-up, on random inputs. Run from the bundle like
+ * {@link GemmBench}; prints one JSON object per line.
+ */
+public final class CudaOpsBench {
+    private static final Device GPU = Device.cuda(0);
+
+    private CudaOpsBench() {}
+
+    private static Tensor random(DType dtype, long seed, double lo, double hi, long... shape) {
+        return Rng.uniform(Shape.of(shape), DType.F32, Device.CPU, seed, 0, lo, hi).cast(dtype).to(GPU);
+    }
+
+    private static void row(CudaDevice device, String name, String params, double ms, double bytes, double copyGbs) {
+        double gbs = bytes / (ms * 1e-3) / 1e9;
+        System.out.printf("{\"name\": \"%s\", \"parameters\": %s, \"value\": %.1f, \"unit\": \"GB/s\", \"ms\": %.4f, "
+                + "\"baseline_name\": \"device-to-device copy\", \"baseline_value\": %.1f, \"ratio\": %.3f, "
+                + "\"card\": \"%s\", \"date\": \"%s\"}%n", name, params, gbs, ms, copyGbs, gbs / copyGbs,
+                device.name(), LocalDate.now());
+    }
+
+    public static void main(String[] args) {
+        CudaDevice device = CudaBackend.device(GPU);
+        Backend b = Backends.of(GPU);
+        // the ceiling: a large device-to-device copy, bytes read plus bytes written
+        long n = 1L << 28; // 1 GiB of F32
+        Tensor src = random(DType.F32, 1, -1, 1, n);
+        Tensor dst = Tensor.zeros(Shape.of(n), DType.F32, GPU);
+        double copyMs = device.medianMillis(() -> b.elementwise().copy(dst, src), 5, 20);
+        double copyGbs = 2.0 * n * 4 / (copyMs * 1e-3) / 1e9;
+        System.out.printf("{\"name\": \"d2d_copy\", \"parameters\": {\"bytes\": %d}, \"value\": %.1f, "
+                + "\"unit\": \"GB/s\", \"ms\": %.4f, \"card\": \"%s\", \"date\": \"%s\"}%n", n * 4, copyGbs, copyMs,
+                device.name(), LocalDate.now());
+
+        for (DType dtype : new DType[] {DType.BF16, DType.F32}) {
+            int e = dtype.byteSize();
+            String dt = dtype.name().toLowerCase();
+            // layer norm: GPT-2 124M activations, 16 × 1024 tokens × 768
+            long rows = 16 * 1024;
+            long c = 768;
+            Tensor x = random(dtype, 2, -2, 2, rows, c);
+            Tensor gamma = random(dtype, 3, 0.5, 1.5, c);
+            Tensor beta = random(dtype, 4, -0.5, 0.5, c);
+            Tensor y = Tensor.zeros(Shape.of(rows, c), dtype, GPU);
+            DType stat = dtype.isHalf() ? DType.F32 : dtype;
+            Tensor mean = Tensor.zeros(Shape.of(rows), stat, GPU);
+            Tensor rstd = Tensor.zeros(Shape.of(rows), stat, GPU);
+            double ms = device.medianMillis(() -> b.norm().layerNormForward(y, mean, rstd, x, gamma, beta, 1e-5), 10,
+                    50);
+            row(device, "layernorm_forward_" + dt, "{\"rows\": " + rows + ", \"C\": " + c + "}", ms,
+                    2.0 * rows * c * e + 2.0 * rows * stat.byteSize(), copyGbs);
+            Tensor dy = random(dtype, 5, -1, 1, rows, c);
+            Tensor dx = Tensor.zeros(Shape.of(rows, c), dtype, GPU);
+            Tensor dgamma = Tensor.zeros(Shape.of(c), dtype, GPU);
+            Tensor dbeta = Tensor.zeros(Shape.of(c), dtype, GPU);
+            ms = device.medianMillis(() -> b.norm().layerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma), 10,
+                    50);
+            row(device, "layernorm_backward_" + dt, "{\"rows\": " + rows + ", \"C\": " + c + "}", ms,
+                    3.0 * rows * c * e + 2.0 * rows * stat.byteSize(), copyGbs);
+
+            // GELU (tanh form): the MLP activation of GPT-2 124M, 16 × 1024 × 3072
+            long g = 16L * 1024 * 3072;
+            Tensor gx = random(dtype, 6, -3, 3, g);
+            Tensor gy = Tensor.zeros(Shape.of(g), dtype, GPU);
+            ms = device.medianMillis(() -> b.activation().geluForward(gy, gx, GeluForm.TANH), 10, 50);
+            row(device, "gelu_forward_" + dt, "{\"n\": " + g + "}", ms, 2.0 * g * e, copyGbs);
+            Tensor gdy = random(dtype, 7, -1, 1, g);
+            Tensor gdx = Tensor.zeros(Shape.of(g), dtype, GPU);
+            ms = device.medianMillis(() -> b.activation().geluBackward(gdx, gx, gdy, GeluForm.TANH), 10, 50);
+            row(device, "gelu_backward_" + dt, "{\"n\": " + g + "}", ms, 3.0 * g * e, copyGbs);
+
+            // cross-entropy over the GPT-2 vocabulary: 8 × 1024 tokens × 50257
+            long r = 8 * 1024;
+            long v = 50257;
+            Tensor logits = random(dtype, 8, -4, 4, r, v);
+            Tensor targets = Rng.uniform(Shape.of(r), DType.F64, Device.CPU, 9, 0, 0, v).cast(DType.I64).to(GPU);
+            Tensor losses = Tensor.zeros(Shape.of(r), stat, GPU);
+            Tensor lse = Tensor.zeros(Shape.of(r), stat, GPU);
+            ms = device.medianMillis(() -> b.loss().crossEntropyForward(losses, lse, logits, targets, -100), 5, 20);
+            row(device, "cross_entropy_forward_" + dt, "{\"rows\": " + r + ", \"V\": " + v + "}", ms,
+                    1.0 * r * v * e + 8.0 * r + 2.0 * r * stat.byteSize(), copyGbs);
+            Tensor dlosses = random(stat, 10, 0, 1, r);
+            Tensor dlogits = Tensor.zeros(Shape.of(r, v), dtype, GPU);
+            ms = device.medianMillis(() -> b.loss().crossEntropyBackward(dlogits, dlosses, logits, lse, targets, -100),
+                    5, 20);
+            row(device, "cross_entropy_backward_" + dt, "{\"rows\": " + r + ", \"V\": " + v + "}", ms,
+                    2.0 * r * v * e + 8.0 * r + 2.0 * r * stat.byteSize(), copyGbs);
+        }
+
+        // AdamW over GPT-2 124M's parameter count, F32 weights and moments
+        long p = 124_439_808L;
+        Tensor w = random(DType.F32, 11, -0.1, 0.1, p);
+        Tensor grad = random(DType.F32, 12, -0.01, 0.01, p);
+        Tensor m = random(DType.F32, 13, -0.01, 0.01, p);
+        Tensor v2 = random(DType.F32, 14, 0, 0.001, p);
+        AdamParams params = AdamParams.torch(3e-4, 0.9, 0.95, 1e-8, 0.1, true, 10);
+        double ms = device.medianMillis(() -> b.optim().adamUpdate(w, grad, m, v2, params), 5, 20);
+        row(device, "adamw_f32", "{\"n\": " + p + "}", ms, 7.0 * p * 4, copyGbs);
+    }
+}
