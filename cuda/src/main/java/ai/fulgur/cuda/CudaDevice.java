@@ -39,6 +39,9 @@ public final class CudaDevice {
     private static final boolean SYNC_EVERY_LAUNCH = "1".equals(System.getenv("FULGUR_CUDA_SYNC"))
             || Boolean.getBoolean("fulgur.cuda.sync");
 
+    /** Calls per timed sample in {@link #medianMillis}. */
+    private static final int CALLS_PER_SAMPLE = 10;
+
     private final int index;
     private final CUcontext context = new CUcontext();
     private final NativeStream stream = new NativeStream();
@@ -142,7 +145,9 @@ public final class CudaDevice {
 
     /**
      * Milliseconds per call of {@code work} measured with CUDA events on this device's stream: {@code warmup} calls
-     * first, then {@code repeats} timed calls, the median of the per-call times (each timed alone) returned.
+     * first, then {@code repeats} samples of {@value #CALLS_PER_SAMPLE} back-to-back calls each; returns the median
+     * sample divided by the calls. Back-to-back calls let the host's launch overhead overlap with the device's work,
+     * as in a training loop, so a short kernel is not timed as the host's launch latency.
      */
     public double medianMillis(Runnable work, int warmup, int repeats) {
         enter();
@@ -157,11 +162,13 @@ public final class CudaDevice {
         float[] ms = {0};
         for (int i = 0; i < repeats; i++) {
             jcuda.driver.JCudaDriver.cuEventRecord(start, stream);
-            work.run();
+            for (int c = 0; c < CALLS_PER_SAMPLE; c++) {
+                work.run();
+            }
             jcuda.driver.JCudaDriver.cuEventRecord(end, stream);
             jcuda.driver.JCudaDriver.cuEventSynchronize(end);
             jcuda.driver.JCudaDriver.cuEventElapsedTime(ms, start, end);
-            times[i] = ms[0];
+            times[i] = ms[0] / CALLS_PER_SAMPLE;
         }
         jcuda.driver.JCudaDriver.cuEventDestroy(start);
         jcuda.driver.JCudaDriver.cuEventDestroy(end);

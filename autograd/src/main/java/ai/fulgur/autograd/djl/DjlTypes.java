@@ -55,7 +55,7 @@ final class DjlTypes {
             return Device.CPU;
         }
         if (d.isGpu()) {
-            return Device.cuda(d.getDeviceId());
+            return Device.cuda(Math.max(0, d.getDeviceId())); // DJL's Device.gpu() without a number is id -1
         }
         throw new UnsupportedOperationException("device " + d + " is not supported by the " + FulgurEngine.ENGINE_NAME
                 + " engine (cpu or gpu(N))");
