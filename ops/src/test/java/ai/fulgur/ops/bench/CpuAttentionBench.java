@@ -61,8 +61,8 @@ public final class CpuAttentionBench {
 
     public static void main(String[] args) throws IOException {
         int threads = Runtime.getRuntime().availableProcessors();
-        setIfAbsent("fulgur.cpu.threads", Integer.toString(threads));
-        setIfAbsent("ai.djl.pytorch.num_threads", Integer.toString(threads));
+        BenchSupport.setIfAbsent("fulgur.cpu.threads", Integer.toString(threads));
+        BenchSupport.setIfAbsent("ai.djl.pytorch.num_threads", Integer.toString(threads));
         System.setProperty("ai.djl.offline", "true");
         boolean quick = Arrays.asList(args).contains("--quick");
         Path outPath = Arrays.stream(args).filter(a -> !a.startsWith("--")).findFirst().map(Path::of)
@@ -72,7 +72,7 @@ public final class CpuAttentionBench {
         String torchName = "pytorch-" + engine.getVersion() + "-cpu via DJL " + Engine.getDjlVersion()
                 + " (matMul, softmax, matMul)";
         String naiveName = "fulgur naive ops (Linalg.matmul, Activation.softmaxForward, Linalg.matmul)";
-        Context ctx = new Context(machine(), LocalDate.now().toString(), command(args), CpuParallel.threads(),
+        Context ctx = new Context(BenchSupport.machine(), LocalDate.now().toString(), command(args), CpuParallel.threads(),
                 JniUtils.getNumThreads(), new ArrayList<>());
         System.out.printf(Locale.ROOT, "machine: %s; threads: Fulgur %d, PyTorch %d; B=%d H=%d D=%d F32; PyTorch grad "
                 + "mode outside the collector: %b; times in ms (median)%n", ctx.machine, ctx.fulgurThreads,
@@ -412,32 +412,6 @@ public final class CpuAttentionBench {
         } catch (IOException | RuntimeException e) {
             return "null";
         }
-    }
-
-    private static void setIfAbsent(String key, String value) {
-        if (System.getProperty(key) == null) {
-            System.setProperty(key, value);
-        }
-    }
-
-    /** "model name (N cores, AVX-512)" from /proc/cpuinfo, or the OS architecture where that file is missing. */
-    private static String machine() {
-        int cores = Runtime.getRuntime().availableProcessors();
-        String model = null;
-        String isa = "";
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-                if (line.startsWith("model name") && model == null) {
-                    model = line.substring(line.indexOf(':') + 1).trim();
-                } else if (line.startsWith("flags") && isa.isEmpty()) {
-                    String flags = " " + line.substring(line.indexOf(':') + 1).trim() + " ";
-                    isa = flags.contains(" avx512f ") ? ", AVX-512" : flags.contains(" avx2 ") ? ", AVX2" : "";
-                }
-            }
-        } catch (IOException e) {
-            // not Linux: fall back to the architecture name below
-        }
-        return (model == null ? System.getProperty("os.arch") : model) + " (" + cores + " cores" + isa + ")";
     }
 
     /** docs/perf/cpu_attention.json of the nearest directory above the working directory with a pom.xml and ops/. */

@@ -52,8 +52,8 @@ public final class CpuMatmulBench {
     public static void main(String[] args) throws IOException {
         // Before CpuParallel's pool or DJL start: one worker per core for both engines, DJL offline.
         int threads = Runtime.getRuntime().availableProcessors();
-        setIfAbsent("fulgur.cpu.threads", Integer.toString(threads));
-        setIfAbsent("ai.djl.pytorch.num_threads", Integer.toString(threads));
+        BenchSupport.setIfAbsent("fulgur.cpu.threads", Integer.toString(threads));
+        BenchSupport.setIfAbsent("ai.djl.pytorch.num_threads", Integer.toString(threads));
         System.setProperty("ai.djl.offline", "true");
 
         boolean withScalar = !Arrays.asList(args).contains("--no-scalar");
@@ -70,7 +70,7 @@ public final class CpuMatmulBench {
         String baselineName = "pytorch-" + engine.getVersion() + "-cpu via DJL " + Engine.getDjlVersion();
         int fulgurThreads = CpuParallel.threads();
         int torchThreads = JniUtils.getNumThreads();
-        String machine = machine();
+        String machine = BenchSupport.machine();
         String date = LocalDate.now().toString();
         String command = command(args);
 
@@ -195,32 +195,6 @@ public final class CpuMatmulBench {
         } finally {
             System.clearProperty(CpuMatmul.F32_KERNEL_PROPERTY);
         }
-    }
-
-    private static void setIfAbsent(String key, String value) {
-        if (System.getProperty(key) == null) {
-            System.setProperty(key, value);
-        }
-    }
-
-    /** "model name (N cores, AVX-512)" from /proc/cpuinfo, or the OS architecture where that file is missing. */
-    private static String machine() {
-        int cores = Runtime.getRuntime().availableProcessors();
-        String model = null;
-        String isa = "";
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-                if (line.startsWith("model name") && model == null) {
-                    model = line.substring(line.indexOf(':') + 1).trim();
-                } else if (line.startsWith("flags") && isa.isEmpty()) {
-                    String flags = " " + line.substring(line.indexOf(':') + 1).trim() + " ";
-                    isa = flags.contains(" avx512f ") ? ", AVX-512" : flags.contains(" avx2 ") ? ", AVX2" : "";
-                }
-            }
-        } catch (IOException e) {
-            // not Linux: fall back to the architecture name below
-        }
-        return (model == null ? System.getProperty("os.arch") : model) + " (" + cores + " cores" + isa + ")";
     }
 
     /** The Maven command when launched by the pom's execution, else this JVM's own command line minus the class path. */

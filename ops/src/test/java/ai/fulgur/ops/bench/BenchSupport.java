@@ -1,0 +1,37 @@
+package ai.fulgur.ops.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** What the CPU benchmarks share: the machine description for their rows, and defaults for system properties. */
+final class BenchSupport {
+    private BenchSupport() {}
+
+    /** Sets a system property unless the command line already did. */
+    static void setIfAbsent(String key, String value) {
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, value);
+        }
+    }
+
+    /** "model name (N cores, AVX-512)" from /proc/cpuinfo, or the OS architecture where that file is missing. */
+    static String machine() {
+        int cores = Runtime.getRuntime().availableProcessors();
+        String model = null;
+        String isa = "";
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name") && model == null) {
+                    model = line.substring(line.indexOf(':') + 1).trim();
+                } else if (line.startsWith("flags") && isa.isEmpty()) {
+                    String flags = " " + line.substring(line.indexOf(':') + 1).trim() + " ";
+                    isa = flags.contains(" avx512f ") ? ", AVX-512" : flags.contains(" avx2 ") ? ", AVX2" : "";
+                }
+            }
+        } catch (IOException e) {
+            // not Linux: fall back to the architecture name below
+        }
+        return (model == null ? System.getProperty("os.arch") : model) + " (" + cores + " cores" + isa + ")";
+    }
+}
