@@ -17,8 +17,12 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
   "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
     -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.GemmBench 2>&1 | tee "$out/gemm-fulgur.jsonl"
   PYTHONUNBUFFERED=1 python3 tools/bench/torch_gemm.py 2>&1 | tee "$out/gemm-torch.jsonl"
-  "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx32g \
-    -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.CudaOpsBench 2>&1 | tee "$out/ops-fulgur.jsonl"
+  "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
+    -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.LaunchBench 2>&1 | tee "$out/launch.jsonl"
+  for mode in packed params; do
+    "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx32g \
+      -Dfulgur.cuda.launch=$mode -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.CudaOpsBench 2>&1 | tee "$out/ops-$mode.jsonl"
+  done
 fi
 if [ "$what" = train ] || [ "$what" = all ]; then
   "$f/bin/fulgur" train --device gpu --quiet 2>&1 | tee "$out/train-gpu.log" | tail -3

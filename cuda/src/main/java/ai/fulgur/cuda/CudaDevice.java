@@ -230,6 +230,32 @@ public final class CudaDevice {
         }
         enter();
         CUfunction f = function(module, kernel);
+        try {
+            if (packedArguments) {
+                launchPacked(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
+            } else {
+                launchWithParams(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
+            }
+            if (SYNC_EVERY_LAUNCH) {
+                cuStreamSynchronize(stream);
+            }
+        } catch (jcuda.CudaException e) {
+            throw new CudaException("kernel " + module + "/" + kernel + " (grid " + gridX + "×" + gridY + "×" + gridZ
+                    + ", block " + block + ") failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether launches pack their arguments into one buffer (the default) or pass one JCuda pointer per argument. */
+    private static volatile boolean packedArguments = !"params".equals(System.getProperty("fulgur.cuda.launch"));
+
+    /** Chooses the argument-passing path (for {@code LaunchBench}, which compares the two). */
+    static void usePackedArguments(boolean packed) {
+        packedArguments = packed;
+    }
+
+    /** One JCuda Pointer per argument: simple, but JCuda pins and copies each small array on every call. */
+    private void launchWithParams(CUfunction f, String kernel, long gridX, long gridY, long gridZ, int block,
+            int sharedBytes, Object[] args) {
         Pointer[] params = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
             params[i] = switch (args[i]) {
@@ -239,21 +265,70 @@ public final class CudaDevice {
                 case Double v -> Pointer.to(new double[] {v});
                 case long[] v -> Pointer.to(v);
                 case int[] v -> Pointer.to(v);
-                default -> throw new IllegalArgumentException("kernel " + kernel + ": unsupported argument type "
-                        + args[i].getClass().getSimpleName() + " at position " + i);
+                default -> throw unsupportedArgument(kernel, args[i], i);
             };
         }
-        try {
-            cuLaunchKernel(f, (int) gridX, (int) gridY, (int) gridZ, block, 1, 1, sharedBytes, stream,
-                    Pointer.to(params), null);
-            if (SYNC_EVERY_LAUNCH) {
-                cuStreamSynchronize(stream);
-            }
-        } catch (jcuda.CudaException e) {
-            throw new CudaException("kernel " + module + "/" + kernel + " (grid " + gridX + "×" + gridY + "×" + gridZ
-                    + ", block " + block + ") failed: " + e.getMessage(), e);
-        }
+        cuLaunchKernel(f, (int) gridX, (int) gridY, (int) gridZ, block, 1, 1, sharedBytes, stream, Pointer.to(params),
+                null);
     }
+
+    /**
+     * All arguments in one direct buffer, laid out as the C ABI lays out the kernel's parameters (each at its natural
+     * alignment), handed over with CU_LAUNCH_PARAM_BUFFER_POINTER: one buffer per thread, reused, nothing pinned.
+     */
+    private void launchPacked(CUfunction f, String kernel, long gridX, long gridY, long gridZ, int block,
+            int sharedBytes, Object[] args) {
+        ArgumentBuffer a = ARGUMENTS.get();
+        java.nio.ByteBuffer buf = a.buffer;
+        buf.clear();
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case Integer v -> align(buf, 4).putInt(v);
+                case Float v -> align(buf, 4).putFloat(v);
+                case Long v -> align(buf, 8).putLong(v);
+                case Double v -> align(buf, 8).putDouble(v);
+                case long[] v -> {
+                    align(buf, 8);
+                    for (long x : v) {
+                        buf.putLong(x);
+                    }
+                }
+                case int[] v -> {
+                    align(buf, 4);
+                    for (int x : v) {
+                        buf.putInt(x);
+                    }
+                }
+                default -> throw unsupportedArgument(kernel, args[i], i);
+            }
+        }
+        a.size[0] = buf.position(); // exactly the parameters' extent: the driver rejects a padded size
+
+        cuLaunchKernel(f, (int) gridX, (int) gridY, (int) gridZ, block, 1, 1, sharedBytes, stream, null, a.extra);
+    }
+
+    private static java.nio.ByteBuffer align(java.nio.ByteBuffer buf, int alignment) {
+        int p = buf.position();
+        buf.position((p + alignment - 1) / alignment * alignment);
+        return buf;
+    }
+
+    private static IllegalArgumentException unsupportedArgument(String kernel, Object arg, int position) {
+        return new IllegalArgumentException("kernel " + kernel + ": unsupported argument type "
+                + arg.getClass().getSimpleName() + " at position " + position);
+    }
+
+    /** A thread's reusable launch-argument buffer and the {@code extra} array that points at it. */
+    private static final class ArgumentBuffer {
+        final java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocateDirect(4096)
+                .order(java.nio.ByteOrder.nativeOrder());
+        final long[] size = {0};
+        final Pointer extra = Pointer.to(new Pointer[] {jcuda.driver.JCudaDriver.CU_LAUNCH_PARAM_BUFFER_POINTER,
+                Pointer.to(buffer), jcuda.driver.JCudaDriver.CU_LAUNCH_PARAM_BUFFER_SIZE, Pointer.to(size),
+                jcuda.driver.JCudaDriver.CU_LAUNCH_PARAM_END});
+    }
+
+    private static final ThreadLocal<ArgumentBuffer> ARGUMENTS = ThreadLocal.withInitial(ArgumentBuffer::new);
 
     // -----------------------------------------------------------------------------------------------------------------
     // copies (ordered with the stream: the legacy default stream synchronises with our blocking stream)

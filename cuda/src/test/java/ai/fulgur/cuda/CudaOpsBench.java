@@ -50,34 +50,35 @@ public final class CudaOpsBench {
         for (DType dtype : new DType[] {DType.BF16, DType.F32}) {
             int e = dtype.byteSize();
             String dt = dtype.name().toLowerCase();
-            // layer norm: GPT-2 124M activations, 16 × 1024 tokens × 768
-            long rows = 16 * 1024;
-            long c = 768;
-            Tensor x = random(dtype, 2, -2, 2, rows, c);
-            Tensor gamma = random(dtype, 3, 0.5, 1.5, c);
-            Tensor beta = random(dtype, 4, -0.5, 0.5, c);
-            Tensor y = Tensor.zeros(Shape.of(rows, c), dtype, GPU);
+            // layer norm: GPT-2 124M activations, 16 × 1024 tokens × 768, and 4× that to show the launch cost
             DType stat = dtype.isHalf() ? DType.F32 : dtype;
-            Tensor mean = Tensor.zeros(Shape.of(rows), stat, GPU);
-            Tensor rstd = Tensor.zeros(Shape.of(rows), stat, GPU);
-            double ms = device.medianMillis(() -> b.norm().layerNormForward(y, mean, rstd, x, gamma, beta, 1e-5), 10,
-                    50);
-            row(device, "layernorm_forward_" + dt, "{\"rows\": " + rows + ", \"C\": " + c + "}", ms,
-                    2.0 * rows * c * e + 2.0 * rows * stat.byteSize(), copyGbs);
-            Tensor dy = random(dtype, 5, -1, 1, rows, c);
-            Tensor dx = Tensor.zeros(Shape.of(rows, c), dtype, GPU);
-            Tensor dgamma = Tensor.zeros(Shape.of(c), dtype, GPU);
-            Tensor dbeta = Tensor.zeros(Shape.of(c), dtype, GPU);
-            ms = device.medianMillis(() -> b.norm().layerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma), 10,
-                    50);
-            row(device, "layernorm_backward_" + dt, "{\"rows\": " + rows + ", \"C\": " + c + "}", ms,
-                    3.0 * rows * c * e + 2.0 * rows * stat.byteSize(), copyGbs);
+            for (long rows : new long[] {16 * 1024, 64 * 1024}) {
+                long c = 768;
+                Tensor x = random(dtype, 2, -2, 2, rows, c);
+                Tensor gamma = random(dtype, 3, 0.5, 1.5, c);
+                Tensor beta = random(dtype, 4, -0.5, 0.5, c);
+                Tensor y = Tensor.zeros(Shape.of(rows, c), dtype, GPU);
+                Tensor mean = Tensor.zeros(Shape.of(rows), stat, GPU);
+                Tensor rstd = Tensor.zeros(Shape.of(rows), stat, GPU);
+                double ms = device.medianMillis(
+                        () -> b.norm().layerNormForward(y, mean, rstd, x, gamma, beta, 1e-5), 10, 50);
+                row(device, "layernorm_forward_" + dt, "{\"rows\": " + rows + ", \"C\": " + c + "}", ms,
+                        2.0 * rows * c * e + 2.0 * rows * stat.byteSize(), copyGbs);
+                Tensor dy = random(dtype, 5, -1, 1, rows, c);
+                Tensor dx = Tensor.zeros(Shape.of(rows, c), dtype, GPU);
+                Tensor dgamma = Tensor.zeros(Shape.of(c), dtype, GPU);
+                Tensor dbeta = Tensor.zeros(Shape.of(c), dtype, GPU);
+                ms = device.medianMillis(
+                        () -> b.norm().layerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma), 10, 50);
+                row(device, "layernorm_backward_" + dt, "{\"rows\": " + rows + ", \"C\": " + c + "}", ms,
+                        3.0 * rows * c * e + 2.0 * rows * stat.byteSize(), copyGbs);
+            }
 
             // GELU (tanh form): the MLP activation of GPT-2 124M, 16 × 1024 × 3072
             long g = 16L * 1024 * 3072;
             Tensor gx = random(dtype, 6, -3, 3, g);
             Tensor gy = Tensor.zeros(Shape.of(g), dtype, GPU);
-            ms = device.medianMillis(() -> b.activation().geluForward(gy, gx, GeluForm.TANH), 10, 50);
+            double ms = device.medianMillis(() -> b.activation().geluForward(gy, gx, GeluForm.TANH), 10, 50);
             row(device, "gelu_forward_" + dt, "{\"n\": " + g + "}", ms, 2.0 * g * e, copyGbs);
             Tensor gdy = random(dtype, 7, -1, 1, g);
             Tensor gdx = Tensor.zeros(Shape.of(g), dtype, GPU);
