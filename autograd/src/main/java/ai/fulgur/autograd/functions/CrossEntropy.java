@@ -24,29 +24,27 @@ public final class CrossEntropy extends Function {
     private final Tensor targets;
     private final long ignoreIndex;
     private final Reduction reduction;
-    private final double scale;
+    private final Tensor divisor; // MEAN: the number of rows not ignored (scalar tensor); else null
 
-    private CrossEntropy(Tensor targets, long ignoreIndex, Reduction reduction, double scale) {
+    private CrossEntropy(Tensor targets, long ignoreIndex, Reduction reduction, Tensor divisor) {
         this.targets = targets;
         this.ignoreIndex = ignoreIndex;
         this.reduction = reduction;
-        this.scale = scale;
+        this.divisor = divisor;
     }
 
     public static Variable apply(Variable logits, Tensor targets, long ignoreIndex, Reduction reduction) {
         Loss.CrossEntropyResult r = Loss.crossEntropyForward(logits.data(), targets, ignoreIndex);
-        Tensor out;
-        double scale = 1;
-        switch (reduction) {
-            case NONE -> out = r.losses();
-            case SUM -> out = Reduce.sum(r.losses());
-            default -> {
-                long counted = (long) Reduce.sum(Elementwise.unary(UnaryOp.NE_SCALAR, targets, ignoreIndex)).item();
-                scale = 1.0 / counted; // 0 rows counted gives NaN, as PyTorch
-                out = Elementwise.mulScalar(Reduce.sum(r.losses()), scale);
-            }
-        }
-        CrossEntropy fn = new CrossEntropy(targets, ignoreIndex, reduction, scale);
+        // MEAN divides by the rows not ignored, counted on the tensors' device: reading the count back would stall
+        // a GPU stream every step. No row counted gives 0/0 = NaN, as PyTorch.
+        Tensor divisor = reduction != Reduction.MEAN ? null
+                : Reduce.sum(Elementwise.unary(UnaryOp.NE_SCALAR, targets, ignoreIndex)).cast(r.losses().dtype());
+        Tensor out = switch (reduction) {
+            case NONE -> r.losses();
+            case SUM -> Reduce.sum(r.losses());
+            case MEAN -> Elementwise.div(Reduce.sum(r.losses()), divisor);
+        };
+        CrossEntropy fn = new CrossEntropy(targets, ignoreIndex, reduction, divisor);
         Variable result = fn.record(out, logits);
         if (!result.isLeaf()) {
             fn.saveForBackward(logits);
@@ -59,7 +57,7 @@ public final class CrossEntropy extends Function {
     protected Tensor[] backward(Tensor g) {
         Tensor logits = saved(0);
         Tensor perRow = reduction == Reduction.NONE ? g
-                : Elementwise.mulScalar(g, scale).expand(targets.shape()).contiguous();
+                : (divisor == null ? g : Elementwise.div(g, divisor)).expand(targets.shape()).contiguous();
         if (perRow.dtype() != logits.dtype() && !logits.dtype().isHalf()) {
             perRow = perRow.cast(logits.dtype());
         }

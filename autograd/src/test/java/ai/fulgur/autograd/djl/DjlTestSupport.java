@@ -10,7 +10,6 @@ import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 import java.nio.ByteBuffer;
-import java.util.SplittableRandom;
 
 /**
  * Shared helpers of the DJL engine tests: the two engines, managers on each, identical inputs for both, and a
@@ -38,19 +37,12 @@ final class DjlTestSupport {
 
     /** A fresh PyTorch manager on the CPU; close it when done. */
     static NDManager torchManager() {
-        return NDManager.newBaseManager(Device.cpu(), "PyTorch");
+        return ai.fulgur.ops.testing.TorchOracle.manager();
     }
 
     /** Standard normal F32 values from a seeded generator (the same on every call with the same seed). */
     static float[] normal(long seed, int n) {
-        SplittableRandom rnd = new SplittableRandom(seed);
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) {
-            double u1 = 1 - rnd.nextDouble();
-            double u2 = rnd.nextDouble();
-            v[i] = (float) (Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2));
-        }
-        return v;
+        return ai.fulgur.ops.testing.TestTensors.normalFloats(seed, n);
     }
 
     /** A FLOAT32 array of the given shape with {@link #normal} values, on {@code m}. */

@@ -15,6 +15,24 @@ final class BenchSupport {
         }
     }
 
+    /** The median of {@code x} (mean of the middle two for an even count). */
+    static double median(double[] x) {
+        double[] s = x.clone();
+        java.util.Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    /** max |got − want| / max |want| (the plain max difference when want is all zeros). */
+    static double relativeMaxDiff(float[] want, float[] got) {
+        double diff = 0;
+        double scale = 0;
+        for (int i = 0; i < want.length; i++) {
+            diff = Math.max(diff, Math.abs(got[i] - want[i]));
+            scale = Math.max(scale, Math.abs(want[i]));
+        }
+        return scale == 0 ? diff : diff / scale;
+    }
+
     /** "model name (N cores, AVX-512)" from /proc/cpuinfo, or the OS architecture where that file is missing. */
     static String machine() {
         int cores = Runtime.getRuntime().availableProcessors();

@@ -165,8 +165,8 @@ public final class CpuAttentionBench {
         float[] flashDq = g.dq().transpose(1, 2).contiguous().toFloatArray();
         Tensor[] naive = naiveForward(headMajor, scale, mask);
         Tensor[] naiveGrads = naiveBackward(headMajor, scale, naive);
-        double naiveDiff = Math.max(relDiff(flashOut, naive[1].toFloatArray()),
-                relDiff(flashDq, naiveGrads[0].toFloatArray()));
+        double naiveDiff = Math.max(BenchSupport.relativeMaxDiff(flashOut, naive[1].toFloatArray()),
+                BenchSupport.relativeMaxDiff(flashDq, naiveGrads[0].toFloatArray()));
         double torchDiff;
         {
             List<NDArray> temps = new ArrayList<>();
@@ -175,7 +175,7 @@ public final class CpuAttentionBench {
                 NDArray target = o.mul(tdo);
                 temps.add(target);
                 gc.backward(target);
-                torchDiff = Math.max(relDiff(flashOut, o.toFloatArray()), relDiff(flashDq,
+                torchDiff = Math.max(BenchSupport.relativeMaxDiff(flashOut, o.toFloatArray()), BenchSupport.relativeMaxDiff(flashDq,
                         tq.getGradient().toFloatArray()));
             }
             temps.forEach(NDArray::close);
@@ -192,8 +192,8 @@ public final class CpuAttentionBench {
         long naiveBytes = allocatedBy(naiveBoth);
         long scoreBytes = 4L * B * H * n * n;
 
-        double[] fwdMs = {median(fwd[0]), median(fwd[1]), median(fwd[2])};
-        double[] bothMs = {median(both[0]), median(both[1]), median(both[2])};
+        double[] fwdMs = {BenchSupport.median(fwd[0]), BenchSupport.median(fwd[1]), BenchSupport.median(fwd[2])};
+        double[] bothMs = {BenchSupport.median(both[0]), BenchSupport.median(both[1]), BenchSupport.median(both[2])};
         System.out.printf(Locale.ROOT, "%5d %6b | %9.1f / %9.1f | %9.1f / %9.1f | %9.1f / %9.1f | %10.1e %10.1e%n", n,
                 causal, fwdMs[0], bothMs[0], fwdMs[1], bothMs[1], fwdMs[2], bothMs[2], naiveDiff, torchDiff);
         System.out.printf(Locale.ROOT, "      allocated by one forward + backward: flash %.1f MiB, naive ops %.1f MiB "
@@ -316,11 +316,11 @@ public final class CpuAttentionBench {
                 + "average %s%n", n, SPARSE_BLOCK, B, H, D, loadAverage());
         System.out.printf(Locale.ROOT, "%-28s %10s %10s %12s %12s%n", "layout (density)", "fwd ms", "f+b ms",
                 "fwd vs dense", "f+b vs dense");
-        double denseFwd = median(fwd[0]);
-        double denseBoth = median(fb[0]);
+        double denseFwd = BenchSupport.median(fwd[0]);
+        double denseBoth = BenchSupport.median(fb[0]);
         for (int i = 0; i < specs.size(); i++) {
-            double mf = median(fwd[i]);
-            double mb = median(fb[i]);
+            double mf = BenchSupport.median(fwd[i]);
+            double mb = BenchSupport.median(fb[i]);
             System.out.printf(Locale.ROOT, "%-28s %10.1f %10.1f %12.2f %12.2f%n", names.get(i), mf, mb, mf / denseFwd,
                     mb / denseBoth);
             if (i == 0) {
@@ -386,23 +386,6 @@ public final class CpuAttentionBench {
             v[i] = (float) rnd.nextGaussian();
         }
         return v;
-    }
-
-    private static double median(double[] x) {
-        double[] s = x.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    /** max |got − want| / max |want|. */
-    private static double relDiff(float[] want, float[] got) {
-        double diff = 0;
-        double scale = 0;
-        for (int i = 0; i < want.length; i++) {
-            diff = Math.max(diff, Math.abs(got[i] - want[i]));
-            scale = Math.max(scale, Math.abs(want[i]));
-        }
-        return scale == 0 ? diff : diff / scale;
     }
 
     /** The 1-minute load average from /proc/loadavg (other processes share this machine), or "null". */

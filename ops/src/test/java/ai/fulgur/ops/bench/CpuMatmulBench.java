@@ -129,7 +129,7 @@ public final class CpuMatmulBench {
         }
         double maxDiff;
         try (NDArray reference = pa.matMul(pb)) {
-            maxDiff = relativeMaxDiff(c, reference.toFloatArray());
+            maxDiff = BenchSupport.relativeMaxDiff(reference.toFloatArray(), c);
         }
         // Rounds of one block per engine. The first call of each block is not timed: the other engine's idle workers
         // (PyTorch's OpenMP threads, our fork-join workers) spin for a while after its last call and would steal the
@@ -159,33 +159,17 @@ public final class CpuMatmulBench {
             for (int i = 0; i < slowReps; i++) {
                 slowSeconds[i] = seconds(slow);
             }
-            scalarRate = flops / median(slowSeconds) / 1e9;
+            scalarRate = flops / BenchSupport.median(slowSeconds) / 1e9;
         }
         pa.close();
         pb.close();
-        return new Result(flops / median(oursSeconds) / 1e9, flops / median(theirsSeconds) / 1e9, scalarRate, maxDiff);
+        return new Result(flops / BenchSupport.median(oursSeconds) / 1e9, flops / BenchSupport.median(theirsSeconds) / 1e9, scalarRate, maxDiff);
     }
 
     private static double seconds(Runnable r) {
         long start = System.nanoTime();
         r.run();
         return (System.nanoTime() - start) / 1e9;
-    }
-
-    private static double median(double[] x) {
-        double[] s = x.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    private static double relativeMaxDiff(float[] got, float[] want) {
-        double diff = 0;
-        double scale = 0;
-        for (int i = 0; i < got.length; i++) {
-            diff = Math.max(diff, Math.abs(got[i] - want[i]));
-            scale = Math.max(scale, Math.abs(want[i]));
-        }
-        return scale == 0 ? diff : diff / scale;
     }
 
     private static CpuMatmul scalarKernel() {

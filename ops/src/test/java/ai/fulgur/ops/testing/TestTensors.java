@@ -36,6 +36,18 @@ public final class TestTensors {
         return Tensor.of(v, shape).cast(dtype);
     }
 
+    /** Standard normal F32 values (Box–Muller) from a generator seeded with {@code seed}: the same for the same seed. */
+    public static float[] normalFloats(long seed, int n) {
+        SplittableRandom rnd = new SplittableRandom(seed);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) {
+            double u1 = 1 - rnd.nextDouble();
+            double u2 = rnd.nextDouble();
+            v[i] = (float) (Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2));
+        }
+        return v;
+    }
+
     /** Random integers in [0, bound) as I64 (host). */
     public static Tensor indices(SplittableRandom rnd, long bound, long... shape) {
         int n = 1;
