@@ -99,10 +99,11 @@ class OptimizerTest {
                         DjlTestSupport.TOL);
             }
             assertFalse(Arrays.equals(initial, firstWeight(fuModel)), name + ": training left the weights unchanged");
-            // a last forward on new data agrees too
+            // a last forward on new data agrees too; each output sums FEATURES products of weights that may each
+            // differ by TOL, so the outputs get ten times the parameters' tolerance (seen: 1.4e-5 on a 0.19 output)
             try (Batch b = batch(pt, 99); Batch f = batch(fu, 99)) {
                 assertClose(name + ": predictions after training", pt.evaluate(b.getData()).head(),
-                        fu.evaluate(f.getData()).head());
+                        fu.evaluate(f.getData()).head(), 10 * DjlTestSupport.TOL, 10 * DjlTestSupport.TOL);
             }
         }
     }
