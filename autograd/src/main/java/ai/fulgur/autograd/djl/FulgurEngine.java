@@ -121,6 +121,24 @@ public final class FulgurEngine extends Engine {
         return seed;
     }
 
+    /** The next unreserved position of the engine's Philox stream; with {@link #seed()} the whole random state. */
+    public long randomOffset() {
+        return randomOffset.get();
+    }
+
+    /**
+     * Puts the random stream back to a state read from {@link #seed()} and {@link #randomOffset()}, so a resumed
+     * run draws the same dropout masks as one that never stopped.
+     */
+    public void restoreRandomState(long seed, long offset) {
+        if (offset < 0 || (offset & 3) != 0) {
+            throw new IllegalArgumentException("random offset must be a non-negative multiple of 4, got " + offset);
+        }
+        super.setRandomSeed((int) seed);
+        this.seed = seed;
+        randomOffset.set(offset);
+    }
+
     @Override
     public String toString() {
         return ENGINE_NAME + ":" + VERSION;
