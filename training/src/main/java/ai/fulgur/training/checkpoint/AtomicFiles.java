@@ -48,6 +48,51 @@ public final class AtomicFiles {
         }
     }
 
+    /** What fills a directory. */
+    @FunctionalInterface
+    public interface DirectoryWriter {
+        /** Writes every file of the directory into {@code dir}, which exists and is empty. */
+        void write(Path dir) throws IOException;
+    }
+
+    /**
+     * Replaces the directory {@code target} with one that {@code writer} fills: the files go to a sibling
+     * {@code <name>.partial}, then the old directory is renamed to {@code <name>.old}, the new one into place, and the
+     * old one deleted. At every moment one complete directory exists ({@code <name>} or, after a crash between the two
+     * renames, {@code <name>.old}); a failed write leaves {@code target} untouched.
+     */
+    public static void replaceDirectory(Path target, DirectoryWriter writer) throws IOException {
+        Path abs = target.toAbsolutePath().normalize();
+        Files.createDirectories(abs.getParent());
+        Path partial = abs.resolveSibling(abs.getFileName() + ".partial");
+        Path old = abs.resolveSibling(abs.getFileName() + ".old");
+        deleteTree(partial);
+        Files.createDirectory(partial);
+        try {
+            writer.write(partial);
+        } catch (IOException | RuntimeException e) {
+            deleteTree(partial);
+            throw e;
+        }
+        deleteTree(old);
+        if (Files.exists(abs)) {
+            Files.move(abs, old, StandardCopyOption.ATOMIC_MOVE);
+        }
+        Files.move(partial, abs, StandardCopyOption.ATOMIC_MOVE);
+        deleteTree(old);
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) {
+            return;
+        }
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
     /** Replaces {@code target} with {@code bytes} atomically. */
     public static void write(Path target, byte[] bytes) throws IOException {
         write(target, out -> out.write(bytes));

@@ -1,0 +1,251 @@
+package ai.fulgur.training.loop;
+
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.Trainer;
+import ai.djl.training.dataset.RandomAccessDataset;
+import ai.djl.training.dataset.Record;
+import ai.djl.training.loss.Loss;
+import ai.djl.translate.Batchifier;
+import ai.fulgur.autograd.djl.FulgurEngine;
+import ai.fulgur.training.checkpoint.AtomicFiles;
+import ai.fulgur.training.optim.GradientClipping;
+import ai.fulgur.training.optim.ResumableAdamW;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * A step-based training run on DJL's {@link Trainer}: each step takes the batch of samples
+ * {@code [step·B, step·B + B)} (modulo the dataset size) of a dataset whose samples depend only on their index, so a
+ * run stopped after N steps and resumed from its checkpoint computes the same losses as one that never stopped. It
+ * evaluates every K steps, clips gradients by global norm, and writes checkpoints (weights through a
+ * {@link WeightsWriter}, the {@link TrainingState}, and the loss curve as SVG) atomically.
+ */
+public final class TrainingLoop {
+
+    /** Writes a model's weights and configuration into a checkpoint directory. */
+    @FunctionalInterface
+    public interface WeightsWriter {
+        /** Writes the files into {@code dir}. */
+        void write(Path dir) throws IOException;
+    }
+
+    /** What a run reports as it goes; every method has an empty default. */
+    public interface Listener {
+        /** After each step: the step's loss and the tokens (elements of the input) processed so far. */
+        default void onStep(int step, int steps, double loss, long tokens, double seconds) {
+        }
+
+        /** After each evaluation. */
+        default void onEval(int step, double loss) {
+        }
+
+        /** After each checkpoint. */
+        default void onCheckpoint(int step, Path dir) {
+        }
+    }
+
+    /**
+     * The run's settings.
+     *
+     * @param steps           total optimizer steps of the run (a resumed run continues to this number)
+     * @param batchSize       samples per step
+     * @param evalEvery       evaluate every this many steps and after the last (0: only after the last)
+     * @param evalBatches     batches of the evaluation set per evaluation (from its start, the same each time)
+     * @param checkpointEvery checkpoint every this many steps and after the last (0: only after the last)
+     * @param maxGradNorm     clip gradients to this global norm (0: no clipping)
+     */
+    public record Options(int steps, int batchSize, int evalEvery, int evalBatches, int checkpointEvery,
+            double maxGradNorm) {
+        /** Checks every value. */
+        public Options {
+            if (steps <= 0 || batchSize <= 0) {
+                throw new IllegalArgumentException("steps and batch size must be positive, got " + steps + " and "
+                        + batchSize);
+            }
+            if (evalEvery < 0 || evalBatches < 0 || checkpointEvery < 0 || !(maxGradNorm >= 0)) {
+                throw new IllegalArgumentException("evalEvery, evalBatches, checkpointEvery and maxGradNorm must be "
+                        + ">= 0, got " + evalEvery + ", " + evalBatches + ", " + checkpointEvery + ", " + maxGradNorm);
+            }
+        }
+    }
+
+    /** The outcome of a run: the losses by step. */
+    public record Result(int steps, LossCurve curve) {
+        /** The last evaluation loss, or NaN when there was none. */
+        public double lastEvalLoss() {
+            List<LossCurve.Point> e = curve.eval();
+            return e.isEmpty() ? Double.NaN : e.get(e.size() - 1).loss();
+        }
+    }
+
+    private final Model model;
+    private final Loss loss;
+    private final ResumableAdamW.Builder optimizer;
+    private final String[] noDecaySuffixes;
+    private final RandomAccessDataset train;
+    private final RandomAccessDataset eval;
+    private final Options options;
+    private final Path checkpointDir;
+    private final WeightsWriter weights;
+    private final Listener listener;
+    private final Device device;
+
+    /**
+     * A run of {@code model} (its block initialised) minimising {@code loss} on {@code train}.
+     *
+     * @param optimizer       the optimizer's settings; the run sets its begin step when it resumes
+     * @param noDecaySuffixes parameter-name suffixes excluded from weight decay (e.g. "bias", "gamma", "beta")
+     * @param eval            the evaluation set, or null
+     * @param checkpointDir   where checkpoints go, or null for none
+     * @param weights         writes the weights into a checkpoint directory (required with a checkpoint directory)
+     */
+    public TrainingLoop(Model model, Loss loss, ResumableAdamW.Builder optimizer, String[] noDecaySuffixes,
+            RandomAccessDataset train, RandomAccessDataset eval, Options options, Path checkpointDir,
+            WeightsWriter weights, Listener listener, Device device) {
+        if (checkpointDir != null && weights == null) {
+            throw new IllegalArgumentException("a checkpoint directory needs a weights writer");
+        }
+        if (train.size() == 0) {
+            throw new IllegalArgumentException("the training set is empty");
+        }
+        this.model = model;
+        this.loss = loss;
+        this.optimizer = optimizer;
+        this.noDecaySuffixes = noDecaySuffixes.clone();
+        this.train = train;
+        this.eval = eval;
+        this.options = options;
+        this.checkpointDir = checkpointDir;
+        this.weights = weights;
+        this.listener = listener == null ? new Listener() { } : listener;
+        this.device = device;
+    }
+
+    /** Runs from step 0. */
+    public Result run() {
+        return run(null);
+    }
+
+    /**
+     * Runs from {@code resume}'s step (the weights must already be those of that checkpoint), or from 0 when it is
+     * null.
+     */
+    public Result run(TrainingState resume) {
+        int start = resume == null ? 0 : resume.step();
+        if (start > options.steps()) {
+            throw new IllegalArgumentException("the checkpoint is at step " + start + ", past the run's " + options.steps()
+                    + " steps");
+        }
+        ResumableAdamW adam = optimizer.optBeginStep(start).build();
+        adam.excludeFromDecay(model.getBlock(), noDecaySuffixes);
+        LossCurve curve = resume == null ? new LossCurve() : resume.curve();
+        DefaultTrainingConfig config = new DefaultTrainingConfig(loss).optOptimizer(adam)
+                .optDevices(new Device[] {device});
+        try (Trainer trainer = model.newTrainer(config)) {
+            if (resume != null) {
+                adam.importState(model.getBlock(), resume.optimizer(), model.getNDManager());
+                if (Engine.getEngine(model.getNDManager().getEngine().getEngineName()) instanceof FulgurEngine f) {
+                    f.restoreRandomState(resume.seed(), resume.randomOffset());
+                }
+            }
+            long tokens = 0;
+            long started = System.nanoTime();
+            for (int step = start; step < options.steps(); step++) {
+                double stepLoss;
+                try (NDManager scope = model.getNDManager().newSubManager(device)) {
+                    NDList[] batch = batch(train, scope, (long) step * options.batchSize(), options.batchSize());
+                    tokens += batch[0].head().size();
+                    try (GradientCollector gc = trainer.newGradientCollector()) {
+                        NDList predictions = trainer.forward(batch[0], batch[1]);
+                        NDArray l = trainer.getLoss().evaluate(batch[1], predictions);
+                        gc.backward(l);
+                        stepLoss = l.getFloat();
+                    }
+                    if (options.maxGradNorm() > 0) {
+                        GradientClipping.clipByGlobalNorm(model.getBlock(), options.maxGradNorm());
+                    }
+                    trainer.step();
+                }
+                int done = step + 1;
+                curve.addTrain(done, stepLoss);
+                listener.onStep(done, options.steps(), stepLoss, tokens, (System.nanoTime() - started) * 1e-9);
+                boolean last = done == options.steps();
+                if (eval != null && options.evalBatches() > 0
+                        && (last || options.evalEvery() > 0 && done % options.evalEvery() == 0)) {
+                    double e = evaluate(trainer);
+                    curve.addEval(done, e);
+                    listener.onEval(done, e);
+                }
+                if (checkpointDir != null && (last || options.checkpointEvery() > 0
+                        && done % options.checkpointEvery() == 0)) {
+                    checkpoint(adam, done, curve);
+                    listener.onCheckpoint(done, checkpointDir);
+                }
+            }
+        }
+        return new Result(options.steps(), curve);
+    }
+
+    /** The mean loss over the first {@code evalBatches} batches of the evaluation set, without dropout. */
+    private double evaluate(Trainer trainer) {
+        double sum = 0;
+        int batches = 0;
+        long size = eval.size();
+        for (int b = 0; b < options.evalBatches() && (long) b * options.batchSize() < size; b++) {
+            try (NDManager scope = model.getNDManager().newSubManager(device)) {
+                int n = (int) Math.min(options.batchSize(), size - (long) b * options.batchSize());
+                NDList[] batch = batch(eval, scope, (long) b * options.batchSize(), n);
+                NDList predictions = trainer.evaluate(batch[0]);
+                sum += trainer.getLoss().evaluate(batch[1], predictions).getFloat();
+                batches++;
+            }
+        }
+        return batches == 0 ? Double.NaN : sum / batches;
+    }
+
+    private void checkpoint(ResumableAdamW adam, int step, LossCurve curve) {
+        FulgurEngine fulgur = Engine.getEngine(model.getNDManager().getEngine().getEngineName())
+                instanceof FulgurEngine f ? f : null;
+        TrainingState state = new TrainingState(step, fulgur == null ? 0 : fulgur.seed(),
+                fulgur == null ? 0 : fulgur.randomOffset(), adam.exportState(model.getBlock()), curve);
+        try {
+            AtomicFiles.replaceDirectory(checkpointDir, dir -> {
+                weights.write(dir);
+                state.write(dir);
+                curve.writeSvg(dir.resolve("loss.svg"), model.getName() + " — step " + step);
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the checkpoint " + checkpointDir + " at step " + step, e);
+        }
+    }
+
+    /** Samples [first, first + n) modulo the dataset size, stacked into a batch: {data, labels}. */
+    private static NDList[] batch(RandomAccessDataset dataset, NDManager manager, long first, int n) {
+        NDList[] data = new NDList[n];
+        NDList[] labels = new NDList[n];
+        long size = dataset.size();
+        for (int i = 0; i < n; i++) {
+            try {
+                Record r = dataset.get(manager, Math.floorMod(first + i, size));
+                data[i] = r.getData();
+                labels[i] = r.getLabels();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read sample " + (first + i) + " of the dataset", e);
+            }
+        }
+        try {
+            return new NDList[] {Batchifier.STACK.batchify(data), Batchifier.STACK.batchify(labels)};
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("samples of the dataset do not stack into a batch: " + e.getMessage(), e);
+        }
+    }
+}

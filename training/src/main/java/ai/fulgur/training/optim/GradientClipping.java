@@ -1,0 +1,51 @@
+package ai.fulgur.training.optim;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.util.Pair;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Clipping by global norm, as PyTorch's {@code clip_grad_norm_}: when the L2 norm of all gradients together exceeds
+ * {@code maxNorm}, every gradient is scaled by {@code maxNorm / (norm + 1e-6)}, which keeps the update's direction
+ * (DJL's optimizer option clips each element instead).
+ */
+public final class GradientClipping {
+    private GradientClipping() {
+    }
+
+    /** Clips the gradients of {@code block}'s trainable parameters in place; returns the norm before clipping. */
+    public static double clipByGlobalNorm(Block block, double maxNorm) {
+        if (!(maxNorm > 0)) {
+            throw new IllegalArgumentException("maxNorm must be positive, got " + maxNorm);
+        }
+        List<NDArray> grads = new ArrayList<>();
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            NDArray w = p.getValue().getArray();
+            if (p.getValue().requiresGradient() && w.hasGradient()) {
+                grads.add(w.getGradient());
+            }
+        }
+        double sumSquares = 0;
+        for (NDArray g : grads) {
+            // temporaries closed at once: they would otherwise live as long as the parameters' manager
+            NDArray square = g.square();
+            NDArray sum = square.sum();
+            NDArray asFloat = sum.toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
+            sumSquares += asFloat.getFloat();
+            asFloat.close();
+            sum.close();
+            square.close();
+        }
+        double norm = Math.sqrt(sumSquares);
+        if (norm > maxNorm) {
+            float scale = (float) (maxNorm / (norm + 1e-6));
+            for (NDArray g : grads) {
+                g.muli(scale);
+            }
+        }
+        return norm;
+    }
+}
