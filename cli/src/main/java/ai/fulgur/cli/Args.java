@@ -78,6 +78,23 @@ final class Args {
         }
     }
 
+    double number(String name, double fallback, double min) {
+        consumed.add(name);
+        String v = options.get(name);
+        if (v == null) {
+            return fallback;
+        }
+        try {
+            double x = Double.parseDouble(v);
+            if (!(x >= min) || !Double.isFinite(x)) {
+                throw new UsageException("--" + name + " must be a finite number >= " + min + ", got " + v);
+            }
+            return x;
+        } catch (NumberFormatException e) {
+            throw new UsageException("--" + name + " expects a number, got '" + v + "'");
+        }
+    }
+
     List<String> positional() {
         return positional;
     }

@@ -12,6 +12,7 @@ import java.util.TreeMap;
 public final class Main {
     private static final Map<String, Command> COMMANDS = new TreeMap<>(Map.of(
             "train", new TrainCommand(),
+            "tokenize", new TokenizeCommand(System.in),
             "devices", new DevicesCommand()));
 
     private Main() {}
