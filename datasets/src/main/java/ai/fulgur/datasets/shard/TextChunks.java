@@ -15,11 +15,13 @@ import java.nio.file.Path;
  * Reads a UTF-8 text file in pieces of about {@code chunkChars} characters, so that a file far larger than memory
  * can be tokenized piece by piece with the same result as tokenizing it whole.
  *
- * <p>A piece ends only just after a newline that has a non-whitespace character on both sides ({@code "x\nY"}).
- * Such a newline is a whole pre-token for GPT-2 (its pattern's {@code \s+(?!\S)} and {@code \s+} both give exactly
- * {@code "\n"} there, and no other alternative crosses it) and a word boundary for WordPiece, so encoding the pieces
- * one by one and concatenating equals encoding the whole text. Without such a newline a piece grows until one comes
- * or the file ends.
+ * <p>A piece ends only just before a newline that is followed by a non-whitespace character ({@code "x \nY"} is
+ * cut as {@code "x "} and {@code "\nY"}). For GPT-2 that newline is a pre-token of its own whatever precedes it
+ * (the pattern's {@code \s+(?!\S)} backtracks off it, then {@code \s+} takes it alone), and the whitespace before it
+ * forms the same piece whether the text ends there or not; no other alternative of the pattern crosses it. For
+ * WordPiece it is a word boundary. So encoding the pieces one by one and concatenating equals encoding the whole
+ * text, CRLF line ends included. A piece ends at the first such newline from {@code chunkChars} on (or the last
+ * one before); without one, it grows until one comes or the file ends.
  */
 final class TextChunks implements AutoCloseable {
 
@@ -57,7 +59,7 @@ final class TextChunks implements AutoCloseable {
                 pending.setLength(0);
                 return rest;
             }
-            int cut = lastSafeCut();
+            int cut = safeCut();
             if (cut > 0) {
                 String piece = pending.substring(0, cut);
                 pending.delete(0, cut);
@@ -89,18 +91,32 @@ final class TextChunks implements AutoCloseable {
         }
     }
 
-    /** @return the last position p with pending[p-2] non-space, pending[p-1] == '\n', pending[p] non-space; or 0 */
-    private int lastSafeCut() {
-        for (int p = pending.length() - 1; p >= 2; p--) {
-            if (pending.charAt(p - 1) == '\n' && !isSpace(pending.charAt(p)) && !isSpace(pending.charAt(p - 2))) {
+    /**
+     * @return the first cut at or after {@code chunkChars}, else the last one before, else 0; a cut is a position p
+     *     with pending[p] == '\n' and pending[p+1] not white space
+     */
+    private int safeCut() {
+        int n = pending.length();
+        for (int p = Math.max(1, chunkChars); p < n - 1; p++) {
+            if (isCut(p)) {
+                return p;
+            }
+        }
+        for (int p = Math.min(chunkChars, n - 1) - 1; p >= 1; p--) {
+            if (isCut(p)) {
                 return p;
             }
         }
         return 0;
     }
 
+    private boolean isCut(int p) {
+        return pending.charAt(p) == '\n' && !isSpace(pending.charAt(p + 1));
+    }
+
     /**
-     * A superset of Unicode White_Space (GPT-2's {@code \s}): it adds U+001C..U+001F, which only forgoes a few cuts.
+     * A superset of Unicode White_Space (GPT-2's {@code \s}): it adds U+001C..U+001F, which only forgoes a few cuts
+     * (a newline before one of those stays inside a piece).
      */
     private static boolean isSpace(char c) {
         return Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '\u0085';

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
 class TextChunksTest {
 
     private static final String[] PIECES = {"a", "B", "word", " ", "  ", "\n", "\n\n", " \n", "\n ", "\t", "'s", "'",
-        "!", "42", "\u00e9t\u00e9", "\u00a0", "\u3000", "\u0085", "\ud83d\ude00", "\r\n"};
+        "!", "42", "\u00e9t\u00e9", "\u00a0", "\u3000", "\u0085", "\ud83d\ude00", "\r\n", "\n", "\nX", " \n", "\r"};
 
     @TempDir
     Path dir;
@@ -28,6 +28,7 @@ class TextChunksTest {
     void piecesJoinBackAndEncodeLikeTheWhole() throws IOException {
         Gpt2Tokenizer gpt2 = Gpt2Tokenizer.gpt2();
         Random random = new Random(7);
+        int totalPieces = 0;
         for (int round = 0; round < 30; round++) {
             StringBuilder text = new StringBuilder();
             int length = random.nextInt(3000);
@@ -38,6 +39,7 @@ class TextChunksTest {
             Files.writeString(file, text);
             int chunkChars = 1 + random.nextInt(64);
             List<String> pieces = read(file, chunkChars);
+            totalPieces += pieces.size();
             assertEquals(text.toString(), String.join("", pieces), "round " + round);
             List<Integer> piecewise = new ArrayList<>();
             for (String piece : pieces) {
@@ -49,14 +51,15 @@ class TextChunksTest {
             assertArrayEquals(gpt2.encode(text.toString()), piecewise.stream().mapToInt(i -> i).toArray(),
                     "round " + round + ", pieces of " + chunkChars + " chars");
         }
+        assertTrue(totalPieces > 300, "only " + totalPieces + " pieces: the cuts were hardly tested");
     }
 
     @Test
-    void cutsOnlyAtANewlineBetweenNonSpace() throws IOException {
+    void cutsOnlyBeforeANewlineThatPrecedesNonSpace() throws IOException {
         Path file = dir.resolve("cuts.txt");
-        Files.writeString(file, "ab \ncd\n\nef\ngh");
-        // "ab \n" has a space before the newline and "\n\n" a newline after: the only cut is before "gh"
-        assertEquals(List.of("ab \ncd\n\nef\n", "gh"), read(file, 2));
+        Files.writeString(file, "ab \ncd\n\nef\r\ngh");
+        // not between the two newlines of "\n\n", nor before the "\n" of "\r\n" (the run is "\r\n", cut before \n)
+        assertEquals(List.of("ab ", "\ncd\n", "\nef\r", "\ngh"), read(file, 2));
         Files.writeString(file, "no newline at all");
         assertEquals(List.of("no newline at all"), read(file, 3));
         Files.writeString(file, "");
