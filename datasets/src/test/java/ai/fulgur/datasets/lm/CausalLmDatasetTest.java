@@ -12,13 +12,18 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.Record;
+import ai.fulgur.datasets.shard.ShardPreparer;
 import ai.fulgur.datasets.shard.TokenShardWriter;
 import ai.fulgur.datasets.shard.TokenShards;
+import ai.fulgur.datasets.tokenizer.Gpt2Tokenizer;
+import ai.fulgur.datasets.tokenizer.TinyShakespeare;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Set;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -82,6 +87,36 @@ class CausalLmDatasetTest {
             for (long i = 0; i < dataset.size(); i++) {
                 int start = (int) dataset.windowStart(i);
                 assertArrayEquals(Arrays.copyOfRange(corpus, start, start + 11), dataset.window(i), "sample " + i);
+            }
+        }
+    }
+
+    @Test
+    void tinyShakespeareWindowsAreSlicesOfGpt2sEncoding() throws IOException {
+        Path text = TinyShakespeare.find();
+        Assumptions.assumeTrue(text != null, "tinyshakespeare.txt not found; " + TinyShakespeare.HINT);
+        // the first 200,000 characters keep the test quick; ShardPreparerTest covers the whole file
+        String head = Files.readString(text).substring(0, 200_000);
+        Path headFile = Files.writeString(dir.resolve("head.txt"), head);
+        Gpt2Tokenizer gpt2 = Gpt2Tokenizer.gpt2();
+        int[] expected = gpt2.encode(head);
+        Path shards = dir.resolve("shakespeare");
+        ShardPreparer.builder(gpt2).optMaxTokensPerShard(10_000).build().prepare(headFile, shards);
+        try (TokenShards train = TokenShards.openSplit(shards, "train");
+                TokenShards val = TokenShards.openSplit(shards, "val")) {
+            CausalLmDataset training = CausalLmDataset.builder().setTokens(train).setBlockSize(64)
+                    .optSamplesPerEpoch(500).setSampling(8, true).build();
+            for (long i = 0; i < training.size(); i++) {
+                int start = (int) training.windowStart(i);
+                assertArrayEquals(Arrays.copyOfRange(expected, start, start + 65), training.window(i), "sample " + i);
+            }
+            CausalLmDataset validation = CausalLmDataset.builder().setTokens(val).setBlockSize(64)
+                    .optWindows(CausalLmDataset.Windows.SEQUENTIAL).setSampling(8, false).build();
+            int offset = (int) train.size(); // validation is the corpus's tail
+            assertEquals((val.size() - 1) / 64, validation.size());
+            for (long i = 0; i < validation.size(); i += 17) {
+                int start = offset + (int) i * 64;
+                assertArrayEquals(Arrays.copyOfRange(expected, start, start + 65), validation.window(i), "val " + i);
             }
         }
     }

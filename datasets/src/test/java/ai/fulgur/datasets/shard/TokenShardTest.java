@@ -41,7 +41,7 @@ class TokenShardTest {
     @Test
     void uint16RoundTripKeepsIdsAbove32767() throws IOException {
         // > 1 MB of tokens, so the writer's buffer is flushed several times
-        int[] tokens = randomTokens(700_001, 50257, 1);
+        int[] tokens = randomTokens(540_001, 50257, 1);
         tokens[0] = 50256;
         tokens[1] = 0;
         tokens[2] = 32768;
@@ -50,7 +50,7 @@ class TokenShardTest {
 
     @Test
     void uint32RoundTrip() throws IOException {
-        int[] tokens = randomTokens(300_003, 100_000, 2);
+        int[] tokens = randomTokens(270_003, 100_000, 2);
         tokens[0] = 99_999;
         tokens[1] = 65536;
         assertRoundTrip(tokens, 100_000, TokenDType.UINT32);
