@@ -170,7 +170,12 @@ public final class TokenShardWriter implements AutoCloseable {
                 Files.deleteIfExists(temporary);
             }
         }
-        Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        try {
+            Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(temporary);
+            throw e;
+        }
     }
 
     /** Discards what was written: deletes the temporary file and leaves {@link #file()} as it was. */
