@@ -28,6 +28,9 @@ import java.util.function.LongSupplier;
  *   try (ProgressBar bar = ProgressBar.builder("train").setTotal(steps).optUnit("it").build()) {
  *       for (...) { bar.set("loss", loss); bar.step(1); }
  *   }
+ *   try (ProgressBar bar = ProgressBar.builder("prepare").optUnit("B").build()) {
+ *       ShardPreparer.builder(tokenizer).optProgress(bar::update).build().prepare(input, output);
+ *   }
  * </pre>
  */
 public final class ProgressBar implements AutoCloseable {
@@ -37,7 +40,7 @@ public final class ProgressBar implements AutoCloseable {
     private static final long REDRAW_NANOS = 100_000_000L;
 
     private final String label;
-    private final long total;
+    private long total;
     private final String unit;
     private final PrintStream out;
     private final boolean terminal;
@@ -88,6 +91,18 @@ public final class ProgressBar implements AutoCloseable {
         }
         this.done = done;
         maybeDraw();
+    }
+
+    /**
+     * Sets the work done and the total, then redraws if due; fits {@code ShardPreparer.ProgressListener} as
+     * {@code bar::update}.
+     */
+    public synchronized void update(long done, long total) {
+        if (closed) {
+            return;
+        }
+        this.total = total;
+        update(done);
     }
 
     /** Sets the work done so far and {@code key=value} fields, then redraws if due. */

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.fulgur.datasets.shard.ShardPreparer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -103,12 +104,13 @@ class ProgressBarTest {
     void plainOutputPrintsALineEachIntervalAndAtTheEnd() {
         AtomicLong nanos = new AtomicLong();
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        ProgressBar bar = ProgressBar.builder("prepare").setTotal(1000).optUnit("B")
+        ProgressBar bar = ProgressBar.builder("prepare").optUnit("B")
                 .optOutput(new PrintStream(bytes, true, StandardCharsets.UTF_8)).optTerminal(false)
                 .optPlainInterval(Duration.ofSeconds(10)).clock(nanos::get).build();
+        ShardPreparer.ProgressListener listener = bar::update; // the total arrives with the updates
         for (int second = 1; second <= 25; second++) {
             nanos.set(second * 1_000_000_000L);
-            bar.update(second * 10L);
+            listener.update(second * 10L, 1000);
         }
         bar.close();
         String out = bytes.toString(StandardCharsets.UTF_8);
