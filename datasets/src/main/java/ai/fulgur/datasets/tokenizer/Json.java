@@ -13,9 +13,10 @@ import java.util.Map;
  *
  * <p>Values come back as {@link LinkedHashMap} (key order kept), {@link ArrayList}, {@link String}, {@link Long}
  * (integers), {@link Double} (numbers with a fraction or exponent), {@link Boolean} or {@code null}. Not a general
- * JSON library: no streaming, and the whole text is held in memory (encoder.json is 1 MB).
+ * JSON library: no streaming, and the whole text is held in memory (encoder.json is 1 MB). Public for the
+ * JSON-lines reader of {@code ai.fulgur.datasets.text}.
  */
-final class Json {
+public final class Json {
 
     private final String text;
     private final String file;
@@ -33,7 +34,7 @@ final class Json {
      * @param file the file's name for error messages
      * @throws VocabFileException naming the file, line and column of the first error
      */
-    static Object parse(String text, String file) throws VocabFileException {
+    public static Object parse(String text, String file) throws VocabFileException {
         Json json = new Json(text, file);
         json.skipWhitespace();
         Object value = json.value();
@@ -45,7 +46,7 @@ final class Json {
     }
 
     /** Quotes a string like Python's {@code json.dumps(s)} (ensure_ascii): ASCII stays, the rest is escaped. */
-    static String quote(String s) {
+    public static String quote(String s) {
         StringBuilder out = new StringBuilder(s.length() + 2).append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);

@@ -3,17 +3,20 @@ package ai.fulgur.datasets.tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Finds tinyshakespeare.txt for tests: -Dfulgur.tinyshakespeare=PATH, else shared/data/ beside the repository. */
-final class TinyShakespeare {
+/**
+ * Finds tinyshakespeare.txt for tests: -Dfulgur.tinyshakespeare=PATH, else shared/data/ beside the repository. Public
+ * for the shard and dataset tests.
+ */
+public final class TinyShakespeare {
 
-    static final String HINT = "set -Dfulgur.tinyshakespeare=PATH or put it at ../shared/data/tinyshakespeare.txt "
+    public static final String HINT = "set -Dfulgur.tinyshakespeare=PATH or put it at ../shared/data/tinyshakespeare.txt "
             + "beside the repository";
 
     private TinyShakespeare() {
     }
 
     /** @return the file, or null when it is not on this machine */
-    static Path find() {
+    public static Path find() {
         String property = System.getProperty("fulgur.tinyshakespeare");
         if (property != null) {
             return Path.of(property);
