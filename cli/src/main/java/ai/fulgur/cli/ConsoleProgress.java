@@ -1,47 +1,61 @@
 package ai.fulgur.cli;
 
+import ai.fulgur.datasets.progress.ProgressBar;
 import ai.fulgur.training.loop.TrainingLoop;
 import java.io.PrintStream;
-import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 
-/** Prints a training run's progress: step, loss, tokens/s and time left, plus every evaluation and checkpoint. */
-final class ConsoleProgress implements TrainingLoop.Listener {
+/**
+ * Shows a training run as a progress bar (step, smoothed loss, tokens/s, ETA; one redrawn line on a terminal,
+ * periodic lines otherwise) and prints every evaluation and checkpoint on its own line.
+ */
+final class ConsoleProgress implements TrainingLoop.Listener, AutoCloseable {
     private final PrintStream out;
-    private final int every;
+    private ProgressBar bar;
     private double smoothed = Double.NaN;
-    private int firstStep = -1; // a resumed run starts past 1
+    private int firstStep = -1; // a resumed run starts past 0
+    private double lastEval = Double.NaN;
 
-    /** Prints to {@code out} every {@code every} steps (and the last). */
-    ConsoleProgress(PrintStream out, int every) {
+    ConsoleProgress(PrintStream out) {
         this.out = out;
-        this.every = Math.max(1, every);
     }
 
     @Override
     public void onStep(int step, int steps, double loss, long tokens, double seconds) {
-        smoothed = Double.isNaN(smoothed) ? loss : 0.9 * smoothed + 0.1 * loss;
-        if (firstStep < 0) {
+        if (bar == null) {
             firstStep = step - 1;
+            bar = ProgressBar.builder("train").setTotal(steps).optInitial(firstStep).optUnit(" steps")
+                    .optOutput(out).build();
         }
-        if (step % every == 0 || step == steps) {
-            double rate = tokens / Math.max(seconds, 1e-9);
-            long left = Math.round(seconds / (step - firstStep) * (steps - step));
-            out.printf("step %6d/%d  loss %.4f  %,.0f tokens/s  ETA %s%n", step, steps, smoothed, rate,
-                    format(Duration.ofSeconds(left)));
+        smoothed = Double.isNaN(smoothed) ? loss : 0.9 * smoothed + 0.1 * loss;
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("loss", String.format("%.4f", smoothed));
+        if (!Double.isNaN(lastEval)) {
+            fields.put("eval", String.format("%.4f", lastEval));
+        }
+        fields.put("tok/s", String.format("%,.0f", tokens / Math.max(seconds, 1e-9)));
+        bar.update(step, fields);
+        if (step == steps) {
+            close();
         }
     }
 
     @Override
     public void onEval(int step, double loss) {
-        out.printf("step %6d  eval loss %.4f%n", step, loss);
+        lastEval = loss;
     }
 
     @Override
     public void onCheckpoint(int step, java.nio.file.Path dir) {
-        out.printf("step %6d  checkpoint %s%n", step, dir.toAbsolutePath());
+        out.printf("checkpoint at step %d: %s%n", step, dir.toAbsolutePath());
     }
 
-    private static String format(Duration d) {
-        return String.format("%d:%02d:%02d", d.toHours(), d.toMinutesPart(), d.toSecondsPart());
+    @Override
+    public void close() {
+        if (bar != null) {
+            bar.close();
+            bar = null;
+        }
     }
 }

@@ -13,6 +13,7 @@ public final class Main {
     private static final Map<String, Command> COMMANDS = new TreeMap<>(Map.of(
             "train", new TrainCommand(),
             "tokenize", new TokenizeCommand(System.in),
+            "prepare", new PrepareCommand(),
             "devices", new DevicesCommand()));
 
     private Main() {}

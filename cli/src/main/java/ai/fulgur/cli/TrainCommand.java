@@ -77,8 +77,10 @@ final class TrainCommand implements Command {
         out.printf("training a %d-layer transformer (embedding %d, %d heads) on %d-digit addition: %d steps of %d "
                 + "problems, %s engine%n", c.layers(), c.embedding(), c.heads(), c.digits(), c.steps(), c.batchSize(),
                 c.engine());
-        AdditionTask.Result r = AdditionTask.run(c, quiet ? null : new ConsoleProgress(out, Math.max(1,
-                c.steps() / 30)));
+        AdditionTask.Result r;
+        try (ConsoleProgress progress = new ConsoleProgress(out)) {
+            r = AdditionTask.run(c, quiet ? null : progress);
+        }
         out.println("samples from the held-out problems (the answer is written backwards, then $):");
         r.samples().forEach(s -> out.println("  " + s));
         out.printf("exact match on %d held-out problems: %.1f%%  (trained in %.1f s)%n", r.evaluated(),
