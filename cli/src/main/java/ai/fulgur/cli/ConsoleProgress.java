@@ -25,7 +25,7 @@ final class ConsoleProgress implements TrainingLoop.Listener, AutoCloseable {
     public void onStep(int step, int steps, double loss, long tokens, double seconds) {
         if (bar == null) {
             firstStep = step - 1;
-            bar = ProgressBar.builder("train").setTotal(steps).optInitial(firstStep).optUnit(" steps")
+            bar = ProgressBar.builder("train").setTotal(steps).optInitial(firstStep).optUnit("steps")
                     .optOutput(out).build();
         }
         smoothed = Double.isNaN(smoothed) ? loss : 0.9 * smoothed + 0.1 * loss;
