@@ -226,6 +226,55 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
         return out.forward(parameterStore, new NDList(o.reshape(b, n, embeddingSize)), training, params);
     }
 
+    /**
+     * Inference over n new positions with a key/value cache (no dropout, nothing recorded outside a gradient
+     * collector): the new keys and values are written at positions [start, start + n) of {@code keyCache} and
+     * {@code valueCache}, and the new queries attend over positions [0, start + n), the causal mask aligned
+     * bottom-right (query i sees keys j ≤ start + i). Dense attention only.
+     *
+     * @param x          the new positions (B, n, C)
+     * @param keyCache   (B, capacity, Hkv, D), written in place
+     * @param valueCache (B, capacity, Hkv, D), written in place
+     * @param start      positions already in the cache; start + n ≤ capacity
+     * @return y (B, n, C), in x's manager
+     */
+    public NDArray forwardCached(ParameterStore parameterStore, NDArray x, NDArray keyCache, NDArray valueCache,
+            long start) {
+        checkInput(x.getShape());
+        long b = x.getShape().get(0);
+        long n = x.getShape().get(1);
+        long d = embeddingSize / numHeads;
+        long end = start + n;
+        Shape cacheShape = keyCache.getShape();
+        if (cacheShape.dimension() != 4 || cacheShape.get(0) != b || cacheShape.get(2) != numKvHeads
+                || cacheShape.get(3) != d || !cacheShape.equals(valueCache.getShape())) {
+            throw new IllegalArgumentException("KV cache must be (B, capacity, Hkv, D) = (" + b + ", capacity, "
+                    + numKvHeads + ", " + d + ") for keys and values, got " + cacheShape + " and "
+                    + valueCache.getShape());
+        }
+        if (start < 0 || end > cacheShape.get(1)) {
+            throw new IllegalArgumentException("positions [" + start + ", " + end + ") do not fit a KV cache of "
+                    + cacheShape.get(1) + " positions");
+        }
+        AttentionSpec spec = spec(d, n, end);
+        if (spec.layout() != null) {
+            throw new UnsupportedOperationException(getClass().getSimpleName() + " has a block-sparse layout; the "
+                    + "cached path takes dense attention only");
+        }
+        NDManager m = x.getManager();
+        NDArray fused = qkv.forward(parameterStore, new NDList(x), false, null).head(); // (B, n, (Hq+2Hkv)·D)
+        NDArray heads = fused.reshape(b, n, numHeads + 2L * numKvHeads, d);
+        NDArray q = heads.get(m, new NDIndex(":, :, 0:{}", numHeads));                      // (B, n, Hq, D)
+        NDIndex newPositions = new NDIndex(":, {}:{}", start, end);
+        keyCache.set(newPositions, heads.get(m, new NDIndex(":, :, {}:{}", numHeads, numHeads + numKvHeads)));
+        valueCache.set(newPositions, heads.get(m, new NDIndex(":, :, {}:", numHeads + numKvHeads)));
+        NDIndex filled = new NDIndex(":, 0:{}", end);
+        NDArray k = keyCache.get(m, filled);                                                 // (B, end, Hkv, D)
+        NDArray v = valueCache.get(m, filled);                                               // (B, end, Hkv, D)
+        NDArray o = attention(q, k, v, null, spec, false);                                  // (B, n, Hq, D)
+        return out.forward(parameterStore, new NDList(o.reshape(b, n, embeddingSize)), false, null).head();
+    }
+
     /** {@inheritDoc} The output has the shape of x: (B, N, C). */
     @Override
     public Shape[] getOutputShapes(Shape[] inputShapes) {
@@ -295,6 +344,16 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
             throw new IllegalArgumentException(getClass().getSimpleName() + " was initialized for embedding size "
                     + embeddingSize + ", got input " + x);
         }
+    }
+
+    /** The fused q/k/v projection (weight ((Hq + 2·Hkv)·D, C)), or null before the block saw an input shape. */
+    public Linear getQkvProjection() {
+        return qkv;
+    }
+
+    /** The output projection (weight (C, C)), or null before the block saw an input shape. */
+    public Linear getOutputProjection() {
+        return out;
     }
 
     /** Query heads Hq. */

@@ -16,23 +16,31 @@ import ai.djl.nn.norm.LayerNorm;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.PairList;
+import ai.fulgur.ops.activation.GeluForm;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A small GPT-style language model: token and learned position embeddings, L pre-LN {@link TransformerBlock}s with
- * causal {@link FlashMultiHeadAttention}, a final LayerNorm and a linear LM head (no bias, as GPT-2's):
+ * A GPT-style language model (GPT-2 is one configuration of it): token and learned position embeddings, L pre-LN
+ * {@link TransformerBlock}s with causal {@link FlashMultiHeadAttention}, a final LayerNorm and a linear LM head
+ * without bias:
  *
  * <pre>
  *   x = wte[tokens] + wpe[0:T]
  *   x = block_l(x)  for l = 0 .. L−1
- *   logits = layerNorm(x) · Wheadᵀ
+ *   logits = layerNorm(x) · Wheadᵀ      Whead = wte when the head is tied (GPT-2), its own (V, C) weight otherwise
  * </pre>
  *
  * <p>Shapes: input tokens (B, T) INT32 or INT64 with T ≤ maxLength; parameters {@code token_embedding} (V, C) and
  * {@code position_embedding} (maxLength, C), both N(0, 0.02²) initially; children {@code block0} … {@code block<L−1>},
- * {@code final_norm}, {@code lm_head} (weight (V, C)); output logits (B, T, V). It runs on any engine; on Fulgur the
- * attention is FlashAttention, elsewhere it is composed from standard ops.
+ * {@code final_norm}, and {@code lm_head} (weight (V, C)) unless the head is tied; output logits (B, T, V). It runs
+ * on any engine; on Fulgur the attention is FlashAttention, elsewhere it is composed from standard ops.
+ *
+ * <p>Options: a tied head (the token embedding is the head's weight, one parameter receiving both gradients), the
+ * GELU form and layer norm epsilon of every layer, the MLP hidden size, dropout.
+ *
+ * <p>Generation: {@link #newCache} and {@link #forwardCached} run new tokens only, reading the keys and values of
+ * earlier positions from a {@link KvCache}; prefill a prompt, then feed one token at a time.
  */
 public class CausalTransformer extends AbstractBlock {
     private static final byte VERSION = 1;
@@ -40,7 +48,8 @@ public class CausalTransformer extends AbstractBlock {
     private final int vocabSize;
     private final int maxLength;
     private final int embeddingSize;
-    private final float dropout;
+    private final float embeddingDropout;
+    private final boolean tiedHead;
     private final Parameter tokenEmbedding;
     private final Parameter positionEmbedding;
     private final List<TransformerBlock> blocks = new ArrayList<>();
@@ -53,7 +62,8 @@ public class CausalTransformer extends AbstractBlock {
         this.vocabSize = b.vocabSize;
         this.maxLength = b.maxLength;
         this.embeddingSize = b.embeddingSize;
-        this.dropout = b.dropout;
+        this.embeddingDropout = b.embeddingDropout >= 0 ? b.embeddingDropout : b.dropout;
+        this.tiedHead = b.tiedHead;
         tokenEmbedding = addParameter(Parameter.builder().setName("token_embedding").setType(Parameter.Type.WEIGHT)
                 .optInitializer(new NormalInitializer(0.02f)).optShape(new Shape(vocabSize, embeddingSize)).build());
         positionEmbedding = addParameter(Parameter.builder().setName("position_embedding")
@@ -62,10 +72,12 @@ public class CausalTransformer extends AbstractBlock {
         for (int l = 0; l < b.numLayers; l++) {
             blocks.add(addChildBlock("block" + l, TransformerBlock.builder().setEmbeddingSize(embeddingSize)
                     .setNumHeads(b.numHeads).optNumKvHeads(b.numKvHeads).optCausal(true)
-                    .optAttentionDropout(b.attentionDropout).optDropout(b.dropout).build()));
+                    .optAttentionDropout(b.attentionDropout).optDropout(b.dropout).optGeluForm(b.geluForm)
+                    .optLayerNormEpsilon(b.layerNormEpsilon).optMlpHiddenSize(b.mlpHiddenSize).build()));
         }
-        finalNorm = addChildBlock("final_norm", LayerNorm.builder().axis(2).build());
-        lmHead = addChildBlock("lm_head", Linear.builder().setUnits(vocabSize).optBias(false).build());
+        finalNorm = addChildBlock("final_norm", LayerNorm.builder().axis(2).optEpsilon(b.layerNormEpsilon).build());
+        lmHead = tiedHead ? null
+                : addChildBlock("lm_head", Linear.builder().setUnits(vocabSize).optBias(false).build());
     }
 
     /** A builder. */
@@ -81,17 +93,84 @@ public class CausalTransformer extends AbstractBlock {
         checkInput(tokens.getShape());
         long t = tokens.getShape().get(1);
         NDArray wte = ps.getValue(tokenEmbedding, tokens.getDevice(), training);
-        NDArray wpe = ps.getValue(positionEmbedding, tokens.getDevice(), training);
-        NDArray x = Embedding.embedding(tokens, wte, SparseFormat.DENSE).head()      // (B, T, C)
-                .add(wpe.get(new NDIndex("0:{}", t)));                                 // + (T, C)
-        if (training && dropout > 0) {
-            x = Dropout.dropout(x, dropout, true).head();
+        NDArray x = embed(ps, tokens, 0, training);                                    // (B, T, C)
+        if (training && embeddingDropout > 0) {
+            x = Dropout.dropout(x, embeddingDropout, true).head();
         }
         for (TransformerBlock block : blocks) {
             x = block.forward(ps, new NDList(x), training, params).head();
         }
-        x = finalNorm.forward(ps, new NDList(x), training, params).head();
-        return lmHead.forward(ps, new NDList(x), training, params);                    // (B, T, V)
+        return new NDList(head(ps, x, training, params));                             // (B, T, V)
+    }
+
+    /**
+     * Inference over new tokens with a key/value cache: the tokens take positions [start, start + n), start =
+     * {@code cache.length()}; each layer writes their keys and values into the cache and attends over all earlier
+     * positions too; the cache then advances by n. Prefill a prompt with one call, then feed one token per call: the
+     * logits equal those of {@link #forward} over the whole sequence. Dropout is off; nothing is recorded unless a
+     * gradient collector is open (call it outside one).
+     *
+     * @param tokens           (B, n) INT32 or INT64, B the cache's batch size and start + n ≤ maxLength
+     * @param cache            from {@link #newCache}, written in place
+     * @param lastPositionOnly whether to compute the logits of the last new position only (what sampling needs)
+     * @return logits (B, n, V), or (B, 1, V) for the last position only, in the tokens' manager
+     */
+    public NDArray forwardCached(ParameterStore ps, NDArray tokens, KvCache cache, boolean lastPositionOnly) {
+        Shape s = tokens.getShape();
+        if (s.dimension() != 2 || s.get(1) < 1 || s.get(0) != cache.batchSize()) {
+            throw new IllegalArgumentException("forwardCached takes tokens (B, n) with B = the cache's batch size "
+                    + cache.batchSize() + " and n >= 1, got " + s);
+        }
+        if (cache.layers() != blocks.size()) {
+            throw new IllegalArgumentException("KV cache has " + cache.layers() + " layers, the model "
+                    + blocks.size());
+        }
+        long n = s.get(1);
+        long start = cache.length();
+        if (start + n > maxLength) {
+            throw new IllegalArgumentException("positions [" + start + ", " + (start + n) + ") exceed maxLength "
+                    + maxLength + " (the position embedding's rows)");
+        }
+        cache.checkRoom(n);
+        NDArray x = embed(ps, tokens, start, false);                                   // (B, n, C)
+        for (int l = 0; l < blocks.size(); l++) {
+            x = blocks.get(l).forwardCached(ps, x, cache, l);
+        }
+        cache.advance(n);
+        if (lastPositionOnly && n > 1) {
+            x = x.get(x.getManager(), new NDIndex(":, {}:", n - 1));                    // (B, 1, C)
+        }
+        return head(ps, x, false, null);
+    }
+
+    /**
+     * An empty cache for {@code batchSize} sequences of up to maxLength positions, FLOAT32, in {@code manager}
+     * (on the model's engine and device). The model must be initialized.
+     */
+    public KvCache newCache(NDManager manager, int batchSize) {
+        AbstractMultiHeadAttention attention = blocks.get(0).getAttention();
+        int heads = attention.getNumHeads();
+        return KvCache.allocate(manager, blocks.size(), batchSize, maxLength, attention.getNumKvHeads(),
+                embeddingSize / heads, DataType.FLOAT32);
+    }
+
+    /** wte[tokens] + wpe[start : start + T] for tokens (B, T); in the tokens' manager. */
+    private NDArray embed(ParameterStore ps, NDArray tokens, long start, boolean training) {
+        long t = tokens.getShape().get(1);
+        NDArray wte = ps.getValue(tokenEmbedding, tokens.getDevice(), training);
+        NDArray wpe = ps.getValue(positionEmbedding, tokens.getDevice(), training);
+        // the slice goes to the tokens' manager, not the parameter's, so it dies with the batch
+        NDArray positions = wpe.get(tokens.getManager(), new NDIndex("{}:{}", start, start + t)); // (T, C)
+        return Embedding.embedding(tokens, wte, SparseFormat.DENSE).head().add(positions);
+    }
+
+    /** Logits layerNorm(x) · Wheadᵀ (B, T, V) for x (B, T, C). */
+    private NDArray head(ParameterStore ps, NDArray x, boolean training, PairList<String, Object> params) {
+        NDArray h = finalNorm.forward(ps, new NDList(x), training, params).head();
+        if (tiedHead) {
+            return Linear.linear(h, ps.getValue(tokenEmbedding, h.getDevice(), training)).head();
+        }
+        return lmHead.forward(ps, new NDList(h), training, params).head();
     }
 
     /** {@inheritDoc} Logits (B, T, V) for tokens (B, T). */
@@ -110,7 +189,9 @@ public class CausalTransformer extends AbstractBlock {
             block.initialize(manager, dataType, x);
         }
         finalNorm.initialize(manager, dataType, x);
-        lmHead.initialize(manager, dataType, x);
+        if (lmHead != null) {
+            lmHead.initialize(manager, dataType, x);
+        }
     }
 
     private void checkInput(Shape tokens) {
@@ -125,6 +206,46 @@ public class CausalTransformer extends AbstractBlock {
         return vocabSize;
     }
 
+    /** The longest sequence (rows of the position embedding). */
+    public int getMaxLength() {
+        return maxLength;
+    }
+
+    /** The embedding size C. */
+    public int getEmbeddingSize() {
+        return embeddingSize;
+    }
+
+    /** Whether the LM head is the token embedding. */
+    public boolean isTiedHead() {
+        return tiedHead;
+    }
+
+    /** The token embedding (V, C) (GPT-2's {@code wte}). */
+    public Parameter getTokenEmbedding() {
+        return tokenEmbedding;
+    }
+
+    /** The position embedding (maxLength, C) (GPT-2's {@code wpe}). */
+    public Parameter getPositionEmbedding() {
+        return positionEmbedding;
+    }
+
+    /** The transformer layers, first to last. */
+    public List<TransformerBlock> getLayers() {
+        return List.copyOf(blocks);
+    }
+
+    /** The final layer norm (GPT-2's {@code ln_f}). */
+    public LayerNorm getFinalNorm() {
+        return finalNorm;
+    }
+
+    /** The untied LM head (weight (V, C)), or null when the head is tied to the token embedding. */
+    public Linear getLmHead() {
+        return lmHead;
+    }
+
     /** The builder of {@link CausalTransformer}. */
     public static final class Builder {
         private int vocabSize;
@@ -134,7 +255,12 @@ public class CausalTransformer extends AbstractBlock {
         private int numHeads;
         private int numKvHeads = -1;
         private float dropout;
+        private float embeddingDropout = -1;
         private float attentionDropout;
+        private boolean tiedHead;
+        private GeluForm geluForm = GeluForm.ERF;
+        private float layerNormEpsilon = 1e-5f;
+        private int mlpHiddenSize = -1;
 
         Builder() {}
 
@@ -174,9 +300,15 @@ public class CausalTransformer extends AbstractBlock {
             return this;
         }
 
-        /** Sets the embedding and residual dropout in training; default 0. */
+        /** Sets the residual dropout in training, and the embedding dropout unless set apart; default 0. */
         public Builder optDropout(float dropout) {
             this.dropout = dropout;
+            return this;
+        }
+
+        /** Sets the dropout on the summed embeddings in training; default the residual dropout. */
+        public Builder optEmbeddingDropout(float embeddingDropout) {
+            this.embeddingDropout = embeddingDropout;
             return this;
         }
 
@@ -186,12 +318,39 @@ public class CausalTransformer extends AbstractBlock {
             return this;
         }
 
+        /** Sets whether the LM head reuses the token embedding as its weight (GPT-2); default false. */
+        public Builder optTiedHead(boolean tiedHead) {
+            this.tiedHead = tiedHead;
+            return this;
+        }
+
+        /** Sets the GELU form of every MLP; default {@link GeluForm#ERF}; GPT-2 uses {@link GeluForm#TANH}. */
+        public Builder optGeluForm(GeluForm geluForm) {
+            this.geluForm = geluForm;
+            return this;
+        }
+
+        /** Sets the epsilon of every layer norm; default 1e-5 (GPT-2's). */
+        public Builder optLayerNormEpsilon(float layerNormEpsilon) {
+            this.layerNormEpsilon = layerNormEpsilon;
+            return this;
+        }
+
+        /** Sets the MLP hidden size F of every layer; default 4·C. */
+        public Builder optMlpHiddenSize(int mlpHiddenSize) {
+            this.mlpHiddenSize = mlpHiddenSize;
+            return this;
+        }
+
         /** Builds the model; fails for a missing or invalid size. */
         public CausalTransformer build() {
             if (vocabSize <= 0 || maxLength <= 0 || embeddingSize <= 0 || numLayers <= 0) {
                 throw new IllegalArgumentException("vocabSize, maxLength, embeddingSize and numLayers must be set to "
                         + "positive numbers, got " + vocabSize + ", " + maxLength + ", " + embeddingSize + ", "
                         + numLayers);
+            }
+            if (embeddingDropout != -1 && !(embeddingDropout >= 0 && embeddingDropout < 1)) {
+                throw new IllegalArgumentException("embeddingDropout must be in [0, 1), got " + embeddingDropout);
             }
             return new CausalTransformer(this);
         }

@@ -6,12 +6,12 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.AbstractBlock;
-import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import ai.fulgur.ops.activation.GeluForm;
 
 /**
  * A pre-LN transformer layer (GPT-2's):
@@ -23,14 +23,19 @@ import ai.djl.util.PairList;
  *
  * <p>Shapes: input x (B, N, C) and an optional key mask (B, N) (see {@link AbstractMultiHeadAttention}); children
  * {@code attention_norm} and {@code mlp_norm} (LayerNorm over C, axis 2), {@code attention} (a {@link FlashMultiHeadAttention}
- * unless another attention block is given), {@code mlp_fc} (Linear C → r·C, r the MLP ratio) and {@code mlp_proj}
- * (Linear r·C → C); output y (B, N, C).
+ * unless another attention block is given), {@code mlp_fc} (Linear C → F, F the MLP hidden size, 4·C by default) and
+ * {@code mlp_proj} (Linear F → C); output y (B, N, C).
+ *
+ * <p>Options beyond the attention's: the GELU form (erf by default, as DJL's {@code Activation.gelu}; GPT-2 uses
+ * tanh), the layer norm epsilon (1e-5 by default, GPT-2's) and the MLP hidden size. {@link #forwardCached} is the
+ * inference path with a {@link KvCache}.
  */
 public class TransformerBlock extends AbstractBlock {
     private static final byte VERSION = 1;
 
     private final int embeddingSize;
     private final float dropout;
+    private final GeluForm geluForm;
     private final LayerNorm attentionNorm;
     private final AbstractMultiHeadAttention attention;
     private final LayerNorm mlpNorm;
@@ -42,12 +47,15 @@ public class TransformerBlock extends AbstractBlock {
         super(VERSION);
         this.embeddingSize = builder.embeddingSize;
         this.dropout = builder.dropout;
-        attentionNorm = addChildBlock("attention_norm", LayerNorm.builder().axis(2).build());
+        this.geluForm = builder.geluForm;
+        attentionNorm = addChildBlock("attention_norm", LayerNorm.builder().axis(2)
+                .optEpsilon(builder.layerNormEpsilon).build());
         attention = addChildBlock("attention", builder.attention != null ? builder.attention
                 : FlashMultiHeadAttention.builder().setNumHeads(builder.numHeads).optNumKvHeads(builder.numKvHeads)
                         .optCausal(builder.causal).optAttentionDropout(builder.attentionDropout).build());
-        mlpNorm = addChildBlock("mlp_norm", LayerNorm.builder().axis(2).build());
-        fc = addChildBlock("mlp_fc", Linear.builder().setUnits((long) builder.mlpRatio * embeddingSize).build());
+        mlpNorm = addChildBlock("mlp_norm", LayerNorm.builder().axis(2).optEpsilon(builder.layerNormEpsilon).build());
+        long hidden = builder.mlpHiddenSize > 0 ? builder.mlpHiddenSize : (long) builder.mlpRatio * embeddingSize;
+        fc = addChildBlock("mlp_fc", Linear.builder().setUnits(hidden).build());
         proj = addChildBlock("mlp_proj", Linear.builder().setUnits(embeddingSize).build());
     }
 
@@ -66,10 +74,30 @@ public class TransformerBlock extends AbstractBlock {
             attentionIn.add(inputs.get(1));
         }
         NDArray h = x.add(dropout(attention.forward(ps, attentionIn, training, params).head(), training));
+        return new NDList(h.add(dropout(mlp(ps, h, training, params), training)));
+    }
+
+    /**
+     * The layer over n new positions with a key/value cache, for inference: the attention writes this layer's keys
+     * and values at positions [cache.length(), cache.length() + n) and attends over everything before them too (see
+     * {@link AbstractMultiHeadAttention#forwardCached}). The caller advances the cache after the last layer.
+     *
+     * @param x     the new positions (B, n, C)
+     * @param layer this layer's index in the cache
+     * @return y (B, n, C), in x's manager
+     */
+    public NDArray forwardCached(ParameterStore ps, NDArray x, KvCache cache, int layer) {
+        checkInput(x.getShape());
+        NDArray a = attentionNorm.forward(ps, new NDList(x), false, null).head();
+        NDArray h = x.add(attention.forwardCached(ps, a, cache.keys(layer), cache.values(layer), cache.length()));
+        return h.add(mlp(ps, h, false, null));
+    }
+
+    /** proj(gelu(fc(layerNorm2(h)))) */
+    private NDArray mlp(ParameterStore ps, NDArray h, boolean training, PairList<String, Object> params) {
         NDArray m = mlpNorm.forward(ps, new NDList(h), training, params).head();
-        m = Activation.gelu(fc.forward(ps, new NDList(m), training, params).head());
-        m = proj.forward(ps, new NDList(m), training, params).head();
-        return new NDList(h.add(dropout(m, training)));
+        m = Gelu.apply(fc.forward(ps, new NDList(m), training, params).head(), geluForm);
+        return proj.forward(ps, new NDList(m), training, params).head();
     }
 
     private NDArray dropout(NDArray x, boolean training) {
@@ -107,6 +135,31 @@ public class TransformerBlock extends AbstractBlock {
         return attention;
     }
 
+    /** The layer norm before the attention (GPT-2's {@code ln_1}). */
+    public LayerNorm getAttentionNorm() {
+        return attentionNorm;
+    }
+
+    /** The layer norm before the MLP (GPT-2's {@code ln_2}). */
+    public LayerNorm getMlpNorm() {
+        return mlpNorm;
+    }
+
+    /** The MLP's first projection C → F (GPT-2's {@code mlp.c_fc}). */
+    public Linear getMlpFc() {
+        return fc;
+    }
+
+    /** The MLP's second projection F → C (GPT-2's {@code mlp.c_proj}). */
+    public Linear getMlpProj() {
+        return proj;
+    }
+
+    /** The GELU form of the MLP. */
+    public GeluForm getGeluForm() {
+        return geluForm;
+    }
+
     /** The builder of {@link TransformerBlock}. */
     public static final class Builder {
         private int embeddingSize;
@@ -116,6 +169,9 @@ public class TransformerBlock extends AbstractBlock {
         private float attentionDropout;
         private float dropout;
         private int mlpRatio = 4;
+        private int mlpHiddenSize = -1;
+        private GeluForm geluForm = GeluForm.ERF;
+        private float layerNormEpsilon = 1e-5f;
         private AbstractMultiHeadAttention attention;
 
         Builder() {}
@@ -162,6 +218,24 @@ public class TransformerBlock extends AbstractBlock {
             return this;
         }
 
+        /** Sets the MLP hidden size F directly (overrides the ratio); default 4·C. */
+        public Builder optMlpHiddenSize(int mlpHiddenSize) {
+            this.mlpHiddenSize = mlpHiddenSize;
+            return this;
+        }
+
+        /** Sets the GELU form of the MLP; default {@link GeluForm#ERF} (BERT's); GPT-2 uses {@link GeluForm#TANH}. */
+        public Builder optGeluForm(GeluForm geluForm) {
+            this.geluForm = geluForm;
+            return this;
+        }
+
+        /** Sets the epsilon of both layer norms; default 1e-5. */
+        public Builder optLayerNormEpsilon(float layerNormEpsilon) {
+            this.layerNormEpsilon = layerNormEpsilon;
+            return this;
+        }
+
         /** Uses this attention block (block-sparse, for one) instead of one built from the head options. */
         public Builder optAttention(AbstractMultiHeadAttention attention) {
             this.attention = attention;
@@ -176,6 +250,17 @@ public class TransformerBlock extends AbstractBlock {
             }
             if (mlpRatio <= 0) {
                 throw new IllegalArgumentException("mlpRatio must be positive, got " + mlpRatio);
+            }
+            if (mlpHiddenSize == 0 || mlpHiddenSize < -1) {
+                throw new IllegalArgumentException("mlpHiddenSize must be positive (or -1 for mlpRatio·C), got "
+                        + mlpHiddenSize);
+            }
+            if (geluForm == null) {
+                throw new IllegalArgumentException("geluForm must be ERF or TANH, got null");
+            }
+            if (!(layerNormEpsilon > 0 && Float.isFinite(layerNormEpsilon))) {
+                throw new IllegalArgumentException("layerNormEpsilon must be positive and finite, got "
+                        + layerNormEpsilon);
             }
             if (!(dropout >= 0 && dropout < 1)) {
                 throw new IllegalArgumentException("dropout must be in [0, 1), got " + dropout);
