@@ -140,7 +140,19 @@ public final class TrainingLoop {
      * null.
      */
     public Result run(TrainingState resume) {
+        return run(resume, options.steps());
+    }
+
+    /**
+     * Runs from {@code resume}'s step (or 0) and stops after step {@code untilStep} (≤ the run's steps, whose count
+     * still sets the schedule), checkpointing there: how a run is cut into pieces that resume exactly.
+     */
+    public Result run(TrainingState resume, int untilStep) {
         int start = resume == null ? 0 : resume.step();
+        if (untilStep < start || untilStep > options.steps()) {
+            throw new IllegalArgumentException("cannot stop after step " + untilStep + ": the run goes from step "
+                    + start + " to " + options.steps());
+        }
         if (start > options.steps()) {
             throw new IllegalArgumentException("the checkpoint is at step " + start + ", past the run's " + options.steps()
                     + " steps");
@@ -159,7 +171,7 @@ public final class TrainingLoop {
             }
             long tokens = 0;
             long started = System.nanoTime();
-            for (int step = start; step < options.steps(); step++) {
+            for (int step = start; step < untilStep; step++) {
                 double stepLoss;
                 try (NDManager scope = model.getNDManager().newSubManager(device)) {
                     NDList[] batch = batch(train, scope, (long) step * options.batchSize(), options.batchSize());
@@ -178,7 +190,7 @@ public final class TrainingLoop {
                 int done = step + 1;
                 curve.addTrain(done, stepLoss);
                 listener.onStep(done, options.steps(), stepLoss, tokens, (System.nanoTime() - started) * 1e-9);
-                boolean last = done == options.steps();
+                boolean last = done == untilStep;
                 if (eval != null && options.evalBatches() > 0
                         && (last || options.evalEvery() > 0 && done % options.evalEvery() == 0)) {
                     double e = evaluate(trainer);
@@ -192,7 +204,7 @@ public final class TrainingLoop {
                 }
             }
         }
-        return new Result(options.steps(), curve);
+        return new Result(untilStep, curve);
     }
 
     /** The mean loss over the first {@code evalBatches} batches of the evaluation set, without dropout. */

@@ -1,0 +1,119 @@
+package ai.fulgur.training.gpt2;
+
+import ai.djl.Device;
+import ai.djl.training.tracker.Tracker;
+import ai.fulgur.datasets.lm.CausalLmDataset;
+import ai.fulgur.datasets.shard.TokenSource;
+import ai.fulgur.training.loop.TrainingLoop;
+import ai.fulgur.training.loop.TrainingState;
+import ai.fulgur.training.loss.TokenCrossEntropyLoss;
+import ai.fulgur.training.optim.ResumableAdamW;
+import java.nio.file.Path;
+
+/**
+ * Causal-LM training of a {@link Gpt2Model} on a token corpus: random windows of block+1 tokens
+ * ({@link CausalLmDataset}), AdamW with linear warm-up then cosine decay, no weight decay on biases and layer norms,
+ * gradient clipping at norm 1, evaluation on held-out windows, and Hugging Face checkpoints that resume exactly.
+ */
+public final class Gpt2Training {
+
+    /**
+     * The run's settings.
+     *
+     * @param steps           optimizer steps in total
+     * @param batchSize       windows per step
+     * @param blockSize       tokens per window (≤ n_positions)
+     * @param learningRate    peak learning rate
+     * @param minLearningRate final learning rate of the cosine
+     * @param warmupSteps     linear warm-up steps from 0
+     * @param weightDecay     decoupled weight decay of the matrices
+     * @param maxGradNorm     clip gradients to this global norm (0: off)
+     * @param evalEvery       evaluate every this many steps (0: at the end only)
+     * @param evalBatches     held-out batches per evaluation
+     * @param checkpointEvery checkpoint every this many steps (0: at the end only)
+     * @param seed            seeds the windows
+     */
+    public record Config(int steps, int batchSize, int blockSize, float learningRate, float minLearningRate,
+            int warmupSteps, float weightDecay, double maxGradNorm, int evalEvery, int evalBatches,
+            int checkpointEvery, long seed) {
+        /** Checks the values that the loop does not. */
+        public Config {
+            if (blockSize <= 0) {
+                throw new IllegalArgumentException("block size must be positive, got " + blockSize);
+            }
+            if (!(learningRate > 0) || !(minLearningRate >= 0) || minLearningRate > learningRate) {
+                throw new IllegalArgumentException("learning rates must satisfy 0 <= min <= peak, peak > 0; got peak "
+                        + learningRate + ", min " + minLearningRate);
+            }
+            if (warmupSteps < 0 || warmupSteps >= steps) {
+                throw new IllegalArgumentException("warm-up steps must be in [0, steps = " + steps + "), got "
+                        + warmupSteps);
+            }
+        }
+
+        /** The schedule: linear warm-up from 0, then cosine from the peak to the minimum. */
+        public Tracker schedule() {
+            Tracker cosine = Tracker.cosine().setBaseValue(learningRate).optFinalValue(minLearningRate)
+                    .setMaxUpdates(Math.max(1, steps - warmupSteps)).build();
+            return warmupSteps == 0 ? cosine : Tracker.warmUp().optWarmUpBeginValue(0f).optWarmUpSteps(warmupSteps)
+                    .setMainTracker(cosine).build();
+        }
+    }
+
+    private Gpt2Training() {
+    }
+
+    /**
+     * Trains {@code model} on {@code train}, evaluating on {@code validation} (may be null), checkpointing into
+     * {@code checkpointDir} (may be null) with {@code extraFiles} (e.g. the tokenizer; may be null), continuing from
+     * {@code resume} when it is not null (the model must hold that checkpoint's weights), and stopping after step
+     * {@code untilStep} (≤ c.steps(), which sets the schedule).
+     */
+    public static TrainingLoop.Result train(Gpt2Model model, TokenSource train, TokenSource validation, Config c,
+            Path checkpointDir, TrainingLoop.WeightsWriter extraFiles, TrainingState resume, int untilStep,
+            TrainingLoop.Listener listener, Device device) {
+        int positions = model.getConfig().nPositions();
+        if (c.blockSize() > positions) {
+            throw new IllegalArgumentException("block size " + c.blockSize() + " exceeds the model's n_positions "
+                    + positions);
+        }
+        checkCorpus("training", train, c.blockSize(), model.getConfig().vocabSize());
+        CausalLmDataset trainSet = CausalLmDataset.builder().setTokens(train).setBlockSize(c.blockSize())
+                .optSamplesPerEpoch((long) c.steps() * c.batchSize()).optSeed(c.seed())
+                .setSampling(c.batchSize(), false).build();
+        CausalLmDataset validationSet = null;
+        if (validation != null && validation.size() > c.blockSize()) {
+            validationSet = CausalLmDataset.builder().setTokens(validation).setBlockSize(c.blockSize())
+                    .optWindows(CausalLmDataset.Windows.SEQUENTIAL).setSampling(c.batchSize(), false).build();
+        }
+        ResumableAdamW.Builder adam = ResumableAdamW.builder().optLearningRateTracker(c.schedule())
+                .optWeightDecays(c.weightDecay()).optBeta2(0.95f);
+        TrainingLoop loop = new TrainingLoop(model.getModel(), new TokenCrossEntropyLoss(), adam,
+                new String[] {"bias", "gamma", "beta"}, trainSet, validationSet,
+                new TrainingLoop.Options(c.steps(), c.batchSize(), c.evalEvery(), c.evalBatches(),
+                        c.checkpointEvery(), c.maxGradNorm()),
+                checkpointDir, checkpointDir == null ? null : dir -> {
+                    model.save(dir);
+                    if (extraFiles != null) {
+                        extraFiles.write(dir);
+                    }
+                }, listener, device);
+        return loop.run(resume, untilStep);
+    }
+
+    private static void checkCorpus(String name, TokenSource tokens, int blockSize, int vocabSize) {
+        if (tokens.size() <= blockSize) {
+            throw new IllegalArgumentException("the " + name + " corpus has " + tokens.size() + " tokens; a window "
+                    + "of block size " + blockSize + " needs at least " + (blockSize + 1));
+        }
+        int[] probe = new int[(int) Math.min(tokens.size(), 1 << 16)];
+        tokens.read(0, probe, 0, probe.length);
+        for (int i = 0; i < probe.length; i++) {
+            if (probe[i] < 0 || probe[i] >= vocabSize) {
+                throw new IllegalArgumentException("token " + probe[i] + " at position " + i + " of the " + name
+                        + " corpus is outside the model's vocabulary [0, " + vocabSize + "); was it prepared with "
+                        + "another tokenizer?");
+            }
+        }
+    }
+}
