@@ -14,6 +14,7 @@ public final class Main {
             "train", new TrainCommand(),
             "tokenize", new TokenizeCommand(System.in),
             "prepare", new PrepareCommand(),
+            "generate", new GenerateCommand(),
             "devices", new DevicesCommand()));
 
     private Main() {}

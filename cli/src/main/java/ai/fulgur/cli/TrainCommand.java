@@ -40,7 +40,7 @@ final class TrainCommand implements Command {
                                     (defaults %d, %d, %d, %d, %d)
                 """.formatted(d.digits(), d.steps(), d.batchSize(), d.layers(), d.heads(), d.embedding(), d.lr(),
                 d.evalCount(), d.engine(), d.seed(), s.epochs(), s.pointsPerClass(), s.batchSize(), s.hidden(),
-                s.seed());
+                s.seed()) + TrainGpt2.usage();
     }
 
     @Override
@@ -53,7 +53,8 @@ final class TrainCommand implements Command {
         return switch (model) {
             case "addition" -> addition(args, out);
             case "mlp" -> mlp(args, out);
-            default -> throw new Args.UsageException("unknown model '" + model + "', expected: addition, mlp");
+            case "gpt2" -> TrainGpt2.run(args, out);
+            default -> throw new Args.UsageException("unknown model '" + model + "', expected: addition, gpt2, mlp");
         };
     }
 

@@ -47,7 +47,7 @@ public final class AdditionTask {
 
         /** The built-in default: 3-digit addition, about two minutes on two CPU cores. */
         public static Config defaults() {
-            return new Config("Fulgur", null, 3, 1000, 64, 2, 4, 64, 1e-2f, 7, 1000, null);
+            return new Config("Fulgur", null, 3, 1500, 64, 2, 4, 64, 1e-2f, 7, 1000, null);
         }
     }
 

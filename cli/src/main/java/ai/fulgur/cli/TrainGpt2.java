@@ -1,0 +1,138 @@
+package ai.fulgur.cli;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import ai.fulgur.datasets.tokenizer.Gpt2Tokenizer;
+import ai.fulgur.inference.generate.Generator;
+import ai.fulgur.inference.sampling.SamplingParams;
+import ai.fulgur.training.gpt2.Gpt2Config;
+import ai.fulgur.training.gpt2.Gpt2Model;
+import ai.fulgur.training.gpt2.Gpt2Training;
+import ai.fulgur.training.loop.TrainingLoop;
+import ai.fulgur.training.loop.TrainingState;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** {@code fulgur train gpt2}: causal-LM training of GPT-2 on text or shards, with checkpoints that resume. */
+final class TrainGpt2 {
+    private TrainGpt2() {
+    }
+
+    static String usage() {
+        return """
+                usage: fulgur train gpt2 --data FILE|DIR [options]    GPT-2 learns a corpus (next-token prediction)
+                  --data P          a text file, a directory of .txt files, or shards from 'fulgur prepare'
+                  --tokenizer T     gpt2, a tokenizer directory, or bpe:N to learn N tokens from the text  [gpt2]
+                  --preset NAME     tiny, small, 124m or 355m                                    [tiny]
+                  --block N         tokens per training window                                   [min(n_positions, 128)]
+                  --steps N         optimizer steps                                              [1000]
+                  --batch N         windows per step                                             [16]
+                  --lr X            peak learning rate (linear warm-up, cosine to lr/10)         [1e-3]
+                  --warmup N        warm-up steps                                                [steps/20]
+                  --weight-decay X  AdamW decay of the weight matrices                           [0.1]
+                  --clip X          clip gradients to this global norm (0: off)                  [1.0]
+                  --dropout X       residual, embedding and attention dropout                    [0]
+                  --eval-every N    evaluation (and loss-curve point) interval                   [steps/10]
+                  --checkpoint-every N                                                           [at the end]
+                  --save DIR        checkpoint: config.json, model.safetensors (Hugging Face GPT2LMHeadModel),
+                                    tokenizer, training_state.safetensors, loss.svg
+                  --resume DIR      continue the run checkpointed in DIR (same data and options)
+                  --device NAME     cpu, gpu or gpu:N                                            [engine default]
+                  --seed N          initialisation, windows and dropout                          [1]
+                """;
+    }
+
+    static int run(Args args, PrintStream out) throws Exception {
+        String data = args.string("data", null);
+        if (data == null) {
+            throw new Args.UsageException("--data is required (a text file, a directory, or shards)");
+        }
+        String resume = args.string("resume", null);
+        String tokenizerSpec = args.string("tokenizer", resume != null ? resume : "gpt2");
+        Gpt2Config preset;
+        try {
+            preset = Gpt2Config.preset(args.string("preset", "tiny"));
+        } catch (IllegalArgumentException e) {
+            throw new Args.UsageException(e.getMessage());
+        }
+        int steps = args.integer("steps", 1000, 1);
+        int batch = args.integer("batch", 16, 1);
+        int block = args.integer("block", Math.min(preset.nPositions(), 128), 1);
+        float lr = (float) args.number("lr", 1e-3, 0);
+        int warmup = args.integer("warmup", steps / 20, 0);
+        float decay = (float) args.number("weight-decay", 0.1, 0);
+        double clip = args.number("clip", 1.0, 0);
+        float dropout = (float) args.number("dropout", 0, 0);
+        int evalEvery = args.integer("eval-every", Math.max(1, steps / 10), 0);
+        int checkpointEvery = args.integer("checkpoint-every", 0, 0);
+        String save = args.string("save", resume);
+        String device = args.string("device", null);
+        int seed = args.integer("seed", 1, 0);
+        args.finish();
+        if (dropout >= 1) {
+            throw new Args.UsageException("--dropout must be below 1, got " + dropout);
+        }
+
+        CorpusLoader corpus = CorpusLoader.load(data, tokenizerSpec, out);
+        out.println(corpus.description());
+        Engine engine = Engine.getEngine("Fulgur");
+        engine.setRandomSeed(seed);
+        Device dev = device == null ? engine.defaultDevice() : Device.fromName(device, engine);
+        Gpt2Model model;
+        TrainingState state = null;
+        if (resume != null) {
+            model = Gpt2Model.load(Path.of(resume), dev, "Fulgur");
+            state = TrainingState.read(Path.of(resume), model.getManager());
+            out.printf("resuming %s at step %d%n", resume, state.step());
+        } else {
+            Gpt2Config config = preset.toBuilder().vocabSize(corpus.tokenizer().vocabSize()).build()
+                    .withDropout(dropout);
+            model = Gpt2Model.newModel(config, dev, "Fulgur", seed);
+        }
+        try (model) {
+            Gpt2Config c = model.getConfig();
+            out.printf("GPT-2: %d layers, %d heads, embedding %d, %d positions, vocabulary %d (%,d parameters), on %s%n",
+                    c.nLayer(), c.nHead(), c.nEmbd(), c.nPositions(), c.vocabSize(),
+                    ai.fulgur.training.gpt2.Gpt2.parameterCount(c), dev);
+            Gpt2Training.Config run = new Gpt2Training.Config(steps, batch, block, lr, lr / 10, warmup, decay, clip,
+                    evalEvery, 8, checkpointEvery, seed);
+            Path checkpoint = save == null ? null : Path.of(save);
+            TrainingLoop.Result result;
+            try (ConsoleProgress progress = new ConsoleProgress(out)) {
+                result = Gpt2Training.train(model, corpus.train(), corpus.validation(), run, checkpoint,
+                        dir -> saveTokenizer(corpus.tokenizer(), dir), state, steps, progress, dev);
+            }
+            out.printf("validation loss %.4f after %d steps%n", result.lastEvalLoss(), result.steps());
+            if (checkpoint != null) {
+                out.println("checkpoint (Hugging Face GPT2LMHeadModel + tokenizer + training state), loss curve: "
+                        + checkpoint.resolve("loss.svg").toAbsolutePath());
+            }
+            sample(model, corpus.tokenizer(), out);
+        }
+        return 0;
+    }
+
+    /** Writes the tokenizer beside the weights when it is a BPE (vocab.json + merges.txt, Hugging Face's names). */
+    static void saveTokenizer(ai.fulgur.datasets.tokenizer.Tokenizer tokenizer, Path dir) throws java.io.IOException {
+        if (tokenizer instanceof Gpt2Tokenizer bpe) {
+            Path tmp = Files.createTempDirectory(dir, ".tokenizer");
+            bpe.bpe().save(tmp);
+            Files.move(tmp.resolve("encoder.json"), dir.resolve("vocab.json"));
+            Files.move(tmp.resolve("vocab.bpe"), dir.resolve("merges.txt"));
+            Files.delete(tmp);
+        }
+    }
+
+    /** Prints a short continuation of a newline, sampled at temperature 0.8, to show what was learned. */
+    private static void sample(Gpt2Model model, ai.fulgur.datasets.tokenizer.Tokenizer tokenizer, PrintStream out) {
+        int[] prompt = tokenizer.encode("\n");
+        if (prompt.length == 0) {
+            return;
+        }
+        int[] tokens = new Generator(model).generate(prompt, new SamplingParams(0.8, 0, 1, 1L,
+                Math.min(100, model.getConfig().nPositions() - prompt.length), null), 1).get(0).tokens();
+        out.println("sample:");
+        out.println(tokenizer.decode(tokens));
+    }
+}

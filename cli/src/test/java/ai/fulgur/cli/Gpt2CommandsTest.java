@@ -1,0 +1,73 @@
+package ai.fulgur.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** train gpt2 → checkpoint → generate → resume, through the command line as a user runs it. */
+class Gpt2CommandsTest {
+    @TempDir
+    Path dir;
+
+    private record Run(int code, String out, String err) {
+    }
+
+    private static Run fulgur(String... argv) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code = Main.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void trainCheckpointGenerateAndResume() throws Exception {
+        Path corpus = dir.resolve("corpus.txt");
+        Files.writeString(corpus, "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to "
+                + "suffer\nThe slings and arrows of outrageous fortune,\n".repeat(30));
+        Path ckpt = dir.resolve("ckpt");
+        Run train = fulgur("train", "gpt2", "--data", corpus.toString(), "--tokenizer", "bpe:300", "--block", "32",
+                "--steps", "6", "--batch", "4", "--save", ckpt.toString(), "--eval-every", "3");
+        assertEquals(0, train.code(), train.out() + train.err());
+        for (String f : new String[] {"config.json", "model.safetensors", "vocab.json", "merges.txt",
+                "training_state.safetensors", "loss.svg"}) {
+            assertTrue(Files.isRegularFile(ckpt.resolve(f)), f + " in " + ckpt);
+        }
+        assertTrue(train.out().contains("validation loss"), train.out());
+
+        Run gen = fulgur("generate", "--checkpoint", ckpt.toString(), "--prompt", "To be", "--max-tokens", "5",
+                "--temperature", "0");
+        assertEquals(0, gen.code(), gen.out() + gen.err());
+        assertTrue(gen.out().startsWith("To be"), gen.out());
+
+        Run resumed = fulgur("train", "gpt2", "--data", corpus.toString(), "--resume", ckpt.toString(), "--block",
+                "32", "--steps", "8", "--batch", "4", "--eval-every", "3");
+        assertEquals(0, resumed.code(), resumed.out() + resumed.err());
+        assertTrue(resumed.out().contains("resuming") && resumed.out().contains("step 6"), resumed.out());
+    }
+
+    @Test
+    void badInputsAreNamed() throws Exception {
+        Run missing = fulgur("generate", "--checkpoint", dir.resolve("nope").toString(), "--prompt", "x");
+        assertEquals(1, missing.code());
+        assertTrue(missing.err().contains("nope"), missing.err());
+        Run noData = fulgur("train", "gpt2");
+        assertEquals(2, noData.code());
+        assertTrue(noData.err().contains("--data"), noData.err());
+        Path empty = dir.resolve("empty.txt");
+        Files.writeString(empty, "");
+        Run emptyCorpus = fulgur("train", "gpt2", "--data", empty.toString(), "--tokenizer", "bpe:300");
+        assertEquals(1, emptyCorpus.code());
+        assertTrue(emptyCorpus.err().contains("empty"), emptyCorpus.err());
+        Run preset = fulgur("train", "gpt2", "--data", empty.toString(), "--preset", "huge");
+        assertEquals(2, preset.code());
+        assertTrue(preset.err().contains("huge"), preset.err());
+    }
+}
