@@ -232,6 +232,9 @@ public record BertConfig(int vocabSize, int hiddenSize, int numHiddenLayers, int
         if (e == null || e.isJsonNull()) {
             return fallback;
         }
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+            throw new IllegalArgumentException(field + " must be an integer, got " + e); // Gson reads [3] as 3
+        }
         try {
             double d = e.getAsDouble();
             if (d != Math.rint(d) || Math.abs(d) > Integer.MAX_VALUE) {
@@ -247,6 +250,9 @@ public record BertConfig(int vocabSize, int hiddenSize, int numHiddenLayers, int
         JsonElement e = o.get(field);
         if (e == null || e.isJsonNull()) {
             return fallback;
+        }
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
+            throw new IllegalArgumentException(field + " must be a number, got " + e);
         }
         try {
             return e.getAsFloat();
