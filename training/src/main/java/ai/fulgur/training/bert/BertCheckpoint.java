@@ -383,8 +383,9 @@ public final class BertCheckpoint {
     }
 
     private static NDArray firstArray(Block model) {
-        Parameter p = configOf(model) != null ? model.getParameters().valueAt(0) : null;
-        if (p == null || !p.isInitialized()) {
+        configOf(model); // fails for a block that is not a BERT task model
+        Parameter p = model.getParameters().valueAt(0); // the word embedding
+        if (!p.isInitialized()) {
             throw new IllegalStateException(model.getClass().getSimpleName() + " is not initialised: call "
                     + "BertCheckpoint.initialize(model, manager, DataType.FLOAT32) or trainer.initialize first");
         }

@@ -133,9 +133,12 @@ public record BertConfig(int vocabSize, int hiddenSize, int numHiddenLayers, int
 
     /**
      * Parses a Hugging Face config.json. Absent fields take Hugging Face's defaults (BERT-base's sizes, dropouts 0.1,
-     * eps 1e-12); the number of labels is {@code num_labels}, else the size of {@code id2label}, else 2.
+     * eps 1e-12); the number of labels is {@code num_labels}, else the size of {@code id2label}, else 2. Fields the
+     * blocks do not use are ignored ({@code classifier_dropout} among them: the classifier's dropout is
+     * {@code hidden_dropout_prob}); relative position embeddings and decoder configurations are refused.
      *
-     * @throws IllegalArgumentException if {@code model_type} is present and not "bert", a field has the wrong JSON
+     * @throws IllegalArgumentException if {@code model_type} is present and not "bert", {@code position_embedding_type}
+     *                                  is not "absolute", {@code is_decoder} is true, a field has the wrong JSON
      *                                  type, or a value is invalid (the message names the field and value)
      */
     public static BertConfig fromJson(String json) {
@@ -151,6 +154,15 @@ public record BertConfig(int vocabSize, int hiddenSize, int numHiddenLayers, int
         }
         if (o.has("model_type") && !"bert".equals(string(o, "model_type", "bert"))) {
             throw new IllegalArgumentException("model_type must be \"bert\", got " + o.get("model_type"));
+        }
+        // what the Fulgur blocks do not implement is refused rather than silently computed differently
+        if (o.has("position_embedding_type")
+                && !"absolute".equals(string(o, "position_embedding_type", "absolute"))) {
+            throw new IllegalArgumentException("position_embedding_type must be \"absolute\" (learned positions), "
+                    + "got " + o.get("position_embedding_type"));
+        }
+        if (o.has("is_decoder") && o.get("is_decoder").isJsonPrimitive() && o.get("is_decoder").getAsBoolean()) {
+            throw new IllegalArgumentException("is_decoder must be false (BERT as a bidirectional encoder), got true");
         }
         int labels = 2;
         if (o.has("num_labels") && !o.get("num_labels").isJsonNull()) {

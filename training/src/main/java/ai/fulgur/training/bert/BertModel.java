@@ -19,8 +19,8 @@ import ai.djl.util.PairList;
  * <p>Inputs, positionally: NDList(input_ids (B, T), token_type_ids (B, T), attention_mask (B, T)); the last two are
  * optional (pass token_type_ids of zeros to give a mask without segments). Ids are INT32 or INT64; the mask holds 1
  * for tokens and 0 for padding, which must be at the end of each row (right padding), as
- * {@code ai.fulgur.datasets.tokenizer.BertEncoding} produces it; it is read on the host once per forward and becomes
- * per-sequence key lengths of the flash kernel.
+ * {@code ai.fulgur.datasets.tokenizer.BertEncoding} produces it; each layer's attention reads it on the host (a
+ * device-to-host copy per layer on a GPU) and passes per-sequence key lengths to the flash kernel.
  *
  * <p>Outputs: NDList(sequence output (B, T, C)), plus the pooled output (B, C) when the model has a pooler.
  * Children: {@code embeddings}, {@code encoder}, and {@code pooler} (Linear C → C) if present.

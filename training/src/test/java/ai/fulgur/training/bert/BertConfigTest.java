@@ -82,6 +82,9 @@ class BertConfigTest {
         assertMessage("num_hidden_layers must be an integer, got 2.5", "{\"num_hidden_layers\": 2.5}");
         assertMessage("intermediate_size must be an integer, got [3]", "{\"intermediate_size\": [3]}");
         assertMessage("config.json is not valid JSON", "{\"vocab_size\": ");
+        assertMessage("position_embedding_type must be \"absolute\" (learned positions), got \"relative_key\"",
+                "{\"position_embedding_type\": \"relative_key\"}");
+        assertMessage("is_decoder must be false", "{\"is_decoder\": true}");
     }
 
     @Test
