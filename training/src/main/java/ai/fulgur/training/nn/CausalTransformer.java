@@ -91,8 +91,6 @@ public class CausalTransformer extends AbstractBlock {
             PairList<String, Object> params) {
         NDArray tokens = inputs.singletonOrThrow();
         checkInput(tokens.getShape());
-        long t = tokens.getShape().get(1);
-        NDArray wte = ps.getValue(tokenEmbedding, tokens.getDevice(), training);
         NDArray x = embed(ps, tokens, 0, training);                                    // (B, T, C)
         if (training && embeddingDropout > 0) {
             x = Dropout.dropout(x, embeddingDropout, true).head();

@@ -22,9 +22,9 @@ import ai.fulgur.ops.activation.GeluForm;
  * </pre>
  *
  * <p>Shapes: input x (B, N, C) and an optional key mask (B, N) (see {@link AbstractMultiHeadAttention}); children
- * {@code attention_norm} and {@code mlp_norm} (LayerNorm over C, axis 2), {@code attention} (a {@link FlashMultiHeadAttention}
- * unless another attention block is given), {@code mlp_fc} (Linear C → F, F the MLP hidden size, 4·C by default) and
- * {@code mlp_proj} (Linear F → C); output y (B, N, C).
+ * {@code attention_norm} and {@code mlp_norm} (LayerNorm over C, axis 2), {@code attention} (a
+ * {@link FlashMultiHeadAttention} unless another attention block is given), {@code mlp_fc} (Linear C → F, F the MLP
+ * hidden size, 4·C by default) and {@code mlp_proj} (Linear F → C); output y (B, N, C).
  *
  * <p>Options beyond the attention's: the GELU form (erf by default, as DJL's {@code Activation.gelu}; GPT-2 uses
  * tanh), the layer norm epsilon (1e-5 by default, GPT-2's) and the MLP hidden size. {@link #forwardCached} is the

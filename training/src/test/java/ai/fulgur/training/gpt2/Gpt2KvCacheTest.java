@@ -73,6 +73,31 @@ class Gpt2KvCacheTest {
         return out;
     }
 
+    /** A decode step leaves nothing behind but its logits: a generation loop does not grow any manager. */
+    @ParameterizedTest
+    @ValueSource(strings = {"Fulgur", "PyTorch"})
+    void decodeStepsFreeTheirIntermediates(String engine) {
+        Gpt2Config config = Gpt2Config.builder().nLayer(2).nHead(2).nEmbd(16).nPositions(16).vocabSize(20).build()
+                .withDropout(0);
+        try (Gpt2Model gpt2 = Gpt2Model.newModel(config, ai.djl.Device.cpu(), engine, 3);
+                NDManager m = gpt2.getManager().newSubManager();
+                KvCache cache = gpt2.newCache(m, 1)) {
+            gpt2.prefill(m.create(new long[] {1, 2, 3}, new Shape(1, 3)), cache).close();
+            int before = gpt2.getManager().getManagedArrays().size();
+            for (int i = 0; i < 5; i++) {
+                try (NDArray token = m.create(new long[] {4 + i})) {
+                    gpt2.decode(token, cache).close();
+                }
+            }
+            assertEquals(before, gpt2.getManager().getManagedArrays().size(),
+                    "arrays left in the model's managers after 5 decode steps");
+            assertEquals(8, cache.length());
+            try (NDArray probe = m.zeros(new Shape(1))) { // the count covers the request's sub-manager
+                assertEquals(before + 1, gpt2.getManager().getManagedArrays().size());
+            }
+        }
+    }
+
     @Test
     void cacheRejectsOverflowAndWrongBatchAndTruncates() throws IOException {
         Gpt2Config config = Gpt2Config.builder().nLayer(1).nHead(2).nEmbd(16).nPositions(8).vocabSize(20).build()
