@@ -24,8 +24,8 @@ import java.util.SplittableRandom;
  * <pre>
  *   data   input_ids       (T) INT32   the masked row
  *          token_type_ids  (T) INT32   all 0
- *          valid_length    ()  INT32   real tokens, [CLS] and [SEP] included: the key length of the row for the
- *                                      attention kernels (batched: (B)); positions at or past it are padding
+ *          attention_mask  (T) INT32   1 for the real tokens ([CLS] and [SEP] included), 0 for the padding after
+ *                                      them (Hugging Face's input; the attention kernels take its row sums)
  *   label  mlm_labels      (T) INT32   the original token at chosen positions, -100 (ignore) elsewhere
  * </pre>
  *
@@ -82,7 +82,7 @@ public final class MaskedLmDataset extends RandomAccessDataset {
     }
 
     /**
-     * @return data {@code [input_ids (T), token_type_ids (T), valid_length ()]}, labels {@code [mlm_labels (T)]},
+     * @return data {@code [input_ids (T), token_type_ids (T), attention_mask (T)]}, labels {@code [mlm_labels (T)]},
      *     all INT32
      */
     @Override
@@ -92,8 +92,9 @@ public final class MaskedLmDataset extends RandomAccessDataset {
         inputIds.setName("input_ids");
         NDArray tokenTypeIds = manager.create(sample.tokenTypeIds());
         tokenTypeIds.setName("token_type_ids");
-        NDArray validLength = manager.create(sample.validLength());
-        validLength.setName("valid_length");
+        NDArray validLength = manager.create(ai.fulgur.datasets.text.BertMask.of(sample.validLength(),
+                sample.inputIds().length));
+        validLength.setName("attention_mask");
         NDArray labels = manager.create(sample.labels());
         labels.setName("mlm_labels");
         return new Record(new NDList(inputIds, tokenTypeIds, validLength), new NDList(labels));

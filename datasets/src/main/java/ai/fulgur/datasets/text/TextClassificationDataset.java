@@ -18,7 +18,7 @@ import java.util.Objects;
  * <pre>
  *   data   input_ids       (T) INT32
  *          token_type_ids  (T) INT32   all 0
- *          valid_length    ()  INT32   real tokens, [CLS] and [SEP] included (batched: (B), the key lengths)
+ *          attention_mask  (T) INT32   1 for the real tokens ([CLS] and [SEP] included), 0 for padding
  *   label  label           ()  INT32   the class id (batched: (B))
  * </pre>
  * Texts are encoded when a sample is read; the tokenizer is thread-safe, so prefetching threads may share it.
@@ -42,7 +42,7 @@ public final class TextClassificationDataset extends RandomAccessDataset {
     }
 
     /**
-     * @return data {@code [input_ids (T), token_type_ids (T), valid_length ()]}, labels {@code [label ()]}, all
+     * @return data {@code [input_ids (T), token_type_ids (T), attention_mask (T)]}, labels {@code [label ()]}, all
      *     INT32
      */
     @Override
@@ -53,8 +53,8 @@ public final class TextClassificationDataset extends RandomAccessDataset {
         inputIds.setName("input_ids");
         NDArray tokenTypeIds = manager.create(encoding.tokenTypeIds());
         tokenTypeIds.setName("token_type_ids");
-        NDArray validLength = manager.create(encoding.realLength());
-        validLength.setName("valid_length");
+        NDArray validLength = manager.create(BertMask.of(encoding.realLength(), encoding.inputIds().length));
+        validLength.setName("attention_mask");
         NDArray label = manager.create(example.label());
         label.setName("label");
         return new Record(new NDList(inputIds, tokenTypeIds, validLength), new NDList(label));

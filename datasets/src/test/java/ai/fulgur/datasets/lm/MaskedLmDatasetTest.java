@@ -167,24 +167,25 @@ class MaskedLmDatasetTest {
             Record record = dataset.get(manager, 2);
             NDList data = record.getData();
             assertEquals(3, data.size());
-            assertEquals(List.of("input_ids", "token_type_ids", "valid_length"),
+            assertEquals(List.of("input_ids", "token_type_ids", "attention_mask"),
                     data.stream().map(NDArray::getName).toList());
             for (NDArray array : data) {
                 assertEquals(DataType.INT32, array.getDataType());
             }
             assertEquals(new Shape(T), data.get(0).getShape());
             assertEquals(new Shape(T), data.get(1).getShape());
-            assertEquals(new Shape(), data.get(2).getShape());
+            assertEquals(new Shape(T), data.get(2).getShape());
             MaskedLmSample sample = dataset.sample(2);
             assertArrayEquals(sample.inputIds(), data.get(0).toIntArray());
-            assertEquals(sample.validLength(), data.get(2).getInt());
+            assertEquals(sample.validLength(), java.util.Arrays.stream(data.get(2).toIntArray()).sum());
+            assertEquals(1, data.get(2).getInt(sample.validLength() - 1));
             NDArray labels = record.getLabels().singletonOrThrow();
             assertEquals("mlm_labels", labels.getName());
             assertArrayEquals(sample.labels(), labels.toIntArray());
 
             Batch batch = dataset.getData(manager).iterator().next();
             assertEquals(new Shape(8, T), batch.getData().get(0).getShape());
-            assertEquals(new Shape(8), batch.getData().get(2).getShape());
+            assertEquals(new Shape(8, T), batch.getData().get(2).getShape());
             assertEquals(new Shape(8, T), batch.getLabels().get(0).getShape());
             batch.close();
         }

@@ -34,12 +34,15 @@ class TextClassificationDatasetTest {
                 BertEncoding expected = BERT.encodeSingle(examples.get(i).text(), 8);
                 Record record = dataset.get(manager, i);
                 NDList data = record.getData();
-                assertEquals(List.of("input_ids", "token_type_ids", "valid_length"),
+                assertEquals(List.of("input_ids", "token_type_ids", "attention_mask"),
                         data.stream().map(NDArray::getName).toList());
                 assertArrayEquals(expected.inputIds(), data.get(0).toIntArray());
                 assertArrayEquals(expected.tokenTypeIds(), data.get(1).toIntArray());
-                assertEquals(new Shape(), data.get(2).getShape());
-                assertEquals(expected.realLength(), data.get(2).getInt());
+                assertEquals(new Shape(8), data.get(2).getShape());
+                int[] mask = data.get(2).toIntArray();
+                for (int t = 0; t < 8; t++) {
+                    assertEquals(t < expected.realLength() ? 1 : 0, mask[t], "mask at " + t);
+                }
                 NDArray label = record.getLabels().singletonOrThrow();
                 assertEquals(DataType.INT32, label.getDataType());
                 assertEquals(new Shape(), label.getShape());
@@ -52,7 +55,8 @@ class TextClassificationDatasetTest {
             Batch batch = dataset.getData(manager).iterator().next();
             assertEquals(new Shape(3, 8), batch.getData().get(0).getShape());
             assertArrayEquals(new int[] {1, 0, 2}, batch.getLabels().singletonOrThrow().toIntArray());
-            assertArrayEquals(new int[] {6, 8, 2}, batch.getData().get(2).toIntArray());
+            assertArrayEquals(new int[] {6, 8, 2}, batch.getData().get(2).sum(new int[] {1})
+                    .toType(DataType.INT32, false).toIntArray());
             batch.close();
         }
     }
