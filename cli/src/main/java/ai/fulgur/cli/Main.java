@@ -15,6 +15,7 @@ public final class Main {
             "tokenize", new TokenizeCommand(System.in),
             "prepare", new PrepareCommand(),
             "generate", new GenerateCommand(),
+            "finetune", new FinetuneCommand(),
             "devices", new DevicesCommand()));
 
     private Main() {}

@@ -40,16 +40,31 @@ final class TrainGpt2 {
                   --resume DIR      continue the run checkpointed in DIR (same data and options)
                   --device NAME     cpu, gpu or gpu:N                                            [engine default]
                   --seed N          initialisation, windows and dropout                          [1]
+                  --from DIR        start from this checkpoint's weights and tokenizer (fine-tuning)
+                  --freeze N        freeze the embeddings and the first N layers                 [0]
                 """;
     }
 
     static int run(Args args, PrintStream out) throws Exception {
+        return run(args, out, false);
+    }
+
+    /** Trains; with {@code finetune}, {@code --from DIR} (required) supplies the starting weights and tokenizer. */
+    static int run(Args args, PrintStream out, boolean finetune) throws Exception {
+        String from = args.string("from", null);
+        if (finetune && from == null) {
+            throw new Args.UsageException("--from DIR (the GPT-2 checkpoint to fine-tune) is required");
+        }
         String data = args.string("data", null);
         if (data == null) {
             throw new Args.UsageException("--data is required (a text file, a directory, or shards)");
         }
         String resume = args.string("resume", null);
-        String tokenizerSpec = args.string("tokenizer", resume != null ? resume : "gpt2");
+        if (resume != null && from != null) {
+            throw new Args.UsageException("--resume continues a run, --from starts a new one from weights: give one");
+        }
+        String tokenizerSpec = args.string("tokenizer", resume != null ? resume : from != null ? from : "gpt2");
+        int freeze = args.integer("freeze", 0, 0);
         Gpt2Config preset;
         try {
             preset = Gpt2Config.preset(args.string("preset", "tiny"));
@@ -85,6 +100,9 @@ final class TrainGpt2 {
             model = Gpt2Model.load(Path.of(resume), dev, "Fulgur");
             state = TrainingState.read(Path.of(resume), model.getManager());
             out.printf("resuming %s at step %d%n", resume, state.step());
+        } else if (from != null) {
+            model = Gpt2Model.load(Path.of(from), dev, "Fulgur");
+            out.printf("fine-tuning %s%n", from);
         } else {
             Gpt2Config config = preset.toBuilder().vocabSize(corpus.tokenizer().vocabSize()).build()
                     .withDropout(dropout);
@@ -92,6 +110,12 @@ final class TrainGpt2 {
         }
         try (model) {
             Gpt2Config c = model.getConfig();
+            if (freeze > c.nLayer()) {
+                throw new Args.UsageException("--freeze " + freeze + " exceeds the model's " + c.nLayer() + " layers");
+            }
+            if (freeze > 0) {
+                model.getBlock().freezeEmbeddingsAndLayers(freeze);
+            }
             out.printf("GPT-2: %d layers, %d heads, embedding %d, %d positions, vocabulary %d (%,d parameters), on %s%n",
                     c.nLayer(), c.nHead(), c.nEmbd(), c.nPositions(), c.vocabSize(),
                     ai.fulgur.training.gpt2.Gpt2.parameterCount(c), dev);

@@ -51,6 +51,30 @@ class Gpt2CommandsTest {
                 "32", "--steps", "8", "--batch", "4", "--eval-every", "3");
         assertEquals(0, resumed.code(), resumed.out() + resumed.err());
         assertTrue(resumed.out().contains("resuming") && resumed.out().contains("step 6"), resumed.out());
+
+        Run finetuned = fulgur("finetune", "gpt2", "--from", ckpt.toString(), "--data", corpus.toString(), "--block",
+                "32", "--steps", "3", "--batch", "4", "--freeze", "1", "--save", dir.resolve("ft").toString());
+        assertEquals(0, finetuned.code(), finetuned.out() + finetuned.err());
+        assertTrue(finetuned.out().contains("fine-tuning"), finetuned.out());
+        assertTrue(Files.isRegularFile(dir.resolve("ft/model.safetensors")));
+    }
+
+    @Test
+    void finetuneBertReportsHeldOutAccuracy() throws Exception {
+        StringBuilder csv = new StringBuilder("text,label\n");
+        for (int i = 0; i < 40; i++) {
+            csv.append(i % 2 == 0 ? "a good day,pos\n" : "a bad day,neg\n");
+        }
+        Path data = dir.resolve("data.csv");
+        Files.writeString(data, csv);
+        Run r = fulgur("finetune", "bert", "--data", data.toString(), "--max-length", "8", "--steps", "30",
+                "--batch", "8", "--held-out", "0.25", "--save", dir.resolve("cls").toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("held-out accuracy") && r.out().contains("10 texts"), r.out());
+        assertTrue(Files.isRegularFile(dir.resolve("cls/config.json")));
+        Run noLabel = fulgur("finetune", "bert", "--data", data.toString(), "--label-column", "stars");
+        assertEquals(1, noLabel.code());
+        assertTrue(noLabel.err().contains("stars"), noLabel.err());
     }
 
     @Test

@@ -199,6 +199,21 @@ public class CausalTransformer extends AbstractBlock {
         }
     }
 
+    /**
+     * Freezes the token and position embeddings (with a tied head, the head too) and the first {@code layers}
+     * transformer blocks, so fine-tuning trains only the rest.
+     */
+    public void freezeEmbeddingsAndLayers(int layers) {
+        if (layers < 0 || layers > blocks.size()) {
+            throw new IllegalArgumentException("can freeze 0 to " + blocks.size() + " layers, got " + layers);
+        }
+        tokenEmbedding.freeze(true);
+        positionEmbedding.freeze(true);
+        for (int l = 0; l < layers; l++) {
+            blocks.get(l).freezeParameters(true);
+        }
+    }
+
     /** The vocabulary size V. */
     public int getVocabSize() {
         return vocabSize;
