@@ -40,7 +40,7 @@ final class TrainCommand implements Command {
                                     (defaults %d, %d, %d, %d, %d)
                 """.formatted(d.digits(), d.steps(), d.batchSize(), d.layers(), d.heads(), d.embedding(), d.lr(),
                 d.evalCount(), d.engine(), d.seed(), s.epochs(), s.pointsPerClass(), s.batchSize(), s.hidden(),
-                s.seed()) + TrainGpt2.usage();
+                s.seed()) + TrainGpt2.usage() + TrainBert.usage();
     }
 
     @Override
@@ -54,7 +54,9 @@ final class TrainCommand implements Command {
             case "addition" -> addition(args, out);
             case "mlp" -> mlp(args, out);
             case "gpt2" -> TrainGpt2.run(args, out);
-            default -> throw new Args.UsageException("unknown model '" + model + "', expected: addition, gpt2, mlp");
+            case "bert" -> TrainBert.run(args, out);
+            default -> throw new Args.UsageException("unknown model '" + model + "', expected: addition, gpt2, bert, "
+                    + "mlp");
         };
     }
 

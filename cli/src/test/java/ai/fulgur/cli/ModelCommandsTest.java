@@ -11,8 +11,8 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** train gpt2 → checkpoint → generate → resume, through the command line as a user runs it. */
-class Gpt2CommandsTest {
+/** The model commands as a user runs them: train gpt2 → checkpoint → generate → resume → finetune; train bert; finetune bert. */
+class ModelCommandsTest {
     @TempDir
     Path dir;
 
@@ -75,6 +75,20 @@ class Gpt2CommandsTest {
         Run noLabel = fulgur("finetune", "bert", "--data", data.toString(), "--label-column", "stars");
         assertEquals(1, noLabel.code());
         assertTrue(noLabel.err().contains("stars"), noLabel.err());
+    }
+
+    @Test
+    void trainBertLowersTheMaskedLmLoss() throws Exception {
+        Path corpus = dir.resolve("bert.txt");
+        Files.writeString(corpus, "the cat sat on the mat. the dog sat on the log.\n".repeat(200));
+        Run r = fulgur("train", "bert", "--data", corpus.toString(), "--preset", "tiny", "--max-length", "16",
+                "--steps", "40", "--batch", "8", "--lr", "3e-3", "--save", dir.resolve("bert").toString());
+        assertEquals(0, r.code(), r.out() + r.err());
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("training loss ([0-9.]+) -> ([0-9.]+)")
+                .matcher(r.out());
+        assertTrue(m.find(), r.out());
+        assertTrue(Double.parseDouble(m.group(2)) < Double.parseDouble(m.group(1)) - 1, r.out());
+        assertTrue(Files.isRegularFile(dir.resolve("bert/vocab.txt")));
     }
 
     @Test
