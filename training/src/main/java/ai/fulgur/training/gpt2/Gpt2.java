@@ -26,7 +26,11 @@ public final class Gpt2 {
                 .optAttentionDropout(config.attnPdrop());
     }
 
-    /** The GPT-2 block of {@code config}, not yet initialized. */
+    /**
+     * The GPT-2 block of {@code config}, not yet initialized. Used in a plain DJL model, initialize it (for example
+     * with {@code trainer.initialize(new Shape(B, T))}) and then call {@link #initializeWeights} for GPT-2's initial
+     * values ({@link Gpt2Model#newModel} does both).
+     */
     public static CausalTransformer block(Gpt2Config config) {
         return builder(config).build();
     }

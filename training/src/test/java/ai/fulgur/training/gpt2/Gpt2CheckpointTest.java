@@ -176,6 +176,27 @@ class Gpt2CheckpointTest {
         }
     }
 
+    /** F16 weights (as transformers saves a half-precision model) load as their exact float32 values. */
+    @Test
+    void loadsHalfPrecisionWeights() throws IOException {
+        Path out = dir.resolve("half");
+        try (Gpt2Model a = Gpt2Model.newModel(small(true), 8); NDManager m = a.getManager().newSubManager()) {
+            a.save(out);
+            Path weights = out.resolve("model.safetensors");
+            Map<String, NDArray> half = new LinkedHashMap<>();
+            Safetensors.read(weights, m).tensors().forEach((k, v) -> half.put(k,
+                    v.toType(ai.djl.ndarray.types.DataType.FLOAT16, false)));
+            Safetensors.write(weights, half, Map.of("format", "pt"));
+            float[] wte = a.getBlock().getTokenEmbedding().getArray().toFloatArray();
+            try (Gpt2Model b = Gpt2Model.load(out, Device.cpu(), "Fulgur")) {
+                float[] loaded = b.getBlock().getTokenEmbedding().getArray().toFloatArray();
+                for (int i = 0; i < wte.length; i++) {
+                    assertEquals(Float.float16ToFloat(Float.floatToFloat16(wte[i])), loaded[i], "wte[" + i + "]");
+                }
+            }
+        }
+    }
+
     /** OpenAI's Hub layout: no "transformer." prefix and attention mask buffers, which are skipped. */
     @Test
     void loadsTheOlderHubLayout() throws IOException {
