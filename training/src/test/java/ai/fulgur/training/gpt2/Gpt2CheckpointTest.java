@@ -113,6 +113,24 @@ class Gpt2CheckpointTest {
         }
     }
 
+    /** Saving over a checkpoint of another size leaves the new model, config and weights together. */
+    @Test
+    void savingOverAnotherCheckpointReplacesBothFiles() throws IOException {
+        Path out = dir.resolve("reused");
+        try (Gpt2Model a = Gpt2Model.newModel(small(true), 1)) {
+            a.save(out);
+        }
+        Gpt2Config bigger = small(false).toBuilder().vocabSize(40).nLayer(3).build();
+        try (Gpt2Model b = Gpt2Model.newModel(bigger, 2)) {
+            b.save(out);
+            try (Gpt2Model c = Gpt2Model.load(out, Device.cpu(), "Fulgur")) {
+                assertEquals(bigger, c.getConfig());
+                assertArrayEquals(b.getBlock().getLmHead().getParameters().get("weight").getArray().toFloatArray(),
+                        c.getBlock().getLmHead().getParameters().get("weight").getArray().toFloatArray());
+            }
+        }
+    }
+
     @Test
     void missingDirectoryAndFilesAreNamed() throws IOException {
         Path none = dir.resolve("nothing-here");
