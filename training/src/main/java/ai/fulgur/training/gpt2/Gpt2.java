@@ -5,7 +5,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.fulgur.training.nn.CausalTransformer;
 import ai.fulgur.training.nn.TransformerBlock;
-import java.util.Random;
+import java.util.SplittableRandom;
 
 /**
  * Builds GPT-2 from a {@link Gpt2Config}: a {@link CausalTransformer} with a tied LM head, tanh GELU, the config's
@@ -26,7 +26,11 @@ public final class Gpt2 {
                 .optAttentionDropout(config.attnPdrop());
     }
 
-    /** The GPT-2 block of {@code config}, not yet initialized. */
+    /**
+     * The GPT-2 block of {@code config}, not yet initialized. Used in a plain DJL model, initialize it (for example
+     * with {@code trainer.initialize(new Shape(B, T))}) and then call {@link #initializeWeights} for GPT-2's initial
+     * values ({@link Gpt2Model#newModel} does both).
+     */
     public static CausalTransformer block(Gpt2Config config) {
         return builder(config).build();
     }
@@ -38,7 +42,7 @@ public final class Gpt2 {
      * Values come from a seeded generator on the host, so they are the same on every engine.
      */
     public static void initializeWeights(CausalTransformer block, Gpt2Config config, long seed) {
-        Random random = new Random(seed);
+        SplittableRandom random = new SplittableRandom(seed); // ziggurat Gaussians: fast
         double sigma = config.initializerRange();
         double residualSigma = sigma / Math.sqrt(2.0 * config.nLayer());
         fillNormal(block.getTokenEmbedding(), random, sigma);
@@ -63,7 +67,7 @@ public final class Gpt2 {
         });
     }
 
-    private static void fillNormal(Parameter p, Random random, double sigma) {
+    private static void fillNormal(Parameter p, SplittableRandom random, double sigma) {
         NDArray a = p.getArray();
         float[] v = new float[Math.toIntExact(a.size())];
         for (int i = 0; i < v.length; i++) {

@@ -73,10 +73,13 @@ public final class Gpt2Checkpoint {
 
     /**
      * Writes {@code model} to {@code dir} (created if needed): model.safetensors, then config.json, each atomically,
-     * so a directory with a config.json always has the weights it describes. Parameters are written as F32.
+     * so a directory with a config.json always has the weights it describes (an older config.json there is removed
+     * first). Parameters are written as F32.
      */
     public static void save(Gpt2Model model, Path dir) throws IOException {
         Files.createDirectories(dir);
+        // over an older checkpoint, its config.json goes first: never new weights beside a config that is not theirs
+        Files.deleteIfExists(dir.resolve(CONFIG_FILE));
         try (NDManager scope = model.getManager().newSubManager()) {
             Map<String, NDArray> tensors = new LinkedHashMap<>();
             for (Entry e : entries(model.getBlock(), model.getConfig())) {

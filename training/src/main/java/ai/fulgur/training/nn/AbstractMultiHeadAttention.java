@@ -240,6 +240,10 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
      */
     public NDArray forwardCached(ParameterStore parameterStore, NDArray x, NDArray keyCache, NDArray valueCache,
             long start) {
+        if (qkv == null) {
+            throw new IllegalStateException(getClass().getSimpleName() + " is not initialized: its projections are "
+                    + "created from the first input shape (initialize the model before decoding)");
+        }
         checkInput(x.getShape());
         long b = x.getShape().get(0);
         long n = x.getShape().get(1);

@@ -113,6 +113,24 @@ class Gpt2CheckpointTest {
         }
     }
 
+    /** Saving over a checkpoint of another size leaves the new model, config and weights together. */
+    @Test
+    void savingOverAnotherCheckpointReplacesBothFiles() throws IOException {
+        Path out = dir.resolve("reused");
+        try (Gpt2Model a = Gpt2Model.newModel(small(true), 1)) {
+            a.save(out);
+        }
+        Gpt2Config bigger = small(false).toBuilder().vocabSize(40).nLayer(3).build();
+        try (Gpt2Model b = Gpt2Model.newModel(bigger, 2)) {
+            b.save(out);
+            try (Gpt2Model c = Gpt2Model.load(out, Device.cpu(), "Fulgur")) {
+                assertEquals(bigger, c.getConfig());
+                assertArrayEquals(b.getBlock().getLmHead().getParameters().get("weight").getArray().toFloatArray(),
+                        c.getBlock().getLmHead().getParameters().get("weight").getArray().toFloatArray());
+            }
+        }
+    }
+
     @Test
     void missingDirectoryAndFilesAreNamed() throws IOException {
         Path none = dir.resolve("nothing-here");
@@ -173,6 +191,27 @@ class Gpt2CheckpointTest {
             small(true).toBuilder().vocabSize(40).build().write(out.resolve("config.json"));
             assertMessage(() -> Gpt2Model.load(out, Device.cpu(), "Fulgur"),
                     "tensor 'transformer.wte.weight' has shape (37, 16)", "needs (40, 16)", "vocab_size 40");
+        }
+    }
+
+    /** F16 weights (as transformers saves a half-precision model) load as their exact float32 values. */
+    @Test
+    void loadsHalfPrecisionWeights() throws IOException {
+        Path out = dir.resolve("half");
+        try (Gpt2Model a = Gpt2Model.newModel(small(true), 8); NDManager m = a.getManager().newSubManager()) {
+            a.save(out);
+            Path weights = out.resolve("model.safetensors");
+            Map<String, NDArray> half = new LinkedHashMap<>();
+            Safetensors.read(weights, m).tensors().forEach((k, v) -> half.put(k,
+                    v.toType(ai.djl.ndarray.types.DataType.FLOAT16, false)));
+            Safetensors.write(weights, half, Map.of("format", "pt"));
+            float[] wte = a.getBlock().getTokenEmbedding().getArray().toFloatArray();
+            try (Gpt2Model b = Gpt2Model.load(out, Device.cpu(), "Fulgur")) {
+                float[] loaded = b.getBlock().getTokenEmbedding().getArray().toFloatArray();
+                for (int i = 0; i < wte.length; i++) {
+                    assertEquals(Float.float16ToFloat(Float.floatToFloat16(wte[i])), loaded[i], "wte[" + i + "]");
+                }
+            }
         }
     }
 
