@@ -44,6 +44,7 @@ final class ConsoleProgress implements TrainingLoop.Listener, AutoCloseable {
     @Override
     public void onEval(int step, double loss) {
         lastEval = loss;
+        out.printf("%nstep %d: eval loss %.4f%n", step, loss); // a log line of its own; the bar redraws below it
     }
 
     @Override
