@@ -44,7 +44,8 @@ final class ConsoleProgress implements TrainingLoop.Listener, AutoCloseable {
     @Override
     public void onEval(int step, double loss) {
         lastEval = loss;
-        out.printf("%nstep %d: eval loss %.4f%n", step, loss); // a log line of its own; the bar redraws below it
+        // a log line of its own; on a terminal it first ends the bar's line, which redraws below it
+        out.printf("%sstep %d: eval loss %.4f%n", ProgressBar.isTerminal() ? System.lineSeparator() : "", step, loss);
     }
 
     @Override
