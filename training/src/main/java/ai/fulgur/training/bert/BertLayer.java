@@ -30,7 +30,8 @@ import ai.fulgur.training.nn.FlashMultiHeadAttention;
  * projection (3C, C), output projection (C, C)) to which the mask goes as its key mask, so the flash kernel skips
  * padded keys; {@code attention_norm} (LayerNorm); {@code intermediate} (Linear C → I); {@code output} (Linear I → C);
  * {@code output_norm} (LayerNorm). Padded query positions are computed like any other (they attend to the valid
- * keys), as in Hugging Face's BERT.
+ * keys), as in Hugging Face's BERT. Weights start N(0, initializer_range²), biases 0, LayerNorms 1 and 0, as in
+ * transformers.
  */
 public class BertLayer extends AbstractBlock {
     private static final byte VERSION = 1;
@@ -98,6 +99,16 @@ public class BertLayer extends AbstractBlock {
         Shape x = inputShapes[0];
         checkInput(x);
         attention.initialize(manager, dataType, inputShapes);
+        // the attention creates its projections inside initialize, out of reach of setInitializer: draw their
+        // weights again, N(0, initializer_range²) as transformers does (DJL's default would be Xavier, std ≈ 0.25)
+        NormalInitializer normal = new NormalInitializer(config.initializerRange());
+        try (NDManager scratch = manager.newSubManager()) {
+            for (Parameter p : attention.getParameters().values()) {
+                if (p.getType() == Parameter.Type.WEIGHT) {
+                    normal.initialize(scratch, p.getArray().getShape(), dataType).copyTo(p.getArray());
+                }
+            }
+        }
         attentionNorm.initialize(manager, dataType, x);
         intermediate.initialize(manager, dataType, x);
         output.initialize(manager, dataType, intermediate.getOutputShapes(new Shape[] {x}));

@@ -113,7 +113,7 @@ class BertGradientTest {
         }
     }
 
-    private record Run(Block model, NDList inputs, NDArray labels, Loss loss_, NDArray loss) {}
+    private record Run(Block model, NDList inputs, NDArray labels, Loss lossFunction, NDArray loss) {}
 
     /** Loads the fixture onto {@code m} in {@code type}, then forward (training), loss and backward. */
     private static Run run(Path fixture, boolean mlm, NDManager m, DataType type) throws IOException {
@@ -161,6 +161,6 @@ class BertGradientTest {
             m.create(v, target.getShape()).copyTo(target);
         }
         NDArray out = run.model().forward(new ParameterStore(m, false), run.inputs(), false).head();
-        return run.loss_().evaluate(new NDList(run.labels()), new NDList(out)).getDouble();
+        return run.lossFunction().evaluate(new NDList(run.labels()), new NDList(out)).getDouble();
     }
 }

@@ -59,7 +59,7 @@ class BertMaskedLmTrainingTest {
 
     @Test
     void lossFallsOnRepeatedWordSentences() {
-        float[] curve = train(new Random(1), 60, 5e-3f, false);
+        float[] curve = train(new Random(1), 100, 5e-3f, false);
         double first = (curve[0] + curve[1] + curve[2]) / 3;
         double last = (curve[curve.length - 1] + curve[curve.length - 2] + curve[curve.length - 3]) / 3;
         System.out.printf("MLM loss on repeated-word sentences: %.3f -> %.3f over %d steps%n", first, last, curve.length);
