@@ -8,8 +8,8 @@
  *       {@link ai.fulgur.training.nn.FlashMultiHeadAttention} with the padding mask as key mask),
  *       {@link ai.fulgur.training.bert.BertEncoder}, {@link ai.fulgur.training.bert.BertModel};</li>
  *   <li>the task models {@link ai.fulgur.training.bert.BertForMaskedLM} (tied decoder) and
- *       {@link ai.fulgur.training.bert.BertForSequenceClassification} (pooler, classifier), and the
- *       {@link ai.fulgur.training.bert.MaskedLmLoss};</li>
+ *       {@link ai.fulgur.training.bert.BertForSequenceClassification} (pooler, classifier), trained with
+ *       {@link ai.fulgur.training.loss.TokenCrossEntropyLoss} (labels -100 ignored);</li>
  *   <li>{@link ai.fulgur.training.bert.BertCheckpoint}: {@code model.safetensors} + {@code config.json} directories
  *       with transformers' tensor names, including starting a classifier from a masked-LM checkpoint.</li>
  * </ul>

@@ -1,5 +1,6 @@
 package ai.fulgur.training.bert;
 
+import ai.fulgur.training.loss.TokenCrossEntropyLoss;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -131,10 +132,10 @@ class BertGradientTest {
             long[] mask = t.get("attention_mask").toLongArray();
             long[] y = new long[ids.length];
             for (int i = 0; i < ids.length; i++) {
-                y[i] = mask[i] == 1 && i % 3 == 1 ? ids[i] : MaskedLmLoss.IGNORE_INDEX;
+                y[i] = mask[i] == 1 && i % 3 == 1 ? ids[i] : TokenCrossEntropyLoss.IGNORE;
             }
             labels = m.create(y, new Shape(2, 17));
-            loss = new MaskedLmLoss();
+            loss = new TokenCrossEntropyLoss();
         } else {
             labels = m.create(new long[] {2, 0});
             loss = new SoftmaxCrossEntropyLoss();

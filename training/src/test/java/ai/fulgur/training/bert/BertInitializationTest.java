@@ -1,5 +1,6 @@
 package ai.fulgur.training.bert;
 
+import ai.fulgur.training.loss.TokenCrossEntropyLoss;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -19,7 +20,7 @@ class BertInitializationTest {
     void freshMaskedLmThroughDjlTrainerStartsLikeTransformers() {
         try (Model model = Model.newInstance("bert", Device.cpu(), "Fulgur")) {
             model.setBlock(new BertForMaskedLM(BertConfig.tiny()));
-            try (Trainer trainer = model.newTrainer(new DefaultTrainingConfig(new MaskedLmLoss())
+            try (Trainer trainer = model.newTrainer(new DefaultTrainingConfig(new TokenCrossEntropyLoss())
                     .optDevices(new Device[] {Device.cpu()}))) {
                 trainer.initialize(new Shape(2, 8));
                 check(model.getBlock());

@@ -1,5 +1,6 @@
 package ai.fulgur.training.bert;
 
+import ai.fulgur.training.loss.TokenCrossEntropyLoss;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -46,7 +47,7 @@ class BertMaskedLmTrainingTest {
     }
 
     /** A recording loss: the value of the last batch. */
-    private static final class RecordingLoss extends MaskedLmLoss {
+    private static final class RecordingLoss extends TokenCrossEntropyLoss {
         float last = Float.NaN;
 
         @Override
@@ -114,7 +115,7 @@ class BertMaskedLmTrainingTest {
         long[] types = new long[B * T];
         long[] mask = new long[B * T];
         long[] labels = new long[B * T];
-        java.util.Arrays.fill(labels, MaskedLmLoss.IGNORE_INDEX);
+        java.util.Arrays.fill(labels, TokenCrossEntropyLoss.IGNORE);
         for (int b = 0; b < B; b++) {
             int words = 6 + rnd.nextInt(T - 2 - 6 + 1); // 6 .. T−2 words, the rest padding
             long word = FIRST_WORD + rnd.nextInt(WORDS);
