@@ -22,10 +22,10 @@ import jcuda.Pointer;
  * {@link #isAvailable()} is false, with the reason, when there is no driver, no device or no built kernels.
  */
 public final class CudaBackend implements Backend {
-    private final ElementwiseKernels elementwise = new CudaElementwise();
-    private final CudaLinalg linalg = new CudaLinalg();
+    private final CudaElementwise elementwise = new CudaElementwise();
     private final ReduceKernels reduce = new CudaReduce();
-    private final ActivationKernels activation = new CudaActivation();
+    private final CudaActivation activation = new CudaActivation();
+    private final CudaLinalg linalg = new CudaLinalg(elementwise, activation);
     private final NormKernels norm = new CudaNorm();
     private final LossKernels loss = new CudaLoss();
     private final IndexingKernels indexing = new CudaIndexing();
