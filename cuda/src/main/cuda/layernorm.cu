@@ -6,8 +6,9 @@
 // Rows of at most 1024 columns: one warp per row, the row in registers (in its storage type: BF16/F16 rows are widened
 // in each pass, not kept widened), 16-byte loads and stores when the rows are aligned; a BF16/F16 forward warp loads
 // two rows before computing either, and the backward warps load their next row while computing the current one, so
-// enough bytes are in flight to reach copy bandwidth with half-size elements. The backward warps also sum dgamma = Σ dy·xhat and dbeta = Σ dy over their rows in registers; the block adds
-// its warps in order and writes one partial row, and layernorm_param_grad_finish adds the partial rows in order: no
+// enough bytes are in flight to reach copy bandwidth with half-size elements. The backward warps also sum
+// dgamma = Σ dy·xhat and dbeta = Σ dy over their rows, each warp in its own slice of shared memory; the block adds its
+// warps in order and writes one partial row, and layernorm_param_grad_finish adds the partial rows in order: no
 // atomics, the same bits on every run. Longer rows: one block per row re-reading the row from cache, and dgamma/dbeta
 // from a separate column kernel (layernorm_param_grad_partial) into the same partial rows.
 #include "fulgur.cuh"
@@ -225,12 +226,13 @@ __device__ __forceinline__ void layernorm_backward_load(LayernormBackwardRow<T, 
     r.s = rstd[row];
 }
 
-// dx of one loaded row, and its dy·xhat and dy added to the lane's dgamma/dbeta accumulators.
+// dx of one loaded row, and (when accGamma is not null) its dy·xhat and dy added to the lane's dgamma/dbeta
+// accumulators: element i of the lane's packs at accGamma[i·32 + lane] of the warp's shared-memory slice.
 template <typename T, int N, int W>
 __device__ __forceinline__ void layernorm_backward_row(const LayernormBackwardRow<T, N, W>& r, int64_t row, int C,
                                                        int lane, T* __restrict__ dx, const T* __restrict__ gamma,
-                                                       compute_t<T> (&accGamma)[(N + W - 1) / W * W],
-                                                       compute_t<T> (&accBeta)[(N + W - 1) / W * W]) {
+                                                       compute_t<T>* __restrict__ accGamma,
+                                                       compute_t<T>* __restrict__ accBeta) {
     using A = compute_t<T>;
     using P = Vec<T, W>;
     constexpr int PACKS = (N + W - 1) / W;
@@ -254,8 +256,11 @@ __device__ __forceinline__ void layernorm_backward_row(const LayernormBackwardRo
             const A g = gamma != nullptr && in ? d * (A) widen(qg.v[k]) : d;
             sumG += g;
             sumGx += g * xhat;
-            accGamma[i] += d * xhat;
-            accBeta[i] += d;
+            if (accGamma != nullptr) {
+                // the warp's slice, lane-minor (element i of every lane side by side): no bank conflicts
+                accGamma[i * 32 + lane] += d * xhat;
+                accBeta[i * 32 + lane] += d;
+            }
         }
     }
     const A meanG = warp_reduce(sumG, SumOp()) / (A) C;
@@ -288,8 +293,9 @@ __device__ __forceinline__ void layernorm_backward_row(const LayernormBackwardRo
 // takes rows b·warps + w, then every gridDim.x·warps-th (the grid is one wave, sized from the occupancy). Rows are
 // double-buffered: the next row's dy and x are loading while this row is computed, so each warp keeps two rows in
 // flight; rows stay in registers in their storage type and are widened where used (xhat and g are recomputed in the
-// second pass rather than kept, which halves the registers of a BF16 row). dgamma and dbeta accumulate in registers
-// across the warp's rows. Dynamic shared memory: 2·C values of compute_t<T> when dgammaPart is not null.
+// second pass rather than kept, which halves the registers of a BF16 row). dgamma and dbeta accumulate across the
+// warp's rows in its shared-memory slices. Dynamic shared memory when dgammaPart is not null: 2·warps·ceil(N/W)·W·32
+// values of compute_t<T> (CudaNorm.backwardSharedBytes).
 template <typename T, int N, int W, bool PIPELINE>
 __device__ void layernorm_backward_warp_kernel(int64_t rows, int C, T* __restrict__ dx,
                                                compute_t<T>* __restrict__ dgammaPart,
@@ -301,12 +307,19 @@ __device__ void layernorm_backward_warp_kernel(int64_t rows, int C, T* __restric
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int warps = blockDim.x >> 5;
-    A accGamma[PACKS * W];
-    A accBeta[PACKS * W];
-#pragma unroll
-    for (int i = 0; i < PACKS * W; i++) {
-        accGamma[i] = 0;
-        accBeta[i] = 0;
+    // dgamma/dbeta accumulators in shared memory, a slice of PACKS·W·32 values per warp and quantity (registers
+    // held them before, and at 48 of them a lane left room for only one block of two-row warps per multiprocessor)
+    constexpr int SLICE = PACKS * W * 32;
+    A* accGamma = nullptr;
+    A* accBeta = nullptr;
+    if (dgammaPart != nullptr) {
+        accGamma = reinterpret_cast<A*>(layernorm_smem) + warp * SLICE;
+        accBeta = reinterpret_cast<A*>(layernorm_smem) + (warps + warp) * SLICE;
+        for (int i = lane; i < SLICE; i += 32) {
+            accGamma[i] = 0;
+            accBeta[i] = 0;
+        }
+        __syncwarp();
     }
     const int64_t stride = (int64_t) gridDim.x * warps;
     LayernormBackwardRow<T, N, W> a;
@@ -330,29 +343,23 @@ __device__ void layernorm_backward_warp_kernel(int64_t rows, int C, T* __restric
         }
     }
     if (dgammaPart == nullptr) return;
-    // the block's warps add into shared memory one after the other (a fixed order), then one partial row is written
-    A* sGamma = reinterpret_cast<A*>(layernorm_smem);
-    A* sBeta = sGamma + C;
-    for (int w = 0; w < warps; w++) {
-        if (warp == w) {
-#pragma unroll
-            for (int p = 0; p < PACKS; p++) {
-#pragma unroll
-                for (int k = 0; k < W; k++) {
-                    const int j = (p * 32 + lane) * W + k;
-                    const int i = p * W + k;
-                    if ((p * 32 + lane) * W < C) {
-                        sGamma[j] = w == 0 ? accGamma[i] : sGamma[j] + accGamma[i];
-                        sBeta[j] = w == 0 ? accBeta[i] : sBeta[j] + accBeta[i];
-                    }
-                }
-            }
-        }
-        __syncthreads();
-    }
+    // the block's partial row: for each column, the warps' slices added in warp order (a fixed order: the same bits on
+    // every run), written once
+    __syncthreads();
+    const A* sGamma = reinterpret_cast<const A*>(layernorm_smem);
+    const A* sBeta = sGamma + warps * SLICE;
     for (int j = threadIdx.x; j < C; j += blockDim.x) {
-        dgammaPart[(int64_t) blockIdx.x * C + j] = sGamma[j];
-        dbetaPart[(int64_t) blockIdx.x * C + j] = sBeta[j];
+        const int pack = j / W;  // column j: element j % W of pack pack / 32 of lane pack % 32
+        const int i = (pack / 32) * W + j % W;
+        const int at = i * 32 + pack % 32;
+        A g = sGamma[at];
+        A b = sBeta[at];
+        for (int w = 1; w < warps; w++) {
+            g += sGamma[w * SLICE + at];
+            b += sBeta[w * SLICE + at];
+        }
+        dgammaPart[(int64_t) blockIdx.x * C + j] = g;
+        dbetaPart[(int64_t) blockIdx.x * C + j] = b;
     }
 }
 
@@ -536,21 +543,22 @@ __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* 
     }
 
 // The F64 backward warp kernels stop at N = 16 (C ≤ 512; CudaNorm takes the block kernel beyond): at N = 24 their
-// registers spill. FW_BLOCKS, FW_VEC_BLOCKS and BW_BLOCKS: the warp kernels' __launch_bounds__ minimum of resident
-// blocks of 256 (2 caps the registers at 128, 4 at 64). The 16-bit vectorised forward, two rows a warp in 12 registers
-// each (C = 768), fits 64 registers: 4 blocks, 64 rows in flight per multiprocessor. The backward kernels hold the
-// dgamma/dbeta accumulators and two rows and take 1.
-#define LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, N, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS)                              \
+// registers spill. FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS and BW_VEC_BLOCKS: the warp kernels' __launch_bounds__
+// minimum of resident blocks of 256 (2 caps the registers at 128, 4 at 64). The 16-bit vectorised forward, two rows a warp in 12 registers
+// each (C = 768), fits 64 registers: 4 blocks, 64 rows in flight per multiprocessor. The 16-bit vectorised backward
+// (dgamma/dbeta in shared memory, two rows a warp in flight) fits 128 up to C = 768: 2 blocks; the others take 1
+// (at 2 they spill).
+#define LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, N, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)               \
     LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, N, FW_BLOCKS, FW_VEC_BLOCKS)                                      \
-    LAYERNORM_BACKWARD_WARP_ENTRY_POINT(SUFFIX, T, N, BW_BLOCKS, BW_BLOCKS)
+    LAYERNORM_BACKWARD_WARP_ENTRY_POINT(SUFFIX, T, N, BW_BLOCKS, BW_VEC_BLOCKS)
 
-#define LAYERNORM_ENTRY_POINTS(SUFFIX, T, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS)                                      \
-    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 1, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS)                                 \
-    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 2, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS)                                 \
-    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 4, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS)                                 \
-    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 8, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS)                                 \
-    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 12, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS)                                \
-    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 16, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS)                                \
+#define LAYERNORM_ENTRY_POINTS(SUFFIX, T, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                       \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 1, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                       \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 2, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                       \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 4, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                       \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 8, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                       \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 12, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                      \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 16, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                      \
     LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, 24, FW_BLOCKS, FW_VEC_BLOCKS)                                    \
     LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, 32, FW_BLOCKS, FW_VEC_BLOCKS)                                    \
     extern "C" __global__ void layernorm_forward_block_##SUFFIX(int64_t rows, int64_t C, double eps, void* y,      \
@@ -595,13 +603,13 @@ __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* 
                                               (const A*) dbetaPart);                                                \
     }
 
-LAYERNORM_ENTRY_POINTS(f64, double, 1, 1, 1)
-LAYERNORM_ENTRY_POINTS(f32, float, 2, 2, 1)
-LAYERNORM_ENTRY_POINTS(bf16, __nv_bfloat16, 2, 4, 1)
-LAYERNORM_ENTRY_POINTS(f16, __half, 2, 4, 1)
+LAYERNORM_ENTRY_POINTS(f64, double, 1, 1, 1, 1)
+LAYERNORM_ENTRY_POINTS(f32, float, 2, 2, 1, 1)
+LAYERNORM_ENTRY_POINTS(bf16, __nv_bfloat16, 2, 4, 1, 2)
+LAYERNORM_ENTRY_POINTS(f16, __half, 2, 4, 1, 2)
 LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f32, float, 24, 1, 1)
 LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f32, float, 32, 1, 1)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(bf16, __nv_bfloat16, 24, 1, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(bf16, __nv_bfloat16, 24, 1, 2)
 LAYERNORM_BACKWARD_WARP_ENTRY_POINT(bf16, __nv_bfloat16, 32, 1, 1)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f16, __half, 24, 1, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f16, __half, 24, 1, 2)
 LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f16, __half, 32, 1, 1)

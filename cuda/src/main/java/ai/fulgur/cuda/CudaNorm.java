@@ -89,8 +89,13 @@ final class CudaNorm implements NormKernels {
                 // one wave: as many blocks as fit on the device at once; each warp takes every (grid·8)-th row, and
                 // each block writes one partial row of dgamma and dbeta
                 boolean vec = vectorised(x.dtype(), c, dx, dy, x, gamma);
-                String kernel = "layernorm_backward_warp" + CudaReduce.warpLanes(c) + (vec ? "_vec_" : "_") + suffix;
-                int shared = params ? (int) (2 * c * partialType.byteSize()) : 0;
+                int lanes = CudaReduce.warpLanes(c);
+                String kernel = "layernorm_backward_warp" + lanes + (vec ? "_vec_" : "_") + suffix;
+                int shared = params ? backwardSharedBytes(lanes, vec ? 16 / x.dtype().byteSize() : 1, partialType)
+                        : 0;
+                if (shared > DEFAULT_SHARED_LIMIT) {
+                    allowSharedMemory(d, kernel, shared);
+                }
                 long grid = Math.min(Math.ceilDiv(rows, THREADS / 32),
                         (long) d.multiprocessors() * blocksPerMultiprocessor(d, kernel, shared));
                 parts = grid;
@@ -157,6 +162,30 @@ final class CudaNorm implements NormKernels {
             }
         }
         return true;
+    }
+
+    /**
+     * Dynamic shared memory of the backward warp kernel when it sums dgamma/dbeta: per warp and quantity a slice of
+     * ceil(N / W)·W·32 accumulators (layernorm.cu: N lanes' worth of elements a lane, W-element packs).
+     */
+    static int backwardSharedBytes(int lanes, int packElements, DType partialType) {
+        long slice = (long) Math.ceilDiv(lanes, packElements) * packElements * 32;
+        return Math.toIntExact(2L * (THREADS / 32) * slice * partialType.byteSize());
+    }
+
+    /** Dynamic shared memory a kernel may use without opting in. */
+    private static final int DEFAULT_SHARED_LIMIT = 48 << 10;
+
+    private final java.util.Set<String> sharedOptIns = ConcurrentHashMap.newKeySet();
+
+    /** Lets {@code kernel} use {@code bytes} of dynamic shared memory (beyond 48 KiB needs the attribute; Hopper and
+     * Ampere allow up to 227 and 163 KiB). */
+    private void allowSharedMemory(CudaDevice d, String kernel, int bytes) {
+        if (sharedOptIns.add(d.index() + "/" + kernel + "/" + bytes)) {
+            d.enter();
+            JCudaDriver.cuFuncSetAttribute(d.function(MODULE, kernel),
+                    jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
+        }
     }
 
     /** Resident blocks of 256 threads per multiprocessor for {@code kernel} (its registers decide), at least 1. */
