@@ -33,16 +33,39 @@ final class CudaLinalg implements LinalgKernels {
     public void matmul(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, double alpha,
             boolean accumulate) {
         requireNotF64(out.dtype(), "matmul");
+        if (!isAligned(out)) {
+            // compute into aligned memory (holding out's values when accumulating), then copy back
+            Tensor staged = accumulate ? out.copy() : Tensor.empty(out.shape(), out.dtype(), out.device());
+            matmul(staged, a, b, transA, transB, alpha, accumulate);
+            elementwise.copy(out, staged);
+            return;
+        }
+        Tensor a16 = aligned(a);
+        Tensor b16 = aligned(b);
         CudaDevice d = CudaTensors.device(out);
         long batch = out.shape().dim(0);
         long m = out.shape().dim(1);
         long n = out.shape().dim(2);
-        long k = transA ? a.shape().dim(1) : a.shape().dim(2);
-        long strideA = a.shape().dim(0) == 1 ? 0 : a.stride(0);
-        long strideB = b.shape().dim(0) == 1 ? 0 : b.stride(0);
-        CublasLt.get().matmul(d, out.dtype(), batch, m, n, k, CudaTensors.first(a), strideA, transA,
-                CudaTensors.first(b), strideB, transB, CudaTensors.first(out), (float) alpha, accumulate ? 1f : 0f, 0,
-                CublasLt.EPILOGUE_DEFAULT, workspace(d));
+        long k = transA ? a16.shape().dim(1) : a16.shape().dim(2);
+        long strideA = a16.shape().dim(0) == 1 ? 0 : a16.stride(0);
+        long strideB = b16.shape().dim(0) == 1 ? 0 : b16.stride(0);
+        CublasLt.get().matmul(d, out.dtype(), batch, m, n, k, CudaTensors.first(a16), strideA, transA,
+                CudaTensors.first(b16), strideB, transB, CudaTensors.first(out), (float) alpha, accumulate ? 1f : 0f,
+                0, CublasLt.EPILOGUE_DEFAULT, workspace(d));
+    }
+
+    /**
+     * Whether a tensor's first element is 16-byte aligned. cuBLASLt's tensor-core kernels want 16 bytes; an operand at
+     * an odd element offset (a slice) is copied to fresh memory rather than left to the heuristic, which may find no
+     * kernel for 2- or 4-byte alignment.
+     */
+    private static boolean isAligned(Tensor t) {
+        return CublasLt.alignment(CudaTensors.first(t)) >= 16;
+    }
+
+    /** {@code t}, or an aligned contiguous copy of it when it is not 16-byte aligned. */
+    private static Tensor aligned(Tensor t) {
+        return t == null || isAligned(t) ? t : t.copy();
     }
 
     @Override
@@ -63,11 +86,20 @@ final class CudaLinalg implements LinalgKernels {
         }
         boolean aux = preActivation != null;
         // cuBLASLt's aux output needs a leading dimension divisible by 8 and an aligned pointer
-        boolean auxFits = !aux || (n % 8 == 0 && CublasLt.alignment(CudaTensors.first(preActivation)) >= 16);
+        boolean auxFits = !aux || (n % 8 == 0 && isAligned(preActivation));
         if (k == 0 || !auxFits) {
             composed(out, x, weight, bias, epilogue, preActivation);
             return;
         }
+        if (!isAligned(out)) {
+            Tensor staged = Tensor.empty(out.shape(), out.dtype(), out.device());
+            linear(staged, x, weight, bias, epilogue, preActivation);
+            elementwise.copy(out, staged);
+            return;
+        }
+        x = aligned(x);
+        weight = aligned(weight);
+        bias = aligned(bias);
         int code = switch (epilogue) {
             case NONE -> CublasLt.EPILOGUE_DEFAULT;
             case BIAS -> CublasLt.EPILOGUE_BIAS;

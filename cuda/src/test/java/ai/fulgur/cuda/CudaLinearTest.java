@@ -44,7 +44,8 @@ class CudaLinearTest extends GpuTest {
 
     @Test
     void operandsAtOddOffsetsMatchTheCpuKernel() {
-        // a pointer 2 or 4 bytes past an allocation must not reuse a plan made for 256-byte aligned operands
+        // operands 2 or 4 bytes past an allocation: copied to aligned memory (the output computed aside and copied
+        // back), never handed to a plan made for 256-byte aligned pointers
         SplittableRandom rnd = new SplittableRandom(22);
         for (DType dtype : new DType[] {DType.F32, DType.BF16, DType.F16}) {
             for (long[] s : new long[][] {{113, 203, 67}, {64, 64, 64}, {48, 96, 72}}) {
