@@ -198,6 +198,15 @@ final class CublasLt {
             MemorySegment alpha, MemorySegment beta, MemorySegment pointerSlot, String tuning) {}
 
     private final ConcurrentHashMap<String, Plan> plans = new ConcurrentHashMap<>();
+    /** Problems the heuristic found no algorithm for (asked once; the next call fails fast). */
+    private final java.util.Set<String> unsupported = ConcurrentHashMap.newKeySet();
+
+    /** The heuristic has no algorithm for a problem (an epilogue some dtype or shape lacks, say). */
+    static final class NoAlgorithmException extends CudaException {
+        NoAlgorithmException(String message) {
+            super(message);
+        }
+    }
 
     /** The problem's operands: addresses, batch strides (elements), epilogue extras (0 when absent). */
     private record Operands(long a, long strideA, long b, long strideB, long d, long bias, long aux) {}
@@ -227,8 +236,17 @@ final class CublasLt {
         String key = device.index() + ":" + dtype + ":" + batch + ":" + m + ":" + n + ":" + k + ":" + transA + ":"
                 + transB + ":" + strideA + ":" + strideB + ":" + epilogue + ":" + alignment(a) + ":" + alignment(b)
                 + ":" + alignment(d) + ":" + alignment(bias) + ":" + alignment(aux);
-        Plan plan = plans.computeIfAbsent(key, x -> plan(device, dtype, batch, m, n, k, ops, transA, transB, epilogue,
-                workspace));
+        if (unsupported.contains(key)) {
+            throw new NoAlgorithmException("cuBLASLt has no algorithm for " + key);
+        }
+        Plan plan;
+        try {
+            plan = plans.computeIfAbsent(key, x -> plan(device, dtype, batch, m, n, k, ops, transA, transB, epilogue,
+                    workspace));
+        } catch (NoAlgorithmException e) {
+            unsupported.add(key);
+            throw e;
+        }
         synchronized (plan) {
             try {
                 plan.alpha().set(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, alpha);
@@ -383,8 +401,8 @@ final class CublasLt {
                 }
             }
             if (usable < 1) {
-                throw new CudaException("cuBLASLt found no algorithm for " + dtype + " batch " + batch + " m " + m
-                        + " n " + n + " k " + k);
+                throw new NoAlgorithmException("cuBLASLt found no algorithm for " + dtype + " batch " + batch + " m "
+                        + m + " n " + n + " k " + k);
             }
             return results.asSlice(0, (long) usable * HEURISTIC_RESULT_BYTES);
         } finally {

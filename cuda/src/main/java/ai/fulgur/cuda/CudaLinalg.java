@@ -107,15 +107,21 @@ final class CudaLinalg implements LinalgKernels {
             case GELU_BIAS -> aux ? CublasLt.EPILOGUE_GELU_AUX_BIAS : CublasLt.EPILOGUE_GELU_BIAS;
         };
         CudaDevice d = CudaTensors.device(out);
-        // out (M, N) = x (M, K) · weight (N, K)ᵀ: weight is the transposed second operand
-        CublasLt.get().matmul(d, out.dtype(), 1, m, n, k, CudaTensors.first(x), 0, false, CudaTensors.first(weight), 0,
-                true, CudaTensors.first(out), 1f, 0f, bias == null ? 0 : CudaTensors.first(bias),
-                aux ? CudaTensors.first(preActivation) : 0, code, workspace(d));
+        try {
+            // out (M, N) = x (M, K) · weight (N, K)ᵀ: weight is the transposed second operand
+            CublasLt.get().matmul(d, out.dtype(), 1, m, n, k, CudaTensors.first(x), 0, false,
+                    CudaTensors.first(weight), 0, true, CudaTensors.first(out), 1f, 0f,
+                    bias == null ? 0 : CudaTensors.first(bias), aux ? CudaTensors.first(preActivation) : 0, code,
+                    workspace(d));
+        } catch (CublasLt.NoAlgorithmException e) {
+            // an epilogue this library version lacks for this dtype or shape: the same result in separate passes
+            composed(out, x, weight, bias, epilogue, preActivation);
+        }
     }
 
     /**
      * The same result in separate passes, for what the epilogues cannot take (an empty depth, a pre-activation output
-     * whose row length is not a multiple of 8): product, bias add, GELU.
+     * whose row length is not a multiple of 8, an epilogue the heuristic has no kernel for): product, bias add, GELU.
      */
     private void composed(Tensor out, Tensor x, Tensor weight, Tensor bias, LinearEpilogue epilogue,
             Tensor preActivation) {
