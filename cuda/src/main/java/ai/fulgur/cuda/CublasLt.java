@@ -23,8 +23,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * layouts and the algorithm. The algorithm: cuBLASLt's heuristic is asked for up to {@value #CANDIDATES} candidates,
  * and, unless {@code -Dfulgur.cublaslt.autotune=false}, each is timed once on the real operands (into a scratch
  * output) and the fastest kept; with autotuning off the heuristic's first choice is used, as PyTorch does.
- * Workspace: {@link #WORKSPACE_BYTES}, 32 MiB (the size cuBLAS recommends for Hopper), or {@code CUBLASLT_WORKSPACE_SIZE}
- * KiB when that environment variable is set (PyTorch reads the same variable, so both can be given the same).
+ * Workspace: {@link #WORKSPACE_BYTES}, 32 MiB (the size cuBLAS recommends for Hopper), or
+ * {@code CUBLASLT_WORKSPACE_SIZE} KiB when that environment variable is set (PyTorch reads the same variable, so both can be given the same).
  */
 final class CublasLt {
     // cudaDataType_t, cublasComputeType_t, cublasOperation_t, attribute and epilogue codes (cublasLt.h, library_types.h)

@@ -104,7 +104,8 @@ public final class CpuMatmul implements LinalgKernels {
     public void linear(Tensor out, Tensor x, Tensor weight, Tensor bias, LinearEpilogue epilogue,
             Tensor preActivation) {
         if (!out.dtype().isFloating()) {
-            throw new IllegalArgumentException("linear: dtype " + out.dtype() + " is not floating (F32, F64, BF16 or F16)");
+            throw new IllegalArgumentException("linear: dtype " + out.dtype()
+                    + " is not floating (F32, F64, BF16 or F16)");
         }
         CpuLinear.linear(this, out, x, weight, bias, epilogue, preActivation);
     }
