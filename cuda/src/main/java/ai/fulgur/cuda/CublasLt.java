@@ -22,7 +22,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Per problem (shape, dtype, transposes, epilogue, pointer alignments) a plan is built once and cached: descriptors,
  * layouts and the algorithm. The algorithm: cuBLASLt's heuristic is asked for up to {@value #CANDIDATES} candidates,
  * and, unless {@code -Dfulgur.cublaslt.autotune=false}, each is timed once on the real operands (into a scratch
- * output) and the fastest kept; with autotuning off the heuristic's first choice is used, as PyTorch does.
+ * output) and the fastest kept; with autotuning off the heuristic's first choice is used, as PyTorch does. Timing
+ * can pick differently from one process to the next, and candidates may round differently (split-K, say): turn
+ * autotuning off where two runs must give the same bits.
  * Workspace: {@link #WORKSPACE_BYTES}, 32 MiB (the size cuBLAS recommends for Hopper), or
  * {@code CUBLASLT_WORKSPACE_SIZE} KiB when that environment variable is set (PyTorch reads the same variable, so both can be given the same).
  */
