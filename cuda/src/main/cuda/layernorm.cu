@@ -3,78 +3,139 @@
 // squared deviations), the backward recomputes xhat. F32, BF16 and F16 compute in float with F32 mean/rstd, F64 in
 // double with F64 mean/rstd, as CpuNorm. gamma and beta may be null (no affine part; the backward takes gamma as ones).
 //
-// Rows of at most 1024 columns: one warp per row, the row in registers, 16-byte loads and stores when the rows are
-// aligned. The backward warps also sum dgamma = Σ dy·xhat and dbeta = Σ dy over their rows in registers; the block adds
-// its warps in order and writes one partial row, and layernorm_param_grad_finish adds the partial rows in order: no
+// Rows of at most 1024 columns: one warp per row, the row in registers (in its storage type: BF16/F16 rows are widened
+// in each pass, not kept widened), 16-byte loads and stores when the rows are aligned; a BF16/F16 forward warp loads
+// two rows before computing either, and the backward warps load their next row while computing the current one, so
+// enough bytes are in flight to reach copy bandwidth with half-size elements. The backward warps also sum
+// dgamma = Σ dy·xhat and dbeta = Σ dy over their rows, each warp in its own slice of shared memory; the block adds its
+// warps in order and writes one partial row, and layernorm_param_grad_finish adds the partial rows in order: no
 // atomics, the same bits on every run. Longer rows: one block per row re-reading the row from cache, and dgamma/dbeta
 // from a separate column kernel (layernorm_param_grad_partial) into the same partial rows.
 #include "fulgur.cuh"
 
 extern __shared__ __align__(16) unsigned char layernorm_smem[];
 
+// Widening that the compiler may neither share between passes nor hoist: a row held in registers in BF16/F16 is
+// widened again in each pass over it, where ordinary widening would be computed once, early, and kept in twice the
+// registers (with two rows in flight that spilled). `after` is a value of the pass (the row's mean, say): as an input
+// of the asm it keeps the widening from running before that value exists and makes each pass's widening distinct.
+// The asm works on the 32-bit words that hold two elements each. Values are the exact widening either way.
+__device__ __forceinline__ void widen_pair_after(unsigned int w, float after, __nv_bfloat16, float& lo, float& hi) {
+    unsigned int l, h;
+    asm("shl.b32 %0, %2, 16;\n\tand.b32 %1, %2, 0xffff0000;" : "=r"(l), "=r"(h) : "r"(w), "f"(after));
+    lo = __uint_as_float(l);
+    hi = __uint_as_float(h);
+}
+__device__ __forceinline__ void widen_pair_after(unsigned int w, float after, __half, float& lo, float& hi) {
+    asm("{\n\t.reg .b16 a, b;\n\tmov.b32 {a, b}, %2;\n\tcvt.f32.f16 %0, a;\n\tcvt.f32.f16 %1, b;\n\t}"
+        : "=f"(lo), "=f"(hi) : "r"(w), "f"(after));
+}
+
+// The W elements of a pack in the compute type: for BF16/F16 packs of an even number of elements widened afresh once
+// `after` is known (see widen_pair_after), plainly otherwise.
+template <typename T, int W>
+__device__ __forceinline__ void widen_pack(const Vec<T, W>& p, compute_t<T> after, compute_t<T> (&v)[W]) {
+    if constexpr (sizeof(T) == 2 && W % 2 == 0) {
+        const unsigned int* words = reinterpret_cast<const unsigned int*>(p.v);
+#pragma unroll
+        for (int k = 0; k < W / 2; k++) widen_pair_after(words[k], after, T(), v[2 * k], v[2 * k + 1]);
+    } else {
+#pragma unroll
+        for (int k = 0; k < W; k++) v[k] = (compute_t<T>) widen(p.v[k]);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // CUDA kernels
 
-// y (rows, C), mean (rows), rstd (rows), x (rows, C), gamma (C) or null, beta (C) or null; C ≤ 32·N, a warp per row.
-// Lane l holds the packs of W consecutive elements that start at columns (p·32 + l)·W, p < N/W: with
-// W = 16 / sizeof(T) (C % W == 0, every pointer 16-byte aligned) every load and store is 16 bytes.
-template <typename T, int N, int W>
+// y (rows, C), mean (rows), rstd (rows), x (rows, C), gamma (C) or null, beta (C) or null; C ≤ 32·N, a warp per
+// ROWS consecutive rows. Lane l holds the packs of W consecutive elements that start at columns (p·32 + l)·W,
+// p < N/W: with W = 16 / sizeof(T) (C % W == 0, every pointer 16-byte aligned) every load and store is 16 bytes.
+// The rows stay in registers in their storage type (a BF16 row of 768 takes 12 registers a lane, not 24) and are
+// widened where used; all ROWS rows are loaded before any arithmetic, so a warp keeps ROWS rows in flight. The
+// arithmetic, and so every bit of the output, is that of one row at a time.
+template <typename T, int N, int W, int ROWS>
 __device__ void layernorm_forward_warp_kernel(int64_t rows, int C, double eps, T* __restrict__ y,
                                               compute_t<T>* __restrict__ mean, compute_t<T>* __restrict__ rstd,
                                               const T* __restrict__ x, const T* __restrict__ gamma,
                                               const T* __restrict__ beta) {
     using A = compute_t<T>;
     using P = Vec<T, W>;
-    constexpr int PACKS = N / W;
+    constexpr int PACKS = (N + W - 1) / W;
     const int lane = threadIdx.x & 31;
-    const int64_t row = (int64_t) blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
-    if (row >= rows) return;
-    const T* xr = x + row * C;
-    A v[N];
-    A sum = 0;
+    const int64_t first = ((int64_t) blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)) * ROWS;
+    if (first >= rows) return;
+    P raw[ROWS][PACKS];
 #pragma unroll
-    for (int p = 0; p < PACKS; p++) {
-        const int j = (p * 32 + lane) * W;
-        const P q = j < C ? *reinterpret_cast<const P*>(xr + j) : P{};
+    for (int r = 0; r < ROWS; r++) {
+        const bool live = first + r < rows;
+        const T* xr = x + (first + r) * C;
 #pragma unroll
-        for (int k = 0; k < W; k++) {
-            v[p * W + k] = j < C ? (A) widen(q.v[k]) : (A) 0;
-            sum += v[p * W + k];
+        for (int p = 0; p < PACKS; p++) {
+            const int j = (p * 32 + lane) * W;
+            if (live && j < C) raw[r][p] = *reinterpret_cast<const P*>(xr + j);
         }
     }
-    const A m = warp_reduce(sum, SumOp()) / (A) C;
-    A sq = 0;
+    A m[ROWS];
+    A s[ROWS];
 #pragma unroll
-    for (int p = 0; p < PACKS; p++) {
+    for (int r = 0; r < ROWS; r++) {
+        A sum = 0;
 #pragma unroll
-        for (int k = 0; k < W; k++) {
-            const A d = (p * 32 + lane) * W < C ? v[p * W + k] - m : (A) 0;
-            sq += d * d;
+        for (int p = 0; p < PACKS; p++) {
+            const bool in = (p * 32 + lane) * W < C;
+            A v[W];
+            widen_pack(raw[r][p], (A) r, v);
+#pragma unroll
+            for (int k = 0; k < W; k++) sum += in ? v[k] : (A) 0;
         }
+        m[r] = warp_reduce(sum, SumOp()) / (A) C;
     }
-    const A var = warp_reduce(sq, SumOp()) / (A) C;
-    const A s = (A) 1 / sqrt(var + (A) eps);
-    T* yr = y + row * C;
 #pragma unroll
-    for (int p = 0; p < PACKS; p++) {
-        const int j = (p * 32 + lane) * W;
-        if (j < C) {
-            P g, b, q;
-            if (gamma != nullptr) g = *reinterpret_cast<const P*>(gamma + j);
-            if (beta != nullptr) b = *reinterpret_cast<const P*>(beta + j);
+    for (int r = 0; r < ROWS; r++) {
+        A sq = 0;
+#pragma unroll
+        for (int p = 0; p < PACKS; p++) {
+            const bool in = (p * 32 + lane) * W < C;
+            A v[W];
+            widen_pack(raw[r][p], m[r], v);
 #pragma unroll
             for (int k = 0; k < W; k++) {
-                A o = (v[p * W + k] - m) * s;
-                if (gamma != nullptr) o *= (A) widen(g.v[k]);
-                if (beta != nullptr) o += (A) widen(b.v[k]);
-                q.v[k] = narrow<T>(o);
+                const A d = in ? v[k] - m[r] : (A) 0;
+                sq += d * d;
             }
-            *reinterpret_cast<P*>(yr + j) = q;
         }
+        const A var = warp_reduce(sq, SumOp()) / (A) C;
+        s[r] = (A) 1 / sqrt(var + (A) eps);
     }
-    if (lane == 0) {
-        mean[row] = m;
-        rstd[row] = s;
+#pragma unroll
+    for (int r = 0; r < ROWS; r++) {
+        const int64_t row = first + r;
+        if (row >= rows) break;
+        T* yr = y + row * C;
+#pragma unroll
+        for (int p = 0; p < PACKS; p++) {
+            const int j = (p * 32 + lane) * W;
+            if (j < C) {
+                P g, b, q;
+                if (gamma != nullptr) g = *reinterpret_cast<const P*>(gamma + j);
+                if (beta != nullptr) b = *reinterpret_cast<const P*>(beta + j);
+                A v[W];
+                widen_pack(raw[r][p], s[r], v);
+#pragma unroll
+                for (int k = 0; k < W; k++) {
+                    A o = (v[k] - m[r]) * s[r];
+                    if (gamma != nullptr) o *= (A) widen(g.v[k]);
+                    if (beta != nullptr) o += (A) widen(b.v[k]);
+                    q.v[k] = narrow<T>(o);
+                }
+                *reinterpret_cast<P*>(yr + j) = q;
+            }
+        }
+        if (lane == 0) {
+            mean[row] = m[r];
+            rstd[row] = s[r];
+        }
     }
 }
 
@@ -136,96 +197,169 @@ __device__ void layernorm_forward_block_kernel(int64_t rows, int64_t C, double e
     }
 }
 
+// One row of the backward warp kernel in flight: the lane's packs of dy and x in their storage type, and the row's
+// mean and rstd.
+template <typename T, int N, int W>
+struct LayernormBackwardRow {
+    Vec<T, W> dy[(N + W - 1) / W];
+    Vec<T, W> x[(N + W - 1) / W];
+    compute_t<T> m;
+    compute_t<T> s;
+};
+
+// Issues the loads of `row` into `r` (nothing waits for them here).
+template <typename T, int N, int W>
+__device__ __forceinline__ void layernorm_backward_load(LayernormBackwardRow<T, N, W>& r, int64_t row, int C, int lane,
+                                                        const T* __restrict__ dy, const T* __restrict__ x,
+                                                        const compute_t<T>* __restrict__ mean,
+                                                        const compute_t<T>* __restrict__ rstd) {
+    using P = Vec<T, W>;
+#pragma unroll
+    for (int p = 0; p < (N + W - 1) / W; p++) {
+        const int j = (p * 32 + lane) * W;
+        if (j < C) {
+            r.dy[p] = *reinterpret_cast<const P*>(dy + row * C + j);
+            r.x[p] = *reinterpret_cast<const P*>(x + row * C + j);
+        }
+    }
+    r.m = mean[row];
+    r.s = rstd[row];
+}
+
+// dx of one loaded row, and (when accGamma is not null) its dy·xhat and dy added to the lane's dgamma/dbeta
+// accumulators: element i of the lane's packs at accGamma[i·32 + lane] of the warp's shared-memory slice.
+template <typename T, int N, int W>
+__device__ __forceinline__ void layernorm_backward_row(const LayernormBackwardRow<T, N, W>& r, int64_t row, int C,
+                                                       int lane, T* __restrict__ dx, const T* __restrict__ gamma,
+                                                       compute_t<T>* __restrict__ accGamma,
+                                                       compute_t<T>* __restrict__ accBeta) {
+    using A = compute_t<T>;
+    using P = Vec<T, W>;
+    constexpr int PACKS = (N + W - 1) / W;
+    A sumG = 0;
+    A sumGx = 0;
+#pragma unroll
+    for (int p = 0; p < PACKS; p++) {
+        const int j = (p * 32 + lane) * W;
+        const bool in = j < C;
+        P qg;
+        if (in && gamma != nullptr) qg = *reinterpret_cast<const P*>(gamma + j);
+        A vd[W];
+        A vx[W];
+        widen_pack(r.dy[p], r.m, vd);
+        widen_pack(r.x[p], r.m, vx);
+#pragma unroll
+        for (int k = 0; k < W; k++) {
+            const int i = p * W + k;
+            const A d = in ? vd[k] : (A) 0;
+            const A xhat = in ? (vx[k] - r.m) * r.s : (A) 0;
+            const A g = gamma != nullptr && in ? d * (A) widen(qg.v[k]) : d;
+            sumG += g;
+            sumGx += g * xhat;
+            if (accGamma != nullptr) {
+                // the warp's slice, lane-minor (element i of every lane side by side): no bank conflicts
+                accGamma[i * 32 + lane] += d * xhat;
+                accBeta[i * 32 + lane] += d;
+            }
+        }
+    }
+    const A meanG = warp_reduce(sumG, SumOp()) / (A) C;
+    const A meanGx = warp_reduce(sumGx, SumOp()) / (A) C;
+#pragma unroll
+    for (int p = 0; p < PACKS; p++) {
+        const int j = (p * 32 + lane) * W;
+        if (j < C) {
+            P qg, q;
+            if (gamma != nullptr) qg = *reinterpret_cast<const P*>(gamma + j);
+            A vd[W];
+            A vx[W];
+            widen_pack(r.dy[p], meanGx, vd);
+            widen_pack(r.x[p], meanGx, vx);
+#pragma unroll
+            for (int k = 0; k < W; k++) {
+                const A d = vd[k];
+                const A xhat = (vx[k] - r.m) * r.s;
+                const A g = gamma != nullptr ? d * (A) widen(qg.v[k]) : d;
+                q.v[k] = narrow<T>(r.s * (g - meanG - xhat * meanGx));
+            }
+            *reinterpret_cast<P*>(dx + row * C + j) = q;
+        }
+    }
+}
+
 // dx (rows, C) = rstd · (g − mean(g) − xhat · mean(g · xhat)) with g = dy · gamma, xhat = (x − mean) · rstd; and,
 // when dgammaPart is not null, the block's partial sums dgammaPart[blockIdx.x, :] = Σ dy·xhat and
 // dbetaPart[blockIdx.x, :] = Σ dy over its rows. C ≤ 32·N, packs of W elements as the forward; warp w of block b
-// takes rows b·warps + w, then every gridDim.x·warps-th. Dynamic shared memory: 2·C values of compute_t<T> when
-// dgammaPart is not null.
-template <typename T, int N, int W>
+// takes rows b·warps + w, then every gridDim.x·warps-th (the grid is one wave, sized from the occupancy). Rows are
+// double-buffered: the next row's dy and x are loading while this row is computed, so each warp keeps two rows in
+// flight; rows stay in registers in their storage type and are widened where used (xhat and g are recomputed in the
+// second pass rather than kept, which halves the registers of a BF16 row). dgamma and dbeta accumulate across the
+// warp's rows in its shared-memory slices. Dynamic shared memory when dgammaPart is not null: 2·warps·ceil(N/W)·W·32
+// values of compute_t<T> (CudaNorm.backwardSharedBytes).
+template <typename T, int N, int W, bool PIPELINE>
 __device__ void layernorm_backward_warp_kernel(int64_t rows, int C, T* __restrict__ dx,
                                                compute_t<T>* __restrict__ dgammaPart,
                                                compute_t<T>* __restrict__ dbetaPart, const T* __restrict__ dy,
                                                const T* __restrict__ x, const compute_t<T>* __restrict__ mean,
                                                const compute_t<T>* __restrict__ rstd, const T* __restrict__ gamma) {
     using A = compute_t<T>;
-    using P = Vec<T, W>;
-    constexpr int PACKS = N / W;
+    constexpr int PACKS = (N + W - 1) / W;
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int warps = blockDim.x >> 5;
-    A accGamma[N];
-    A accBeta[N];
-#pragma unroll
-    for (int i = 0; i < N; i++) {
-        accGamma[i] = 0;
-        accBeta[i] = 0;
-    }
-    for (int64_t row = (int64_t) blockIdx.x * warps + warp; row < rows; row += (int64_t) gridDim.x * warps) {
-        const A m = mean[row];
-        const A s = rstd[row];
-        A g[N];
-        A xhat[N];
-        A sumG = 0;
-        A sumGx = 0;
-#pragma unroll
-        for (int p = 0; p < PACKS; p++) {
-            const int j = (p * 32 + lane) * W;
-            const bool in = j < C;
-            const P qd = in ? *reinterpret_cast<const P*>(dy + row * C + j) : P{};
-            const P qx = in ? *reinterpret_cast<const P*>(x + row * C + j) : P{};
-            const P qg = in && gamma != nullptr ? *reinterpret_cast<const P*>(gamma + j) : P{};
-#pragma unroll
-            for (int k = 0; k < W; k++) {
-                const int i = p * W + k;
-                const A d = in ? (A) widen(qd.v[k]) : (A) 0;
-                xhat[i] = in ? ((A) widen(qx.v[k]) - m) * s : (A) 0;
-                g[i] = gamma != nullptr ? d * (A) widen(qg.v[k]) : d;
-                sumG += g[i];
-                sumGx += g[i] * xhat[i];
-                accGamma[i] += d * xhat[i];
-                accBeta[i] += d;
-            }
+    // dgamma/dbeta accumulators in shared memory, a slice of PACKS·W·32 values per warp and quantity (registers
+    // held them before, and at 48 of them a lane left room for only one block of two-row warps per multiprocessor)
+    constexpr int SLICE = PACKS * W * 32;
+    A* accGamma = nullptr;
+    A* accBeta = nullptr;
+    if (dgammaPart != nullptr) {
+        accGamma = reinterpret_cast<A*>(layernorm_smem) + warp * SLICE;
+        accBeta = reinterpret_cast<A*>(layernorm_smem) + (warps + warp) * SLICE;
+        for (int i = lane; i < SLICE; i += 32) {
+            accGamma[i] = 0;
+            accBeta[i] = 0;
         }
-        const A meanG = warp_reduce(sumG, SumOp()) / (A) C;
-        const A meanGx = warp_reduce(sumGx, SumOp()) / (A) C;
-#pragma unroll
-        for (int p = 0; p < PACKS; p++) {
-            const int j = (p * 32 + lane) * W;
-            if (j < C) {
-                P q;
-#pragma unroll
-                for (int k = 0; k < W; k++) {
-                    const int i = p * W + k;
-                    q.v[k] = narrow<T>(s * (g[i] - meanG - xhat[i] * meanGx));
-                }
-                *reinterpret_cast<P*>(dx + row * C + j) = q;
-            }
+        __syncwarp();
+    }
+    const int64_t stride = (int64_t) gridDim.x * warps;
+    LayernormBackwardRow<T, N, W> a;
+    int64_t row = (int64_t) blockIdx.x * warps + warp;
+    if constexpr (!PIPELINE) {
+        // one row at a time (see LAYERNORM_BACKWARD_PIPELINE; the unvectorised path too: a second row would spill)
+        for (; row < rows; row += stride) {
+            layernorm_backward_load(a, row, C, lane, dy, x, mean, rstd);
+            layernorm_backward_row(a, row, C, lane, dx, gamma, accGamma, accBeta);
+        }
+    } else {
+        LayernormBackwardRow<T, N, W> b;
+        if (row < rows) layernorm_backward_load(a, row, C, lane, dy, x, mean, rstd);
+        for (; row < rows; row += 2 * stride) {
+            const int64_t next = row + stride;
+            if (next < rows) layernorm_backward_load(b, next, C, lane, dy, x, mean, rstd);
+            layernorm_backward_row(a, row, C, lane, dx, gamma, accGamma, accBeta);
+            if (next >= rows) break;
+            if (next + stride < rows) layernorm_backward_load(a, next + stride, C, lane, dy, x, mean, rstd);
+            layernorm_backward_row(b, next, C, lane, dx, gamma, accGamma, accBeta);
         }
     }
     if (dgammaPart == nullptr) return;
-    // the block's warps add into shared memory one after the other (a fixed order), then one partial row is written
-    A* sGamma = reinterpret_cast<A*>(layernorm_smem);
-    A* sBeta = sGamma + C;
-    for (int w = 0; w < warps; w++) {
-        if (warp == w) {
-#pragma unroll
-            for (int p = 0; p < PACKS; p++) {
-#pragma unroll
-                for (int k = 0; k < W; k++) {
-                    const int j = (p * 32 + lane) * W + k;
-                    const int i = p * W + k;
-                    if ((p * 32 + lane) * W < C) {
-                        sGamma[j] = w == 0 ? accGamma[i] : sGamma[j] + accGamma[i];
-                        sBeta[j] = w == 0 ? accBeta[i] : sBeta[j] + accBeta[i];
-                    }
-                }
-            }
-        }
-        __syncthreads();
-    }
+    // the block's partial row: for each column, the warps' slices added in warp order (a fixed order: the same bits on
+    // every run), written once
+    __syncthreads();
+    const A* sGamma = reinterpret_cast<const A*>(layernorm_smem);
+    const A* sBeta = sGamma + warps * SLICE;
     for (int j = threadIdx.x; j < C; j += blockDim.x) {
-        dgammaPart[(int64_t) blockIdx.x * C + j] = sGamma[j];
-        dbetaPart[(int64_t) blockIdx.x * C + j] = sBeta[j];
+        const int pack = j / W;  // column j: element j % W of pack pack / 32 of lane pack % 32
+        const int i = (pack / 32) * W + j % W;
+        const int at = i * 32 + pack % 32;
+        A g = sGamma[at];
+        A b = sBeta[at];
+        for (int w = 1; w < warps; w++) {
+            g += sGamma[w * SLICE + at];
+            b += sBeta[w * SLICE + at];
+        }
+        dgammaPart[(int64_t) blockIdx.x * C + j] = g;
+        dbetaPart[(int64_t) blockIdx.x * C + j] = b;
     }
 }
 
@@ -321,24 +455,25 @@ __device__ void layernorm_param_grad_partial_kernel(int64_t rows, int64_t C, int
 }
 
 // dgamma (C) = Σ_p dgammaPart[p, :], dbeta (C) = Σ_p dbetaPart[p, :], in double; either output may be null.
-// 256 threads: 32 consecutive columns × 8 warps striding over the parts (so the many parts of a long backward are read
-// in parallel, not by one thread each), the warps added in order.
+// A block of 32 consecutive columns × up to 32 warps striding over the parts (1024 threads: the parts of a one-wave
+// backward, a few hundred, take each thread a handful of loads, several in flight), the warps added in order.
 template <typename T>
 __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* __restrict__ dgamma,
                                                    T* __restrict__ dbeta, const compute_t<T>* __restrict__ dgammaPart,
                                                    const compute_t<T>* __restrict__ dbetaPart) {
     using A = compute_t<T>;
-    constexpr int WARPS = 8;
-    __shared__ double sumGamma[WARPS][33];
-    __shared__ double sumBeta[WARPS][33];
+    constexpr int MAX_WARPS = 32;
+    __shared__ double sumGamma[MAX_WARPS][33];
+    __shared__ double sumBeta[MAX_WARPS][33];
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
+    const int warps = blockDim.x >> 5;
     const int64_t j = (int64_t) blockIdx.x * 32 + lane;
     double sg = 0;
     double sb = 0;
     if (j < C) {
 #pragma unroll 4
-        for (int64_t p = warp; p < parts; p += WARPS) {
+        for (int64_t p = warp; p < parts; p += warps) {
             sg += dgammaPart[p * C + j];
             sb += dbetaPart[p * C + j];
         }
@@ -347,7 +482,7 @@ __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* 
     sumBeta[warp][lane] = sb;
     __syncthreads();
     if (warp == 0 && j < C) {
-        for (int w = 1; w < WARPS; w++) {
+        for (int w = 1; w < warps; w++) {
             sg += sumGamma[w][lane];
             sb += sumBeta[w][lane];
         }
@@ -359,62 +494,73 @@ __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* 
 // ---------------------------------------------------------------------------------------------------------------------
 // entry points per dtype (mean, rstd and the partials are compute_t<T>: F32 for F32/BF16/F16, F64 for F64).
 // layernorm_{forward,backward}_warp<N>_<dtype>: 32·(N/2) < C ≤ 32·N for N in 1, 2, 4, 8, 12, 16, 24, 32 (one entry per
-// N, so each gets only the registers it needs); 256 threads (8 rows at a time); forward grid ceil(rows / 8); backward
-// any grid (its partial rows = grid) with 2·C·sizeof(compute_t<T>) bytes of dynamic shared memory when dgammaPart is
-// not null. *_block_*: any C, a block of a multiple of 32 threads per row, grid rows.
-// layernorm_param_grad_partial_*: 256 threads, grid (ceil(C / 32), splits). layernorm_param_grad_finish_*: 256 threads,
-// grid ceil(C / 32).
+// N, so each gets only the registers it needs); 256 threads; forward: a warp per LAYERNORM_FORWARD_ROWS(T) rows (2
+// for BF16/F16, whose rows are half the bytes, 1 for F32/F64; CudaNorm.forwardRowsPerWarp mirrors it), grid
+// ceil(rows / (8·rows per warp)); backward any grid (its partial rows = grid) with 2·C·sizeof(compute_t<T>) bytes of
+// dynamic shared memory when dgammaPart is not null. *_block_*: any C, a block of a multiple of 32 threads per row,
+// grid rows. layernorm_param_grad_partial_*: 256 threads, grid (ceil(C / 32), splits). layernorm_param_grad_finish_*:
+// 32 to 1024 threads (a multiple of 32), grid ceil(C / 32).
 
-#define LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, N, MIN_BLOCKS)                                         \
+#define LAYERNORM_FORWARD_ROWS(T) (sizeof(T) == 2 ? 2 : 1)
+// Whether the vectorised backward double-buffers its rows: up to 96 bytes of a row a lane (a BF16 row of 1024, an F32
+// row of 768); longer F32 rows and F64 rows would spill their second row's registers.
+#define LAYERNORM_BACKWARD_PIPELINE(T, N) (sizeof(T) * (N) <= 96)
+
+// Two entry points per N: *_vec_* takes 16-byte packs (C % (16 / sizeof(T)) == 0 and every pointer 16-byte aligned,
+// which CudaNorm checks) and, for the forward, LAYERNORM_FORWARD_ROWS(T) rows a warp; the other reads element by
+// element, a row a warp. Apart, each gets only the registers it needs (together, the element path's set the count).
+#define LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, N, MIN_BLOCKS, VEC_MIN_BLOCKS)                                 \
+    extern "C" __global__ void __launch_bounds__(256, VEC_MIN_BLOCKS) layernorm_forward_warp##N##_vec_##SUFFIX(    \
+            int64_t rows, int C, double eps, void* y, void* mean, void* rstd, const void* x, const void* gamma,     \
+            const void* beta) {                                                                                     \
+        using A = compute_t<T>;                                                                                     \
+        layernorm_forward_warp_kernel<T, N, 16 / sizeof(T), LAYERNORM_FORWARD_ROWS(T)>(                             \
+                rows, C, eps, (T*) y, (A*) mean, (A*) rstd, (const T*) x, (const T*) gamma, (const T*) beta);       \
+    }                                                                                                               \
     extern "C" __global__ void __launch_bounds__(256, MIN_BLOCKS) layernorm_forward_warp##N##_##SUFFIX(            \
             int64_t rows, int C, double eps, void* y, void* mean, void* rstd, const void* x, const void* gamma,     \
             const void* beta) {                                                                                     \
         using A = compute_t<T>;                                                                                     \
-        constexpr int V = 16 / sizeof(T);                                                                           \
-        if constexpr (N % V == 0) {                                                                                 \
-            if (C % V == 0 && aligned16(y) && aligned16(x) && aligned16(gamma) && aligned16(beta)) {                \
-                layernorm_forward_warp_kernel<T, N, V>(rows, C, eps, (T*) y, (A*) mean, (A*) rstd, (const T*) x,    \
-                                                       (const T*) gamma, (const T*) beta);                          \
-                return;                                                                                             \
-            }                                                                                                       \
-        }                                                                                                           \
-        layernorm_forward_warp_kernel<T, N, 1>(rows, C, eps, (T*) y, (A*) mean, (A*) rstd, (const T*) x,            \
-                                               (const T*) gamma, (const T*) beta);                                  \
+        layernorm_forward_warp_kernel<T, N, 1, 1>(rows, C, eps, (T*) y, (A*) mean, (A*) rstd, (const T*) x,         \
+                                                  (const T*) gamma, (const T*) beta);                               \
     }
-#define LAYERNORM_BACKWARD_WARP_ENTRY_POINT(SUFFIX, T, N, MIN_BLOCKS)                                                \
+#define LAYERNORM_BACKWARD_WARP_ENTRY_POINT(SUFFIX, T, N, MIN_BLOCKS, VEC_MIN_BLOCKS)                                \
+    extern "C" __global__ void __launch_bounds__(256, VEC_MIN_BLOCKS) layernorm_backward_warp##N##_vec_##SUFFIX(   \
+            int64_t rows, int C, void* dx, void* dgammaPart, void* dbetaPart, const void* dy, const void* x,        \
+            const void* mean, const void* rstd, const void* gamma) {                                                \
+        using A = compute_t<T>;                                                                                     \
+        layernorm_backward_warp_kernel<T, N, 16 / sizeof(T), LAYERNORM_BACKWARD_PIPELINE(T, N)>(                    \
+                rows, C, (T*) dx, (A*) dgammaPart, (A*) dbetaPart, (const T*) dy, (const T*) x, (const A*) mean,    \
+                (const A*) rstd, (const T*) gamma);                                                                 \
+    }                                                                                                               \
     extern "C" __global__ void __launch_bounds__(256, MIN_BLOCKS) layernorm_backward_warp##N##_##SUFFIX(           \
             int64_t rows, int C, void* dx, void* dgammaPart, void* dbetaPart, const void* dy, const void* x,        \
             const void* mean, const void* rstd, const void* gamma) {                                                \
         using A = compute_t<T>;                                                                                     \
-        constexpr int V = 16 / sizeof(T);                                                                           \
-        if constexpr (N % V == 0) {                                                                                 \
-            if (C % V == 0 && aligned16(dx) && aligned16(dy) && aligned16(x) && aligned16(gamma)) {                 \
-                layernorm_backward_warp_kernel<T, N, V>(rows, C, (T*) dx, (A*) dgammaPart, (A*) dbetaPart,          \
-                                                        (const T*) dy, (const T*) x, (const A*) mean,               \
-                                                        (const A*) rstd, (const T*) gamma);                         \
-                return;                                                                                             \
-            }                                                                                                       \
-        }                                                                                                           \
-        layernorm_backward_warp_kernel<T, N, 1>(rows, C, (T*) dx, (A*) dgammaPart, (A*) dbetaPart, (const T*) dy,   \
-                                                (const T*) x, (const A*) mean, (const A*) rstd, (const T*) gamma);  \
+        layernorm_backward_warp_kernel<T, N, 1, false>(rows, C, (T*) dx, (A*) dgammaPart, (A*) dbetaPart,           \
+                                                       (const T*) dy, (const T*) x, (const A*) mean,                \
+                                                       (const A*) rstd, (const T*) gamma);                          \
     }
 
 // The F64 backward warp kernels stop at N = 16 (C ≤ 512; CudaNorm takes the block kernel beyond): at N = 24 their
-// registers spill. FW_BLOCKS and BW_BLOCKS: the warp kernels' __launch_bounds__ minimum of resident blocks (2 caps the
-// registers at 128: float forward kernels fit it; the backward ones hold two more arrays of N and take 1).
-#define LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, N, FW_BLOCKS, BW_BLOCKS)                                              \
-    LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, N, FW_BLOCKS)                                                     \
-    LAYERNORM_BACKWARD_WARP_ENTRY_POINT(SUFFIX, T, N, BW_BLOCKS)
+// registers spill. FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS and BW_VEC_BLOCKS: the warp kernels' __launch_bounds__
+// minimum of resident blocks of 256 (2 caps the registers at 128, 4 at 64). The 16-bit vectorised forward, two rows
+// a warp in 12 registers each (C = 768), fits 64 registers: 4 blocks, 64 rows in flight per multiprocessor. The 16-bit vectorised backward
+// (dgamma/dbeta in shared memory, two rows a warp in flight) fits 128 up to C = 768: 2 blocks; the others take 1
+// (at 2 they spill).
+#define LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, N, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)               \
+    LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, N, FW_BLOCKS, FW_VEC_BLOCKS)                                      \
+    LAYERNORM_BACKWARD_WARP_ENTRY_POINT(SUFFIX, T, N, BW_BLOCKS, BW_VEC_BLOCKS)
 
-#define LAYERNORM_ENTRY_POINTS(SUFFIX, T, FW_BLOCKS, BW_BLOCKS)                                                      \
-    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 1, FW_BLOCKS, BW_BLOCKS)                                                 \
-    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 2, FW_BLOCKS, BW_BLOCKS)                                                 \
-    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 4, FW_BLOCKS, BW_BLOCKS)                                                 \
-    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 8, FW_BLOCKS, BW_BLOCKS)                                                 \
-    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 12, FW_BLOCKS, BW_BLOCKS)                                                \
-    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 16, FW_BLOCKS, BW_BLOCKS)                                                \
-    LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, 24, FW_BLOCKS)                                                    \
-    LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, 32, FW_BLOCKS)                                                    \
+#define LAYERNORM_ENTRY_POINTS(SUFFIX, T, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                       \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 1, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                      \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 2, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                      \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 4, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                      \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 8, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                      \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 12, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                     \
+    LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 16, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                     \
+    LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, 24, FW_BLOCKS, FW_VEC_BLOCKS)                                    \
+    LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, 32, FW_BLOCKS, FW_VEC_BLOCKS)                                    \
     extern "C" __global__ void layernorm_forward_block_##SUFFIX(int64_t rows, int64_t C, double eps, void* y,      \
                                                                 void* mean, void* rstd, const void* x,              \
                                                                 const void* gamma, const void* beta) {              \
@@ -457,13 +603,13 @@ __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* 
                                               (const A*) dbetaPart);                                                \
     }
 
-LAYERNORM_ENTRY_POINTS(f64, double, 1, 1)
-LAYERNORM_ENTRY_POINTS(f32, float, 2, 1)
-LAYERNORM_ENTRY_POINTS(bf16, __nv_bfloat16, 2, 1)
-LAYERNORM_ENTRY_POINTS(f16, __half, 2, 1)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f32, float, 24, 1)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f32, float, 32, 1)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(bf16, __nv_bfloat16, 24, 1)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(bf16, __nv_bfloat16, 32, 1)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f16, __half, 24, 1)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f16, __half, 32, 1)
+LAYERNORM_ENTRY_POINTS(f64, double, 1, 1, 1, 1)
+LAYERNORM_ENTRY_POINTS(f32, float, 2, 2, 1, 1)
+LAYERNORM_ENTRY_POINTS(bf16, __nv_bfloat16, 2, 4, 1, 2)
+LAYERNORM_ENTRY_POINTS(f16, __half, 2, 4, 1, 2)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f32, float, 24, 1, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f32, float, 32, 1, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(bf16, __nv_bfloat16, 24, 1, 2)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(bf16, __nv_bfloat16, 32, 1, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f16, __half, 24, 1, 2)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f16, __half, 32, 1, 1)

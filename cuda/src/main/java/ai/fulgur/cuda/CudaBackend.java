@@ -15,17 +15,16 @@ import ai.fulgur.ops.norm.NormKernels;
 import ai.fulgur.ops.optim.OptimKernels;
 import ai.fulgur.ops.random.RandomKernels;
 import ai.fulgur.ops.reduce.ReduceKernels;
-import jcuda.Pointer;
 
 /**
  * The CUDA implementation of every kernel family. Found by {@link ai.fulgur.ops.Backends} through ServiceLoader;
  * {@link #isAvailable()} is false, with the reason, when there is no driver, no device or no built kernels.
  */
 public final class CudaBackend implements Backend {
-    private final ElementwiseKernels elementwise = new CudaElementwise();
-    private final CudaLinalg linalg = new CudaLinalg();
+    private final CudaElementwise elementwise = new CudaElementwise();
     private final ReduceKernels reduce = new CudaReduce();
-    private final ActivationKernels activation = new CudaActivation();
+    private final CudaActivation activation = new CudaActivation();
+    private final CudaLinalg linalg = new CudaLinalg(elementwise, activation);
     private final NormKernels norm = new CudaNorm();
     private final LossKernels loss = new CudaLoss();
     private final IndexingKernels indexing = new CudaIndexing();
@@ -60,7 +59,7 @@ public final class CudaBackend implements Backend {
     public Storage upload(CpuStorage src, Device device) {
         CudaDevice d = device(device);
         CudaStorage s = new CudaStorage(d, src.dtype(), src.length());
-        d.copyToDevice(s.pointer(0), hostPointer(src), src.byteSize());
+        d.copyToDevice(s.pointer(0), src.array(), src.byteSize());
         return s;
     }
 
@@ -68,21 +67,8 @@ public final class CudaBackend implements Backend {
     public CpuStorage download(Storage src) {
         CudaStorage s = (CudaStorage) src;
         CpuStorage host = CpuStorage.allocate(s.dtype(), s.length());
-        s.cudaDevice().copyToHost(hostPointer(host), s.pointer(0), s.byteSize());
+        s.cudaDevice().copyToHost(host.array(), s.pointer(0), s.byteSize());
         return host;
-    }
-
-    /** A JCuda pointer to a host storage's array. */
-    static Pointer hostPointer(CpuStorage s) {
-        return switch (s.array()) {
-            case float[] a -> Pointer.to(a);
-            case double[] a -> Pointer.to(a);
-            case long[] a -> Pointer.to(a);
-            case int[] a -> Pointer.to(a);
-            case short[] a -> Pointer.to(a);
-            case byte[] a -> Pointer.to(a);
-            default -> throw new IllegalStateException("unexpected host array " + s.array().getClass());
-        };
     }
 
     @Override public ElementwiseKernels elementwise() { return elementwise; }

@@ -6,8 +6,6 @@ import static jcuda.driver.JCudaDriver.cuDeviceGetAttribute;
 import static jcuda.driver.JCudaDriver.cuDeviceGetName;
 import static jcuda.driver.JCudaDriver.cuDevicePrimaryCtxRetain;
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
-import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
-import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuStreamCreate;
@@ -46,6 +44,7 @@ public final class CudaDevice {
     private final CUcontext context = new CUcontext();
     private final NativeStream stream = new NativeStream();
     private final CachingAllocator allocator = new CachingAllocator();
+    private final PinnedStaging staging = new PinnedStaging(this, PinnedStaging.DEFAULT_BUFFER_BYTES);
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final Map<String, CUmodule> modules = new HashMap<>();
     private final String name;
@@ -331,21 +330,26 @@ public final class CudaDevice {
     private static final ThreadLocal<ArgumentBuffer> ARGUMENTS = ThreadLocal.withInitial(ArgumentBuffer::new);
 
     // -----------------------------------------------------------------------------------------------------------------
-    // copies (ordered with the stream: the legacy default stream synchronises with our blocking stream)
+    // copies: staged through pinned host buffers, asynchronous on this device's stream (so ordered with the kernels)
 
-    void copyToDevice(CUdeviceptr dst, Pointer src, long bytes) {
-        enter();
-        if (bytes > 0) {
-            cuMemcpyHtoD(dst, src, bytes);
-        }
+    /** Device bytes at {@code dst} = the first {@code bytes} bytes of the primitive array {@code src}. */
+    void copyToDevice(CUdeviceptr dst, Object src, long bytes) {
+        staging.upload(dst, src, bytes);
     }
 
-    void copyToHost(Pointer dst, CUdeviceptr src, long bytes) {
-        enter();
-        if (bytes > 0) {
-            cuStreamSynchronize(stream);
-            cuMemcpyDtoH(dst, src, bytes);
-        }
+    /** The first {@code bytes} bytes of the primitive array {@code dst} = device bytes at {@code src}. */
+    void copyToHost(Object dst, CUdeviceptr src, long bytes) {
+        staging.download(dst, src, bytes);
+    }
+
+    /** Page-locked host bytes this device holds for staging copies. */
+    public long pinnedBytes() {
+        return staging.pinnedBytes();
+    }
+
+    /** Host↔device copies made so far (each staged through the pinned buffers). */
+    public long stagedCopies() {
+        return staging.stagedCopies();
     }
 
     @Override

@@ -1,7 +1,7 @@
 package ai.fulgur.cuda;
 
 /** A CUDA driver or library call failed; the message names the call (and the kernel, for launches). */
-public final class CudaException extends RuntimeException {
+public class CudaException extends RuntimeException {
     public CudaException(String message) {
         super(message);
     }

@@ -1,13 +1,27 @@
 package ai.fulgur.cuda;
 
 import ai.fulgur.ops.DType;
+import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.activation.GeluForm;
+import ai.fulgur.ops.elementwise.BinaryOp;
 import ai.fulgur.ops.linalg.LinalgKernels;
+import ai.fulgur.ops.linalg.LinearEpilogue;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** Matrix products on the GPU through cuBLASLt (F32, BF16, F16 with F32 accumulation). */
+/**
+ * Matrix products on the GPU through cuBLASLt (F32, BF16, F16 with F32 accumulation); {@link #linear} fuses the bias
+ * and GELU into the product with cuBLASLt's epilogues.
+ */
 final class CudaLinalg implements LinalgKernels {
     private final ConcurrentHashMap<Integer, CudaStorage> workspaces = new ConcurrentHashMap<>();
+    private final CudaElementwise elementwise;
+    private final CudaActivation activation;
+
+    CudaLinalg(CudaElementwise elementwise, CudaActivation activation) {
+        this.elementwise = elementwise;
+        this.activation = activation;
+    }
 
     /** A cuBLASLt workspace per device, kept for the life of the process. */
     long workspace(CudaDevice device) {
@@ -18,19 +32,122 @@ final class CudaLinalg implements LinalgKernels {
     @Override
     public void matmul(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, double alpha,
             boolean accumulate) {
-        if (out.dtype() == DType.F64) {
-            throw new UnsupportedOperationException("F64 matmul is not supported on CUDA devices; use F32, BF16 or "
-                    + "F16 there (the CPU backend computes F64)");
+        requireNotF64(out.dtype(), "matmul");
+        if (!isAligned(out)) {
+            // compute into aligned memory (holding out's values when accumulating), then copy back
+            Tensor staged = accumulate ? out.copy() : Tensor.empty(out.shape(), out.dtype(), out.device());
+            matmul(staged, a, b, transA, transB, alpha, accumulate);
+            elementwise.copy(out, staged);
+            return;
         }
+        Tensor a16 = aligned(a);
+        Tensor b16 = aligned(b);
         CudaDevice d = CudaTensors.device(out);
         long batch = out.shape().dim(0);
         long m = out.shape().dim(1);
         long n = out.shape().dim(2);
-        long k = transA ? a.shape().dim(1) : a.shape().dim(2);
-        long strideA = a.shape().dim(0) == 1 ? 0 : a.stride(0);
-        long strideB = b.shape().dim(0) == 1 ? 0 : b.stride(0);
-        CublasLt.get().matmul(d, out.dtype(), batch, m, n, k, CudaTensors.first(a), strideA, transA,
-                CudaTensors.first(b), strideB, transB, CudaTensors.first(out), (float) alpha, accumulate ? 1f : 0f, 0,
-                CublasLt.EPILOGUE_DEFAULT, workspace(d));
+        long k = transA ? a16.shape().dim(1) : a16.shape().dim(2);
+        long strideA = a16.shape().dim(0) == 1 ? 0 : a16.stride(0);
+        long strideB = b16.shape().dim(0) == 1 ? 0 : b16.stride(0);
+        CublasLt.get().matmul(d, out.dtype(), batch, m, n, k, CudaTensors.first(a16), strideA, transA,
+                CudaTensors.first(b16), strideB, transB, CudaTensors.first(out), (float) alpha, accumulate ? 1f : 0f,
+                0, CublasLt.EPILOGUE_DEFAULT, workspace(d));
+    }
+
+    /**
+     * Whether a tensor's first element is 16-byte aligned. cuBLASLt's tensor-core kernels want 16 bytes; an operand at
+     * an odd element offset (a slice) is copied to fresh memory rather than left to the heuristic, which may find no
+     * kernel for 2- or 4-byte alignment.
+     */
+    private static boolean isAligned(Tensor t) {
+        return CublasLt.alignment(CudaTensors.first(t)) >= 16;
+    }
+
+    /** {@code t}, or an aligned contiguous copy of it when it is not 16-byte aligned. */
+    private static Tensor aligned(Tensor t) {
+        return t == null || isAligned(t) ? t : t.copy();
+    }
+
+    @Override
+    public boolean fusesLinear(DType dtype) {
+        return dtype == DType.F32 || dtype == DType.BF16 || dtype == DType.F16;
+    }
+
+    // out (M, N); x (M, K); weight (N, K); bias (N) or null; preActivation (M, N) or null
+    @Override
+    public void linear(Tensor out, Tensor x, Tensor weight, Tensor bias, LinearEpilogue epilogue,
+            Tensor preActivation) {
+        requireNotF64(out.dtype(), "linear");
+        long m = out.shape().dim(0);
+        long n = out.shape().dim(1);
+        long k = x.shape().dim(1);
+        if (m == 0 || n == 0) {
+            return;
+        }
+        boolean aux = preActivation != null;
+        // cuBLASLt's aux output needs a leading dimension divisible by 8 and an aligned pointer
+        boolean auxFits = !aux || (n % 8 == 0 && isAligned(preActivation));
+        if (k == 0 || !auxFits) {
+            composed(out, x, weight, bias, epilogue, preActivation);
+            return;
+        }
+        if (!isAligned(out)) {
+            Tensor staged = Tensor.empty(out.shape(), out.dtype(), out.device());
+            linear(staged, x, weight, bias, epilogue, preActivation);
+            elementwise.copy(out, staged);
+            return;
+        }
+        x = aligned(x);
+        weight = aligned(weight);
+        bias = aligned(bias);
+        int code = switch (epilogue) {
+            case NONE -> CublasLt.EPILOGUE_DEFAULT;
+            case BIAS -> CublasLt.EPILOGUE_BIAS;
+            case GELU -> aux ? CublasLt.EPILOGUE_GELU_AUX : CublasLt.EPILOGUE_GELU;
+            case GELU_BIAS -> aux ? CublasLt.EPILOGUE_GELU_AUX_BIAS : CublasLt.EPILOGUE_GELU_BIAS;
+        };
+        CudaDevice d = CudaTensors.device(out);
+        try {
+            // out (M, N) = x (M, K) · weight (N, K)ᵀ: weight is the transposed second operand
+            CublasLt.get().matmul(d, out.dtype(), 1, m, n, k, CudaTensors.first(x), 0, false,
+                    CudaTensors.first(weight), 0, true, CudaTensors.first(out), 1f, 0f,
+                    bias == null ? 0 : CudaTensors.first(bias), aux ? CudaTensors.first(preActivation) : 0, code,
+                    workspace(d));
+        } catch (CublasLt.NoAlgorithmException e) {
+            // an epilogue this library version lacks for this dtype or shape: the same result in separate passes
+            composed(out, x, weight, bias, epilogue, preActivation);
+        }
+    }
+
+    /**
+     * The same result in separate passes, for what the epilogues cannot take (an empty depth, a pre-activation output
+     * whose row length is not a multiple of 8, an epilogue the heuristic has no kernel for): product, bias add, GELU.
+     */
+    private void composed(Tensor out, Tensor x, Tensor weight, Tensor bias, LinearEpilogue epilogue,
+            Tensor preActivation) {
+        long m = out.shape().dim(0);
+        long n = out.shape().dim(1);
+        long k = x.shape().dim(1);
+        Tensor pre = epilogue.hasGelu() ? (preActivation != null ? preActivation
+                : Tensor.empty(out.shape(), out.dtype(), out.device())) : out;
+        if (k == 0) {
+            elementwise.fill(pre, 0);
+        } else {
+            matmul(pre.reshape(1, m, n), x.reshape(1, m, k), weight.reshape(1, n, k), false, true, 1, false);
+        }
+        if (bias != null) {
+            Tensor row = new Tensor(bias.storage(), Shape.of(m, n), new long[] {0, bias.stride(0)}, bias.offset());
+            elementwise.binary(BinaryOp.ADD, pre, pre, row);
+        }
+        if (epilogue.hasGelu()) {
+            activation.geluForward(out, pre, GeluForm.TANH);
+        }
+    }
+
+    private static void requireNotF64(DType dtype, String op) {
+        if (dtype == DType.F64) {
+            throw new UnsupportedOperationException("F64 " + op + " is not supported on CUDA devices; use F32, BF16 or "
+                    + "F16 there (the CPU backend computes F64)");
+        }
     }
 }

@@ -20,6 +20,8 @@ import jcuda.driver.JCudaDriver;
 final class CudaNorm implements NormKernels {
     private static final String MODULE = "layernorm";
     private static final int THREADS = CudaReduce.THREADS;
+    /** Threads of layernorm_param_grad_finish: 32 columns × 32 warps over the partial rows. */
+    private static final int FINISH_THREADS = 1024;
     private final ConcurrentHashMap<String, Integer> occupancy = new ConcurrentHashMap<>();
 
     // y (R, C), mean (R), rstd (R), x (R, C), gamma (C) or null, beta (C) or null
@@ -40,8 +42,10 @@ final class CudaNorm implements NormKernels {
         Object[] tensors = {CudaTensors.first(y), CudaTensors.first(mean), CudaTensors.first(rstd),
             CudaTensors.first(x), CudaReduce.addressOrNull(gamma), CudaReduce.addressOrNull(beta)};
         if (c <= CudaReduce.WARP_ROW_LIMIT) {
-            d.launch(MODULE, "layernorm_forward_warp" + CudaReduce.warpLanes(c) + "_" + suffix,
-                    CudaReduce.checkGrid(Math.ceilDiv(rows, THREADS / 32), "layerNormForward"), THREADS, 0,
+            boolean vec = vectorised(x.dtype(), c, y, x, gamma, beta);
+            long rowsPerBlock = (THREADS / 32) * (vec ? forwardRowsPerWarp(x.dtype()) : 1);
+            d.launch(MODULE, "layernorm_forward_warp" + CudaReduce.warpLanes(c) + (vec ? "_vec_" : "_") + suffix,
+                    CudaReduce.checkGrid(Math.ceilDiv(rows, rowsPerBlock), "layerNormForward"), THREADS, 0,
                     args(rows, (int) c, eps, tensors));
         } else {
             d.launch(MODULE, "layernorm_forward_block_" + suffix, CudaReduce.checkGrid(rows, "layerNormForward"),
@@ -72,8 +76,8 @@ final class CudaNorm implements NormKernels {
         long dbetaOut = CudaReduce.addressOrNull(dbeta);
         if (rows == 0) {
             if (params) { // sums over no rows: zeros
-                d.launch(MODULE, "layernorm_param_grad_finish_" + suffix, Math.ceilDiv(c, 32), THREADS, 0, 0L, c,
-                        dgammaOut, dbetaOut, 0L, 0L);
+                d.launch(MODULE, "layernorm_param_grad_finish_" + suffix, Math.ceilDiv(c, 32), FINISH_THREADS, 0,
+                        0L, c, dgammaOut, dbetaOut, 0L, 0L);
             }
             return;
         }
@@ -84,8 +88,14 @@ final class CudaNorm implements NormKernels {
             if (c <= warpLimit) {
                 // one wave: as many blocks as fit on the device at once; each warp takes every (grid·8)-th row, and
                 // each block writes one partial row of dgamma and dbeta
-                String kernel = "layernorm_backward_warp" + CudaReduce.warpLanes(c) + "_" + suffix;
-                int shared = params ? (int) (2 * c * partialType.byteSize()) : 0;
+                boolean vec = vectorised(x.dtype(), c, dx, dy, x, gamma);
+                int lanes = CudaReduce.warpLanes(c);
+                String kernel = "layernorm_backward_warp" + lanes + (vec ? "_vec_" : "_") + suffix;
+                int shared = params ? backwardSharedBytes(lanes, vec ? 16 / x.dtype().byteSize() : 1, partialType)
+                        : 0;
+                if (shared > DEFAULT_SHARED_LIMIT) {
+                    allowSharedMemory(d, kernel, shared);
+                }
                 long grid = Math.min(Math.ceilDiv(rows, THREADS / 32),
                         (long) d.multiprocessors() * blocksPerMultiprocessor(d, kernel, shared));
                 parts = grid;
@@ -119,13 +129,62 @@ final class CudaNorm implements NormKernels {
                         CudaTensors.first(x), CudaTensors.first(mean), CudaTensors.first(rstd));
             }
             if (params) {
-                d.launch(MODULE, "layernorm_param_grad_finish_" + suffix, Math.ceilDiv(c, 32), THREADS, 0, parts, c,
+                d.launch(MODULE, "layernorm_param_grad_finish_" + suffix, Math.ceilDiv(c, 32), FINISH_THREADS, 0,
+                        parts, c,
                         dgammaOut, dbetaOut, partial.address(0), partial.address(parts * c));
             }
         } finally {
             if (partial != null) {
                 partial.close(); // stream-ordered: safe right after the launches
             }
+        }
+    }
+
+    /**
+     * Rows a warp of the vectorised forward kernel takes (layernorm.cu's LAYERNORM_FORWARD_ROWS): two for BF16/F16, so
+     * a warp has as many bytes in flight as an F32 warp, one otherwise.
+     */
+    static int forwardRowsPerWarp(DType dtype) {
+        return dtype.isHalf() ? 2 : 1;
+    }
+
+    /**
+     * Whether the 16-byte-pack (*_vec_*) warp kernels apply: rows a whole number of packs and every tensor 16-byte
+     * aligned (null ones do not count).
+     */
+    private static boolean vectorised(DType dtype, long c, Tensor... tensors) {
+        if (c % (16 / dtype.byteSize()) != 0) {
+            return false;
+        }
+        for (Tensor t : tensors) {
+            if (t != null && CudaTensors.first(t) % 16 != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Dynamic shared memory of the backward warp kernel when it sums dgamma/dbeta: per warp and quantity a slice of
+     * ceil(N / W)·W·32 accumulators (layernorm.cu: N lanes' worth of elements a lane, W-element packs).
+     */
+    static int backwardSharedBytes(int lanes, int packElements, DType partialType) {
+        long slice = (long) Math.ceilDiv(lanes, packElements) * packElements * 32;
+        return Math.toIntExact(2L * (THREADS / 32) * slice * partialType.byteSize());
+    }
+
+    /** Dynamic shared memory a kernel may use without opting in. */
+    private static final int DEFAULT_SHARED_LIMIT = 48 << 10;
+
+    private final java.util.Set<String> sharedOptIns = ConcurrentHashMap.newKeySet();
+
+    /** Lets {@code kernel} use {@code bytes} of dynamic shared memory (beyond 48 KiB needs the attribute; Hopper and
+     * Ampere allow up to 227 and 163 KiB). */
+    private void allowSharedMemory(CudaDevice d, String kernel, int bytes) {
+        if (sharedOptIns.add(d.index() + "/" + kernel + "/" + bytes)) {
+            d.enter();
+            JCudaDriver.cuFuncSetAttribute(d.function(MODULE, kernel),
+                    jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
         }
     }
 

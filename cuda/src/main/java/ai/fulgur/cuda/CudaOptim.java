@@ -8,7 +8,6 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import jcuda.Pointer;
 
 /**
  * Optimizer updates on the GPU (adamw.cu), in place. Each tensor keeps its own dtype (F32, BF16, F16 or F64; F32
@@ -173,7 +172,7 @@ public final class CudaOptim implements OptimKernels {
         CudaStorage s = descriptors.get(key);
         if (s == null) {
             s = new CudaStorage(d, DType.I64, words.length);
-            d.copyToDevice(s.pointer(0), Pointer.to(words), (long) words.length * Long.BYTES);
+            d.copyToDevice(s.pointer(0), words, (long) words.length * Long.BYTES);
             descriptors.put(key, s);
         }
         return s.address(0);

@@ -132,6 +132,72 @@ class CudaNormTest extends GpuTest {
     }
 
     @Test
+    void warpKernelsOnBothPathsAndManyRowsMatchCpu() {
+        // the 16-byte-pack kernels (two rows a warp forward for BF16/F16, double-buffered rows backward) at GPT-2's
+        // 16384 (+1, so a warp's second row is missing at the end) rows, lane counts whose packs do not divide them
+        // (256, 384), and the element-by-element kernels that an odd storage offset selects
+        SplittableRandom rnd = new SplittableRandom(5);
+        long[][] shapes = {{16385, 768}, {2049, 256}, {2049, 384}, {1001, 1024}, {999, 1000}, {33, 64}};
+        for (DType dtype : new DType[] {DType.BF16, DType.F16, DType.F32}) {
+            for (long[] s : shapes) {
+                for (long offset : new long[] {0, 1}) {
+                    if (offset == 1 && s[0] > 4096) {
+                        continue;
+                    }
+                    checkForwardAndBackward(rnd, dtype, s[0], s[1], offset);
+                }
+            }
+        }
+    }
+
+    /** Forward and backward (with gamma, beta, dgamma, dbeta) against the CPU, x and dy at a storage offset. */
+    private static void checkForwardAndBackward(SplittableRandom rnd, DType dtype, long rows, long c, long offset) {
+        DType stat = statType(dtype);
+        Tensor x = CudaTesting.random(rnd, dtype, -1, 3, rows, c);
+        Tensor dy = CudaTesting.random(rnd, dtype, -1, 1, rows, c);
+        Tensor gamma = CudaTesting.random(rnd, dtype, 0.5, 1.5, c);
+        Tensor beta = CudaTesting.random(rnd, dtype, -0.5, 0.5, c);
+        Tensor y = Tensor.zeros(x.shape(), dtype, Device.CPU);
+        Tensor mean = Tensor.zeros(Shape.of(rows), stat, Device.CPU);
+        Tensor rstd = Tensor.zeros(Shape.of(rows), stat, Device.CPU);
+        cpu().layerNormForward(y, mean, rstd, x, gamma, beta, EPS);
+        Tensor dx = Tensor.zeros(x.shape(), dtype, Device.CPU);
+        Tensor dgamma = Tensor.zeros(Shape.of(c), dtype, Device.CPU);
+        Tensor dbeta = Tensor.zeros(Shape.of(c), dtype, Device.CPU);
+        cpu().layerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma);
+
+        Tensor xGpu = atOffset(x, offset);
+        Tensor dyGpu = atOffset(dy, offset);
+        Tensor yGpu = CudaTesting.poisoned(x.shape(), dtype);
+        Tensor meanGpu = CudaTesting.poisoned(Shape.of(rows), stat);
+        Tensor rstdGpu = CudaTesting.poisoned(Shape.of(rows), stat);
+        gpu().layerNormForward(yGpu, meanGpu, rstdGpu, xGpu, gamma.to(GPU), beta.to(GPU), EPS);
+        String what = dtype + " (" + rows + ", " + c + ") offset " + offset;
+        double tol = CudaTesting.tolerance(dtype);
+        CudaTesting.assertClose("layerNormForward " + what + " y", y, yGpu, tol);
+        CudaTesting.assertClose("layerNormForward " + what + " mean", mean, meanGpu, CudaTesting.tolerance(stat));
+        CudaTesting.assertClose("layerNormForward " + what + " rstd", rstd, rstdGpu, CudaTesting.tolerance(stat));
+        Tensor dxGpu = CudaTesting.poisoned(x.shape(), dtype);
+        Tensor dgammaGpu = CudaTesting.poisoned(Shape.of(c), dtype);
+        Tensor dbetaGpu = CudaTesting.poisoned(Shape.of(c), dtype);
+        gpu().layerNormBackward(dxGpu, dgammaGpu, dbetaGpu, dyGpu, xGpu, mean.to(GPU), rstd.to(GPU), gamma.to(GPU));
+        CudaTesting.assertClose("layerNormBackward " + what + " dx", dx, dxGpu, tol);
+        CudaTesting.assertClose("layerNormBackward " + what + " dgamma", dgamma, dgammaGpu, tol);
+        CudaTesting.assertClose("layerNormBackward " + what + " dbeta", dbeta, dbetaGpu, tol);
+    }
+
+    /** {@code t} on the GPU, {@code offset} elements into a larger storage (offset 1: not 16-byte aligned). */
+    private static Tensor atOffset(Tensor t, long offset) {
+        if (offset == 0) {
+            return t.to(GPU);
+        }
+        long n = t.numel();
+        Tensor padded = Tensor.zeros(Shape.of(n + offset), t.dtype(), GPU);
+        Backends.of(GPU).elementwise().copy(padded.slice(0, offset, n + offset), t.reshape(n).to(GPU));
+        return padded.slice(0, offset, n + offset).reshape(t.shape());
+    }
+
+    @Test
     void parameterGradientsAreDeterministic() {
         SplittableRandom rnd = new SplittableRandom(4);
         for (long c : new long[] {768, 4097}) {

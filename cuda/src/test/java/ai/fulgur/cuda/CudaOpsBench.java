@@ -103,6 +103,10 @@ public final class CudaOpsBench {
                     2.0 * r * v * e + 8.0 * r + 2.0 * r * stat.byteSize(), copyGbs);
         }
 
+        // the linear layer with and without cuBLASLt's epilogues: GPT-2 124M's MLP up-projection, 16 × 1024 tokens,
+        // 768 → 3072, bf16; fused (bias or bias+GELU in the GEMM) against the GEMM followed by separate passes
+        linearEpilogues(device, b);
+
         // AdamW over GPT-2 124M's parameter count, F32 weights and moments
         long p = 124_439_808L;
         Tensor w = random(DType.F32, 11, -0.1, 0.1, p);
@@ -112,5 +116,43 @@ public final class CudaOpsBench {
         AdamParams params = AdamParams.torch(3e-4, 0.9, 0.95, 1e-8, 0.1, true, 10);
         double ms = device.medianMillis(() -> b.optim().adamUpdate(w, grad, m, v2, params), 5, 20);
         row(device, "adamw_f32", "{\"n\": " + p + "}", ms, 7.0 * p * 4, copyGbs);
+    }
+
+    /** Milliseconds of x·Wᵀ + b (and gelu of it) fused into the GEMM and composed of separate kernels, bf16. */
+    private static void linearEpilogues(CudaDevice device, Backend b) {
+        long rows = 16 * 1024;
+        long in = 768;
+        long out = 3072;
+        Tensor x = random(DType.BF16, 15, -1, 1, rows, in);
+        Tensor w = random(DType.BF16, 16, -0.05, 0.05, out, in);
+        Tensor bias = random(DType.BF16, 17, -0.1, 0.1, out);
+        Tensor y = Tensor.zeros(Shape.of(rows, out), DType.BF16, GPU);
+        Tensor pre = Tensor.zeros(Shape.of(rows, out), DType.BF16, GPU);
+        Tensor biasRows = new Tensor(bias.storage(), Shape.of(rows, out), new long[] {0, 1}, 0);
+        String params = "{\"rows\": " + rows + ", \"in\": " + in + ", \"out\": " + out + "}";
+        double fused = device.medianMillis(() -> b.linalg().linear(y, x, w, bias,
+                ai.fulgur.ops.linalg.LinearEpilogue.BIAS, null), 10, 50);
+        double composed = device.medianMillis(() -> {
+            b.linalg().matmul(y.reshape(1, rows, out), x.reshape(1, rows, in), w.reshape(1, out, in), false, true, 1,
+                    false);
+            b.elementwise().binary(ai.fulgur.ops.elementwise.BinaryOp.ADD, y, y, biasRows);
+        }, 10, 50);
+        linearRow(device, "linear_bias_bf16", params, fused, composed);
+        fused = device.medianMillis(() -> b.linalg().linear(y, x, w, bias,
+                ai.fulgur.ops.linalg.LinearEpilogue.GELU_BIAS, pre), 10, 50);
+        composed = device.medianMillis(() -> {
+            b.linalg().matmul(pre.reshape(1, rows, out), x.reshape(1, rows, in), w.reshape(1, out, in), false, true,
+                    1, false);
+            b.elementwise().binary(ai.fulgur.ops.elementwise.BinaryOp.ADD, pre, pre, biasRows);
+            b.activation().geluForward(y, pre, GeluForm.TANH);
+        }, 10, 50);
+        linearRow(device, "linear_gelu_bias_with_pre_bf16", params, fused, composed);
+    }
+
+    private static void linearRow(CudaDevice device, String name, String params, double fusedMs, double composedMs) {
+        System.out.printf("{\"name\": \"%s\", \"parameters\": %s, \"value\": %.4f, \"unit\": \"ms\", "
+                + "\"baseline_name\": \"GEMM then separate passes\", \"baseline_value\": %.4f, \"ratio\": %.3f, "
+                + "\"card\": \"%s\", \"date\": \"%s\"}%n", name, params, fusedMs, composedMs, fusedMs / composedMs,
+                device.name(), LocalDate.now());
     }
 }

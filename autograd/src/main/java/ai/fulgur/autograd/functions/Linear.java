@@ -2,16 +2,23 @@ package ai.fulgur.autograd.functions;
 
 import ai.fulgur.autograd.Function;
 import ai.fulgur.autograd.Variable;
+import ai.fulgur.ops.Backends;
 import ai.fulgur.ops.Checks;
+import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.elementwise.Elementwise;
 import ai.fulgur.ops.linalg.Linalg;
+import ai.fulgur.ops.linalg.LinearEpilogue;
 import ai.fulgur.ops.reduce.Reduce;
 
 /**
  * y (..., out) = x (..., in) · Wᵀ + b, with W (out, in) and b (out) or null: DJL's {@code Linear} and PyTorch's
  * {@code F.linear}. Backward: dx = dy · W, dW = dyᵀ · x over all rows, db = Σ dy; no transposed copies are made.
+ *
+ * <p>Forward is one fused product-plus-bias ({@link Linalg#linear}, cuBLASLt's bias epilogue on CUDA) where the
+ * backend says it fuses ({@link ai.fulgur.ops.linalg.LinalgKernels#fusesLinear}); elsewhere, the CPU included, a
+ * matmul followed by an add, as before.
  */
 public final class Linear extends Function {
 
@@ -28,12 +35,20 @@ public final class Linear extends Function {
             throw new IllegalArgumentException(op + ": " + Checks.describe("bias", bias.data()) + " must have shape ("
                     + outFeatures + ")");
         }
-        Tensor x2 = x.data().reshape(-1, in);
-        Tensor y = Linalg.matmul(x2, weight.data().transpose(0, 1));
-        if (bias != null) {
-            y = Elementwise.add(y, bias.data());
+        Tensor out;
+        DType dtype = x.data().dtype();
+        boolean sameDtypes = weight.data().dtype() == dtype && (bias == null || bias.data().dtype() == dtype);
+        if (sameDtypes && Backends.of(x.data()).linalg().fusesLinear(dtype)) {
+            out = Linalg.linear(x.data(), weight.data(), bias == null ? null : bias.data(),
+                    bias == null ? LinearEpilogue.NONE : LinearEpilogue.BIAS);
+        } else {
+            Tensor x2 = x.data().reshape(-1, in);
+            Tensor y = Linalg.matmul(x2, weight.data().transpose(0, 1));
+            if (bias != null) {
+                y = Elementwise.add(y, bias.data());
+            }
+            out = y.reshape(x.shape().with(-1, outFeatures));
         }
-        Tensor out = y.reshape(x.shape().with(-1, outFeatures));
         Linear fn = new Linear();
         Variable result = fn.record(out, x, weight, bias);
         if (!result.isLeaf()) {

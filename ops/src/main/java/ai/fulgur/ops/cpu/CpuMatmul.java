@@ -2,6 +2,7 @@ package ai.fulgur.ops.cpu;
 
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.linalg.LinalgKernels;
+import ai.fulgur.ops.linalg.LinearEpilogue;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -96,6 +97,17 @@ public final class CpuMatmul implements LinalgKernels {
             default -> throw new IllegalArgumentException("matmul: dtype " + out.dtype()
                     + " is not floating (F32, F64, BF16 or F16)");
         }
+    }
+
+    // out (M, N); x (M, K); weight (N, K); bias (N) or null; preActivation (M, N) or null
+    @Override
+    public void linear(Tensor out, Tensor x, Tensor weight, Tensor bias, LinearEpilogue epilogue,
+            Tensor preActivation) {
+        if (!out.dtype().isFloating()) {
+            throw new IllegalArgumentException("linear: dtype " + out.dtype()
+                    + " is not floating (F32, F64, BF16 or F16)");
+        }
+        CpuLinear.linear(this, out, x, weight, bias, epilogue, preActivation);
     }
 
     /**

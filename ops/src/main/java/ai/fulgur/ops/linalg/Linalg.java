@@ -59,6 +59,77 @@ public final class Linalg {
         Backends.of(out).linalg().matmul(out, contiguous3(a), contiguous3(b), transA, transB, 1, accumulate);
     }
 
+    /**
+     * A linear layer with a fused epilogue: y (..., out) = epilogue(x (..., in) · weightᵀ [+ bias]), weight (out, in),
+     * bias (out) exactly when {@code epilogue.hasBias()}; DJL's {@code Linear} with {@link LinearEpilogue#BIAS}. See
+     * {@link LinalgKernels#linear} for the arithmetic.
+     */
+    public static Tensor linear(Tensor x, Tensor weight, Tensor bias, LinearEpilogue epilogue) {
+        long outFeatures = checkLinear(x, weight, bias, epilogue);
+        Tensor out = Tensor.empty(x.shape().with(-1, outFeatures), x.dtype(), x.device());
+        linearInto(out, x, weight, bias, epilogue, null);
+        return out;
+    }
+
+    /**
+     * {@link #linear} into a contiguous {@code out} (..., out features); with a GELU epilogue, {@code preActivation}
+     * (same shape as out, contiguous) may receive x·Wᵀ + b before the GELU, for the backward.
+     */
+    public static void linearInto(Tensor out, Tensor x, Tensor weight, Tensor bias, LinearEpilogue epilogue,
+            Tensor preActivation) {
+        String op = "linear";
+        long outFeatures = checkLinear(x, weight, bias, epilogue);
+        Shape expected = x.shape().with(-1, outFeatures);
+        checkOutput(op, "out", out, expected, x);
+        if (preActivation != null) {
+            if (!epilogue.hasGelu()) {
+                throw new IllegalArgumentException(op + ": a preActivation output is only written with a GELU "
+                        + "epilogue, got " + epilogue);
+            }
+            checkOutput(op, "preActivation", preActivation, expected, x);
+        }
+        long in = weight.shape().dim(1);
+        long rows = x.shape().numel() / Math.max(1, in);
+        Backends.of(x).linalg().linear(out.reshape(rows, outFeatures), x.contiguous().reshape(rows, in),
+                weight.contiguous(), bias == null ? null : bias.contiguous(), epilogue,
+                preActivation == null ? null : preActivation.reshape(rows, outFeatures));
+    }
+
+    /** Validates linear's operands; returns the out features. */
+    private static long checkLinear(Tensor x, Tensor weight, Tensor bias, LinearEpilogue epilogue) {
+        String op = "linear";
+        Checks.rank(op, "weight", weight, 2);
+        Checks.sameDevice(op, "input", x, "weight", weight);
+        Checks.sameDtype(op, "input", x, "weight", weight);
+        Checks.floating(op, "input", x);
+        long in = weight.shape().dim(1);
+        long outFeatures = weight.shape().dim(0);
+        if (x.rank() == 0 || x.shape().last() != in) {
+            throw new IllegalArgumentException(op + ": " + Checks.describe("input", x) + " must end in " + in
+                    + " features to match " + Checks.describe("weight", weight));
+        }
+        if (epilogue.hasBias() != (bias != null)) {
+            throw new IllegalArgumentException(op + ": epilogue " + epilogue + (epilogue.hasBias()
+                    ? " needs a bias of shape (" + outFeatures + "), got none"
+                    : " takes no bias, got " + Checks.describe("bias", bias) + "; use BIAS or GELU_BIAS"));
+        }
+        if (bias != null) {
+            Checks.sameDevice(op, "input", x, "bias", bias);
+            Checks.sameDtype(op, "input", x, "bias", bias);
+            Checks.shape(op, "bias", bias, Shape.of(outFeatures));
+        }
+        return outFeatures;
+    }
+
+    private static void checkOutput(String op, String name, Tensor t, Shape expected, Tensor x) {
+        Checks.shape(op, name, t, expected);
+        Checks.sameDevice(op, "input", x, name, t);
+        Checks.sameDtype(op, "input", x, name, t);
+        if (!t.isContiguous()) {
+            throw new IllegalArgumentException(op + ": " + Checks.describe(name, t) + " must be contiguous");
+        }
+    }
+
     /** t viewed as (B, rows, cols); a single matrix is shared over the batch with stride 0, without a copy. */
     private static Tensor asBatch3(Tensor t, Shape batch, Shape own) {
         long rows = t.shape().dim(-2);

@@ -1,5 +1,6 @@
 package ai.fulgur.ops.linalg;
 
+import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Tensor;
 
 /** Kernel SPI: matrix products. */
@@ -13,4 +14,24 @@ public interface LinalgKernels {
      * The dtypes are equal and floating; the CPU accumulates F32 in F32 and F64 in F64.
      */
     void matmul(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, double alpha, boolean accumulate);
+
+    /**
+     * Fused linear layer {@code out = epilogue(x · weightᵀ [+ bias])}: the product accumulates in F32 (F64 for F64),
+     * the bias is added and the tanh GELU applied in that type, and the result is rounded once to the output dtype.
+     *
+     * <p>Shapes: out (M, N); x (M, K); weight (N, K), DJL's and PyTorch's (out features, in features); bias (N), given
+     * exactly when {@code epilogue.hasBias()}; preActivation (M, N) or null, only with a GELU epilogue, receives
+     * x·Wᵀ + b before the GELU (what the GELU backward needs). All contiguous, one floating dtype.
+     */
+    void linear(Tensor out, Tensor x, Tensor weight, Tensor bias, LinearEpilogue epilogue, Tensor preActivation);
+
+    /**
+     * Whether {@link #linear} on {@code dtype} is a single fused pass here, so that callers should prefer it to a
+     * matmul followed by elementwise ops. False by default: the CPU kernel is the reference, not a faster path, and the
+     * autograd {@code Linear} keeps the separate matmul and add there (their results, rounded twice in BF16/F16, are
+     * what existing CPU code has always computed).
+     */
+    default boolean fusesLinear(DType dtype) {
+        return false;
+    }
 }
