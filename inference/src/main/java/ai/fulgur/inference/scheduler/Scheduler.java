@@ -55,6 +55,11 @@ public final class Scheduler {
         this.blocks = blocks;
     }
 
+    /** The budgets and preemption mode. */
+    public SchedulerConfig config() {
+        return config;
+    }
+
     /** The block manager. */
     public BlockManager blockManager() {
         return blocks;
