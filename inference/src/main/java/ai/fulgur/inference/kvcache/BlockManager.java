@@ -44,12 +44,15 @@ public final class BlockManager {
      * @param numDeviceBlocks device pool capacity (see {@link PoolSizing})
      * @param numCpuBlocks    CPU swap pool capacity (0: no swapping)
      * @param prefixCaching   whether full computed blocks are shared across requests by content hash
-     * @param hasher          the prefix hash ({@link PrefixHasher#SHA_256})
+     * @param hasher          the prefix hash ({@link PrefixHasher#SHA_256}); may be null without prefix caching
      */
     public BlockManager(int blockSize, int numDeviceBlocks, int numCpuBlocks, boolean prefixCaching,
             PrefixHasher hasher) {
         if (blockSize < 1) {
             throw new IllegalArgumentException("blockSize must be >= 1 token, got " + blockSize);
+        }
+        if (prefixCaching && hasher == null) {
+            throw new IllegalArgumentException("prefix caching needs a hasher, got null; pass PrefixHasher.SHA_256");
         }
         this.blockSize = blockSize;
         this.device = new BlockPool("device", numDeviceBlocks);

@@ -101,10 +101,10 @@ class BlockManagerPropertyTest {
         final List<SequenceGroup> groups = new ArrayList<>();
         final Map<Sequence, List<Integer>> shadowTables = new IdentityHashMap<>();
         final Map<Sequence, Boolean> shadowOnCpu = new IdentityHashMap<>();
-        /** [pool][block][slot]: the prefix (a {@link PrefixTrie} node) whose KV the slot holds; 0 if never written. */
+        /** [pool][block][slot]: the prefix (a {@link TokenPrefixes} node) whose KV the slot holds; 0 if never written. */
         final int[][] deviceMemory = new int[DEVICE][BLOCK];
         final int[][] cpuMemory = new int[CPU][BLOCK];
-        final PrefixTrie prefixes = new PrefixTrie();
+        final TokenPrefixes prefixes = new TokenPrefixes();
         final Map<String, Integer> counts = new TreeMap<>();
         int requests;
 
@@ -569,48 +569,6 @@ class BlockManagerPropertyTest {
 
         static List<Integer> toList(int[] ids) {
             return Arrays.stream(ids).boxed().toList();
-        }
-    }
-
-    /**
-     * Token prefixes as nodes of a trie, so a memory slot records exactly which prefix's keys and values it holds in
-     * one int (node 0 is the empty prefix; a slot holding 0 was never written).
-     */
-    private static final class PrefixTrie {
-        private final Map<Long, Integer> children = new HashMap<>();
-        private final List<Integer> parent = new ArrayList<>(List.of(-1));
-        private final List<Integer> token = new ArrayList<>(List.of(-1));
-
-        /** The node of each prefix tokens[0..p], p = 0 … length − 1. */
-        int[] nodes(int[] tokens) {
-            int[] ids = new int[tokens.length];
-            int node = 0;
-            for (int p = 0; p < tokens.length; p++) {
-                long key = (long) node * VOCAB + tokens[p];
-                Integer child = children.get(key);
-                if (child == null) {
-                    child = parent.size();
-                    children.put(key, child);
-                    parent.add(node);
-                    token.add(tokens[p]);
-                }
-                node = child;
-                ids[p] = node;
-            }
-            return ids;
-        }
-
-        /** The prefix a node stands for. */
-        int[] tokens(int node) {
-            List<Integer> reversed = new ArrayList<>();
-            for (int n = node; n > 0; n = parent.get(n)) {
-                reversed.add(token.get(n));
-            }
-            int[] out = new int[reversed.size()];
-            for (int i = 0; i < out.length; i++) {
-                out[i] = reversed.get(out.length - 1 - i);
-            }
-            return out;
         }
     }
 }

@@ -12,6 +12,7 @@ import ai.fulgur.inference.kvcache.PrefixHasher;
 import ai.fulgur.inference.kvcache.Sequence;
 import ai.fulgur.inference.kvcache.SequenceGroup;
 import ai.fulgur.inference.kvcache.SequenceStatus;
+import ai.fulgur.inference.kvcache.TokenPrefixes;
 import ai.fulgur.inference.sampling.SamplingParams;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -29,7 +30,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  * position), with random arrivals, prompt and output lengths, n = 1 or 2 samples, and a device pool far smaller than
  * the load. Every step checks the budgets, that no computed slot lies in a shared block, that the oldest running
  * request is scheduled, that KV waste stays under one block per sequence, and that nothing new is admitted while a
- * request is swapped or was just preempted. At the end every request has finished with its full output, admission
+ * request is swapped or was just preempted. The fake runner also keeps a shadow of both pools' memory (which token
+ * prefix each slot holds), carries out each step's swaps and copies in the documented order, writes the computed
+ * slots, and checks that every sequence, running or swapped, reads its own prefix at every computed position. At the end every request has finished with its full output, admission
  * followed arrival order, and both pools are empty.
  */
 class SchedulerSimulationTest {
@@ -143,6 +146,9 @@ class SchedulerSimulationTest {
         final Map<Sequence, Integer> targets = new IdentityHashMap<>();
         final Map<Sequence, SequenceGroup> groupOf = new IdentityHashMap<>();
         Set<SequenceGroup> lastScheduled = Set.of();
+        final TokenPrefixes prefixes = new TokenPrefixes();
+        int[][] deviceMemory;
+        int[][] cpuMemory;
         int steps;
         int preemptions;
         int swapOuts;
@@ -153,6 +159,8 @@ class SchedulerSimulationTest {
         Engine(Scheduler scheduler, Random rnd) {
             this.scheduler = scheduler;
             this.rnd = rnd;
+            deviceMemory = new int[scheduler.blockManager().devicePool().capacity()][BLOCK];
+            cpuMemory = new int[scheduler.blockManager().cpuPool().capacity()][BLOCK];
         }
 
         SequenceGroup add(int[] prompt, int maxTokens, int n) {
@@ -219,6 +227,7 @@ class SchedulerSimulationTest {
             swapIns += out.swapIn().isEmpty() ? 0 : 1;
             copiesOnWrite += out.copies().size();
             lastScheduled = scheduled;
+            runShadow(out);
 
             scheduler.completeStep(out);
             for (ScheduledChunk c : out.chunks()) {
@@ -241,6 +250,43 @@ class SchedulerSimulationTest {
                     if (s.outputLength() == targets.get(s)) {
                         scheduler.finish(g, s, s.outputLength() == g.params().maxTokens()
                                 ? SequenceStatus.FINISHED_LENGTH : SequenceStatus.FINISHED_STOPPED);
+                    }
+                }
+            }
+        }
+
+        /** Swaps out, swaps in, copies, then writes the computed slots, and checks what every sequence reads. */
+        void runShadow(SchedulerOutput out) {
+            BlockManager blocks = scheduler.blockManager();
+            out.swapOut().forEach(c -> cpuMemory[c.destination()] = deviceMemory[c.source()].clone());
+            out.swapIn().forEach(c -> deviceMemory[c.destination()] = cpuMemory[c.source()].clone());
+            out.copies().forEach(c -> deviceMemory[c.destination()] = deviceMemory[c.source()].clone());
+            Map<Sequence, Integer> computedAfter = new IdentityHashMap<>();
+            for (ScheduledChunk c : out.chunks()) {
+                Sequence seq = c.sequence();
+                BlockTable table = blocks.table(seq).orElseThrow();
+                int[] nodes = prefixes.nodes(seq.tokens());
+                for (int p = c.start(); p < c.start() + c.numTokens(); p++) {
+                    deviceMemory[table.get(p / BLOCK).id()][p % BLOCK] = nodes[p];
+                }
+                computedAfter.put(seq, c.start() + c.numTokens());
+            }
+            for (SequenceGroup g : arrivals) {
+                for (Sequence seq : g.unfinished()) {
+                    if (blocks.table(seq).isEmpty()) {
+                        continue; // waiting: nothing cached
+                    }
+                    BlockTable table = blocks.table(seq).get();
+                    int[][] memory = table.pool().name().equals("cpu") ? cpuMemory : deviceMemory;
+                    int[] nodes = prefixes.nodes(seq.tokens());
+                    int computed = computedAfter.getOrDefault(seq, seq.numComputedTokens());
+                    for (int p = 0; p < computed; p++) {
+                        int slot = memory[table.get(p / BLOCK).id()][p % BLOCK];
+                        if (slot != nodes[p]) {
+                            fail("step " + steps + ": position " + p + " of " + seq + " in " + table + " reads "
+                                    + java.util.Arrays.toString(prefixes.tokens(slot)) + ", expected "
+                                    + java.util.Arrays.toString(seq.tokens(0, p + 1)));
+                        }
                     }
                 }
             }
