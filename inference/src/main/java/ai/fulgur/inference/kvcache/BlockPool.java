@@ -17,7 +17,8 @@ import java.util.Optional;
  * {@link #allocate()} takes a free block first and evicts the least recently used cached block only when none is
  * left (eviction is lazy: a released cached block keeps its hash until its memory is needed). Asking an empty pool
  * for a block, or releasing a block with count 0, is a bug and throws; running out is the caller's expected case,
- * checked first with {@link #numFreeBlocks()}.
+ * checked first with {@link #numFreeBlocks()}. Everything that changes blocks is package-private: outside this package
+ * a pool is read-only, and only {@link BlockManager} changes it.
  */
 public final class BlockPool {
     private final String name;
@@ -94,7 +95,7 @@ public final class BlockPool {
      *
      * @throws IllegalStateException when the pool has no block to give
      */
-    public KvBlock allocate() {
+    KvBlock allocate() {
         KvBlock block;
         if (!free.isEmpty()) {
             block = free.pollFirst();
@@ -111,7 +112,7 @@ public final class BlockPool {
     }
 
     /** Adds a reference to a referenced block, or takes a cached-evictable one back (a prefix-cache hit). */
-    public void retain(KvBlock block) {
+    void retain(KvBlock block) {
         checkOwned(block);
         if (block.refCount() == 0) {
             if (!block.isCached()) {
@@ -129,7 +130,7 @@ public final class BlockPool {
      *
      * @throws IllegalStateException on a block whose count is already 0 (a double free)
      */
-    public void release(KvBlock block) {
+    void release(KvBlock block) {
         checkOwned(block);
         if (block.refCount() <= 0) {
             throw new IllegalStateException("double free of " + block + " in pool '" + name + "'");
@@ -144,7 +145,7 @@ public final class BlockPool {
      * The cached block for this hash if its token ids and its parent's serial are also equal (so neither a collision
      * on this block nor on its prefix is ever taken for a hit). The caller retains it to use it.
      */
-    public Optional<KvBlock> lookup(BlockHash hash, int[] tokens, long parentSerial) {
+    Optional<KvBlock> lookup(BlockHash hash, int[] tokens, long parentSerial) {
         KvBlock block = cached.get(hash);
         if (block == null || block.parentSerial() != parentSerial || !Arrays.equals(block.tokens(), tokens)) {
             return Optional.empty();
@@ -158,7 +159,7 @@ public final class BlockPool {
      * the cache, since block tables are append-only and are not de-duplicated); its own serial if it is already
      * cached; or 0 when the hash is taken by different content (a collision), which ends the chain.
      */
-    public long register(KvBlock block, BlockHash hash, int[] tokens, long parentSerial) {
+    long register(KvBlock block, BlockHash hash, int[] tokens, long parentSerial) {
         checkOwned(block);
         if (block.refCount() == 0) {
             throw new IllegalStateException("register of unreferenced " + block + " in pool '" + name + "'");
