@@ -1,0 +1,171 @@
+package ai.fulgur.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import ai.fulgur.ops.Backends;
+import ai.fulgur.ops.DType;
+import ai.fulgur.ops.Device;
+import ai.fulgur.ops.Shape;
+import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.attention.AttentionKernels;
+import ai.fulgur.ops.attention.AttentionSpec;
+import ai.fulgur.ops.attention.BlockSparseLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * CUDA FlashAttention equals the CPU reference ({@link ai.fulgur.ops.cpu.CpuAttention}: F32 math on the same BF16/F16
+ * inputs) on fresh random inputs with lengths that are not tile multiples: outputs, logsumexp and the three
+ * gradients, for every option (causal with Nq = Nk, Nq &lt; Nk and Nq &gt; Nk, sliding windows, grouped-query heads,
+ * padded key lengths, packed variable-length batches, softmax scale, dropout, strided (B, H, N, D) views), outputs
+ * poisoned with NaN before each run. Dropout must draw the CPU's mask: any other mask moves the output far outside
+ * the tolerance. The backward pass has no atomics, so two runs give the same bits.
+ */
+class CudaAttentionTest extends GpuTest {
+    private static final DType[] DTYPES = {DType.BF16, DType.F16};
+    private static final int[] HEAD_DIMS = {64, 128};
+
+    /** One attention call's shapes and options. */
+    private record Case(String name, int b, int nq, int nk, int hq, int hkv, AttentionSpecFactory spec,
+            boolean transposedQ) {}
+
+    private interface AttentionSpecFactory {
+        AttentionSpec of(int headDim);
+    }
+
+    private static AttentionSpec base(int d) {
+        return AttentionSpec.dense(d);
+    }
+
+    private static List<Case> cases() {
+        List<Case> c = new ArrayList<>();
+        c.add(new Case("dense", 2, 203, 203, 4, 4, CudaAttentionTest::base, false));
+        c.add(new Case("dense (B, H, N, D) view", 2, 113, 150, 2, 2, CudaAttentionTest::base, true));
+        c.add(new Case("causal", 2, 203, 203, 4, 4, AttentionSpec::causal, false));
+        c.add(new Case("causal nq < nk, gqa", 2, 77, 300, 4, 2, AttentionSpec::causal, false));
+        c.add(new Case("causal nq > nk", 1, 300, 113, 2, 2, AttentionSpec::causal, false));
+        c.add(new Case("window gqa", 2, 257, 257, 8, 2, d -> base(d).withWindow(40, 17), false));
+        c.add(new Case("causal window mqa", 1, 190, 190, 4, 1, d -> AttentionSpec.causal(d).withWindow(33, 0),
+                false));
+        c.add(new Case("key lengths causal", 3, 130, 190, 4, 1,
+                d -> AttentionSpec.causal(d).withKeyLengths(Tensor.of(new int[] {190, 77, 0}, 3)), false));
+        c.add(new Case("packed causal", 1, 357, 390, 4, 2, d -> AttentionSpec.causal(d).withPacked(
+                Tensor.of(new int[] {0, 100, 100, 357}, 4), Tensor.of(new int[] {0, 150, 170, 390}, 4)), false));
+        c.add(new Case("scale", 1, 129, 1023, 2, 2, d -> base(d).withScale(0.3), false));
+        c.add(new Case("dropout gqa", 2, 131, 97, 4, 2, d -> base(d).withDropout(0.17, 0x1234567890ABL, 12345), false));
+        c.add(new Case("dropout causal packed", 1, 199, 250, 2, 1, d -> AttentionSpec.causal(d).withDropout(0.3, 7, 3)
+                .withPacked(Tensor.of(new int[] {0, 60, 199}, 3), Tensor.of(new int[] {0, 61, 250}, 3)), false));
+        return c;
+    }
+
+    private static AttentionKernels cpu() {
+        return Backends.of(Device.CPU).attention();
+    }
+
+    private static AttentionKernels gpu() {
+        return Backends.of(GPU).attention();
+    }
+
+    /** (B, N, H, D) random values, or a (B, H, N, D) tensor viewed as (B, N, H, D). */
+    private static Tensor input(SplittableRandom rnd, DType dtype, long b, long n, long h, long d, boolean transposed) {
+        if (transposed) {
+            return CudaTesting.random(rnd, dtype, -1, 1, b, h, n, d).transpose(1, 2);
+        }
+        return CudaTesting.random(rnd, dtype, -1, 1, b, n, h, d);
+    }
+
+    /** Fails unless ‖gpu − cpu‖ ≤ tol·‖cpu‖ and every element is within 5·tol·(1 + |cpu|) (NaN fails). */
+    private static void assertNear(String what, Tensor cpu, Tensor gpu, double tol) {
+        double[] e = cpu.cast(DType.F32).toDoubleArray();
+        double[] a = gpu.to(Device.CPU).cast(DType.F32).toDoubleArray();
+        double num = 0;
+        double den = 0;
+        for (int i = 0; i < e.length; i++) {
+            if (Double.isInfinite(e[i]) && e[i] == a[i]) {
+                continue;
+            }
+            double diff = a[i] - e[i];
+            if (!(Math.abs(diff) <= 5 * tol * (1 + Math.abs(e[i])))) {
+                throw new AssertionError(what + ": mismatch at " + i + ": cpu " + e[i] + " vs gpu " + a[i]
+                        + " (tolerance " + 5 * tol + "·(1 + |cpu|))");
+            }
+            num += diff * diff;
+            den += e[i] * e[i];
+        }
+        double rel = Math.sqrt(num / Math.max(den, 1e-30));
+        if (!(rel <= tol)) {
+            throw new AssertionError(what + ": relative error " + rel + " over " + tol);
+        }
+    }
+
+    @Test
+    void forwardAndBackwardMatchCpu() {
+        SplittableRandom rnd = new SplittableRandom(6);
+        for (DType dtype : DTYPES) {
+            for (int d : HEAD_DIMS) {
+                for (Case c : cases()) {
+                    AttentionSpec spec = c.spec().of(d);
+                    String what = c.name() + " " + dtype + " d" + d;
+                    Tensor q = input(rnd, dtype, c.b(), c.nq(), c.hq(), d, c.transposedQ());
+                    Tensor k = input(rnd, dtype, c.b(), c.nk(), c.hkv(), d, false);
+                    Tensor v = input(rnd, dtype, c.b(), c.nk(), c.hkv(), d, c.transposedQ());
+                    Tensor dout = input(rnd, dtype, c.b(), c.nq(), c.hq(), d, false);
+                    Shape lseShape = Shape.of(c.b(), c.hq(), c.nq());
+
+                    Tensor o = Tensor.zeros(q.shape(), dtype, Device.CPU);
+                    Tensor lse = Tensor.zeros(lseShape, DType.F32, Device.CPU);
+                    cpu().flashForward(o, lse, q, k, v, spec);
+                    Tensor dq = Tensor.zeros(q.shape(), dtype, Device.CPU);
+                    Tensor dk = Tensor.zeros(k.shape(), dtype, Device.CPU);
+                    Tensor dv = Tensor.zeros(k.shape(), dtype, Device.CPU);
+                    cpu().flashBackward(dq, dk, dv, dout, q, k, v, o, lse, spec);
+
+                    Tensor qg = q.to(GPU);
+                    Tensor kg = k.to(GPU);
+                    Tensor vg = v.to(GPU);
+                    Tensor og = CudaTesting.poisoned(q.shape(), dtype);
+                    Tensor lseg = CudaTesting.poisoned(lseShape, DType.F32);
+                    gpu().flashForward(og, lseg, qg, kg, vg, spec);
+                    assertNear(what + " o", o, og, 1e-2);
+                    assertNear(what + " lse", lse, lseg, 1e-4);
+
+                    // the backward from the CPU's saved O and lse, so both passes see the same inputs
+                    Tensor[] grads = backward(dtype, q, k, dout.to(GPU), qg, kg, vg, o.to(GPU), lse.to(GPU), spec);
+                    assertNear(what + " dq", dq, grads[0], 2e-2);
+                    assertNear(what + " dk", dk, grads[1], 2e-2);
+                    assertNear(what + " dv", dv, grads[2], 2e-2);
+                    Tensor[] again = backward(dtype, q, k, dout.to(GPU), qg, kg, vg, o.to(GPU), lse.to(GPU), spec);
+                    for (int i = 0; i < 3; i++) {
+                        assertArrayEquals(grads[i].to(Device.CPU).toDoubleArray(),
+                                again[i].to(Device.CPU).toDoubleArray(), what + ": gradient " + i + " changed between runs");
+                    }
+                }
+            }
+        }
+    }
+
+    private static Tensor[] backward(DType dtype, Tensor q, Tensor k, Tensor dout, Tensor qg, Tensor kg, Tensor vg,
+            Tensor og, Tensor lseg, AttentionSpec spec) {
+        Tensor dq = CudaTesting.poisoned(q.shape(), dtype);
+        Tensor dk = CudaTesting.poisoned(k.shape(), dtype);
+        Tensor dv = CudaTesting.poisoned(k.shape(), dtype);
+        gpu().flashBackward(dq, dk, dv, dout, qg, kg, vg, og, lseg, spec);
+        return new Tensor[] {dq, dk, dv};
+    }
+
+    @Test
+    void unsupportedInputsSayWhatToDo() {
+        Tensor q = Tensor.zeros(Shape.of(1, 8, 2, 64), DType.F32, GPU);
+        Tensor o = Tensor.zeros(q.shape(), DType.F32, GPU);
+        Tensor lse = Tensor.zeros(Shape.of(1, 2, 8), DType.F32, GPU);
+        assertThrows(UnsupportedOperationException.class,
+                () -> gpu().flashForward(o, lse, q, q, q, AttentionSpec.dense(64)));
+        Tensor h = Tensor.zeros(Shape.of(1, 8, 2, 64), DType.BF16, GPU);
+        Tensor oh = Tensor.zeros(h.shape(), DType.BF16, GPU);
+        AttentionSpec sparse = AttentionSpec.dense(64).withLayout(BlockSparseLayout.dense(64, 1, 1));
+        assertThrows(UnsupportedOperationException.class, () -> gpu().flashForward(oh, lse, h, h, h, sparse));
+    }
+}
