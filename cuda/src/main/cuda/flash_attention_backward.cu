@@ -34,7 +34,7 @@ __device__ __forceinline__ void flash_delta(const FlashParams& p, int64_t batche
 // ---------------------------------------------------------------------------------------------------------------------
 // dQ: query tiles of BM = 16·WARPS rows; key tiles of BN rows double-buffered
 
-template <typename T, int D, int BN, int WARPS, bool DROPOUT>
+template <typename T, int D, int BN, int WARPS, int STAGES, bool DROPOUT>
 __device__ __forceinline__ void flash_dq(const FlashParams& p) {
     constexpr int BM = 16 * WARPS;
     constexpr int THREADS = 32 * WARPS;
@@ -44,8 +44,8 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
     extern __shared__ __align__(128) unsigned char smem_raw[];
     T* sQ = reinterpret_cast<T*>(smem_raw);
     T* sO = sQ + BM * D;          // dO
-    T* sK = sO + BM * D;          // [2][BN][D]
-    T* sV = sK + 2 * BN * D;      // [2][BN][D]
+    T* sK = sO + BM * D;          // [STAGES][BN][D]
+    T* sV = sK + STAGES * BN * D; // [STAGES][BN][D]
 
     const int s = blockIdx.z;
     const int h = blockIdx.y;
@@ -89,21 +89,32 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
     const uint32_t stream = (uint32_t) (s * p.hq + h);
 
     if (tend > tfirst) {
+        // STAGES − 1 key/value tiles in flight: group g holds tile tfirst + g (the first also Q and dO)
         load_tile<D, BM, THREADS>(sQ, gQ, p.q_sn, rows_here);
         load_tile<D, BM, THREADS>(sO, gO, p.do_sn, rows_here);
-        load_tile<D, BN, THREADS>(sK, gK + (int64_t) tfirst * BN * p.k_sn, p.k_sn, si.nk - (int64_t) tfirst * BN);
-        load_tile<D, BN, THREADS>(sV, gV + (int64_t) tfirst * BN * p.v_sn, p.v_sn, si.nk - (int64_t) tfirst * BN);
-        cp_async_commit();
-        for (int kt = tfirst; kt < tend; kt++) {
-            const int buf = (kt - tfirst) & 1;
-            if (kt + 1 < tend) {
-                const int64_t j1 = (int64_t) (kt + 1) * BN;
-                load_tile<D, BN, THREADS>(sK + (buf ^ 1) * BN * D, gK + j1 * p.k_sn, p.k_sn, si.nk - j1);
-                load_tile<D, BN, THREADS>(sV + (buf ^ 1) * BN * D, gV + j1 * p.v_sn, p.v_sn, si.nk - j1);
+#pragma unroll
+        for (int st = 0; st < STAGES - 1; st++) {
+            const int64_t j1 = (int64_t) (tfirst + st) * BN;
+            if (tfirst + st < tend) {
+                load_tile<D, BN, THREADS>(sK + st * BN * D, gK + j1 * p.k_sn, p.k_sn, si.nk - j1);
+                load_tile<D, BN, THREADS>(sV + st * BN * D, gV + j1 * p.v_sn, p.v_sn, si.nk - j1);
             }
             cp_async_commit();
-            cp_async_wait<1>();
-            __syncthreads();
+        }
+        for (int kt = tfirst; kt < tend; kt++) {
+            const int buf = (kt - tfirst) % STAGES;
+            cp_async_wait<STAGES - 2>();
+            __syncthreads(); // tile kt has landed, and every warp is done with tile kt − 1's buffer
+            {
+                const int nxt = kt + STAGES - 1;
+                const int nbuf = (nxt - tfirst) % STAGES;
+                if (nxt < tend) {
+                    const int64_t j1 = (int64_t) nxt * BN;
+                    load_tile<D, BN, THREADS>(sK + nbuf * BN * D, gK + j1 * p.k_sn, p.k_sn, si.nk - j1);
+                    load_tile<D, BN, THREADS>(sV + nbuf * BN * D, gV + j1 * p.v_sn, p.v_sn, si.nk - j1);
+                }
+                cp_async_commit();
+            }
             const T* k_t = sK + buf * BN * D;
             const T* v_t = sV + buf * BN * D;
             const int64_t j0 = (int64_t) kt * BN;
@@ -168,7 +179,6 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
                     mma16816<T>(acc[2 * d2 + 1], a, b[2], b[3]);
                 }
             }
-            __syncthreads();
         }
     }
     T* gdQ = reinterpret_cast<T*>(p.dq) + si.b * p.dq_sb + si.q0 * p.dq_sn + h * p.dq_sh;
@@ -189,7 +199,7 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
 // ---------------------------------------------------------------------------------------------------------------------
 // dK, dV: key tiles of BN = 16·WARPS rows (resident), query tiles of BM rows double-buffered with their lse and D
 
-template <typename T, int D, int BM, int WARPS, bool DROPOUT>
+template <typename T, int D, int BM, int WARPS, int STAGES, bool DROPOUT>
 __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
     constexpr int BN = 16 * WARPS;
     constexpr int THREADS = 32 * WARPS;
@@ -197,12 +207,12 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
     constexpr int MT = BM / 8;   // query n-tiles of Sᵀ
     constexpr int DT = D / 8;
     extern __shared__ __align__(128) unsigned char smem_raw[];
-    float* sL = reinterpret_cast<float*>(smem_raw);   // [2][BM] lse · log2 e
-    float* sD = sL + 2 * BM;                          // [2][BM] delta
-    T* sK = reinterpret_cast<T*>(sD + 2 * BM);        // [BN][D]
+    float* sL = reinterpret_cast<float*>(smem_raw);   // [STAGES][BM] lse
+    float* sD = sL + STAGES * BM;                     // [STAGES][BM] delta
+    T* sK = reinterpret_cast<T*>(sD + STAGES * BM);   // [BN][D]
     T* sV = sK + BN * D;                              // [BN][D]
-    T* sQ = sV + BN * D;                              // [2][BM][D]
-    T* sO = sQ + 2 * BM * D;                          // [2][BM][D] dO
+    T* sQ = sV + BN * D;                              // [STAGES][BM][D]
+    T* sO = sQ + STAGES * BM * D;                     // [STAGES][BM][D] dO
 
     const int s = blockIdx.z;
     const int hk = blockIdx.y;
@@ -250,22 +260,26 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
             load_tile<D, BM, THREADS>(sQ + buf * BM * D, gQ, p.q_sn, si.nq - qi0);
             load_tile<D, BM, THREADS>(sO + buf * BM * D, gO, p.do_sn, si.nq - qi0);
             const int64_t stat = (si.b * p.hq + hh) * p.nq_rows + si.q0 + qi0;
+            // rows past the sequence read as 0: their Q and dO are zero and the mask drops them
             for (int r = threadIdx.x; r < BM; r += THREADS) {
                 bool ok = qi0 + r < si.nq;
-                sL[buf * BM + r] = ok ? reinterpret_cast<const float*>(p.lse)[stat + r] * FLASH_LOG2E : INFINITY;
-                sD[buf * BM + r] = ok ? reinterpret_cast<const float*>(p.delta)[stat + r] : 0.f;
+                cp_async4(smem_u32(sL + buf * BM + r), reinterpret_cast<const float*>(p.lse) + (ok ? stat + r : 0), ok);
+                cp_async4(smem_u32(sD + buf * BM + r), reinterpret_cast<const float*>(p.delta) + (ok ? stat + r : 0), ok);
             }
         };
         load_tile<D, BN, THREADS>(sK, gK, p.k_sn, keys_here);
         load_tile<D, BN, THREADS>(sV, gV, p.v_sn, keys_here);
-        issue(0, 0);
-        cp_async_commit();
-        for (int it = 0; it < total; it++) {
-            const int buf = it & 1;
-            if (it + 1 < total) issue(it + 1, buf ^ 1);
+#pragma unroll
+        for (int st = 0; st < STAGES - 1; st++) {
+            if (st < total) issue(st, st);
             cp_async_commit();
-            cp_async_wait<1>();
-            __syncthreads();
+        }
+        for (int it = 0; it < total; it++) {
+            const int buf = it % STAGES;
+            cp_async_wait<STAGES - 2>();
+            __syncthreads(); // tile it has landed, and every warp is done with tile it − 1's buffer
+            if (it + STAGES - 1 < total) issue(it + STAGES - 1, (it + STAGES - 1) % STAGES);
+            cp_async_commit();
             const int hh = hk * group + it / tiles;
             const int64_t qi0 = (int64_t) (tfirst + it % tiles) * BM;
             const T* q_t = sQ + buf * BM * D;
@@ -301,6 +315,17 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
             }
             // element (key j, query i): P = exp(S − L); P̃ with dropout; dS = P ∘ (dP̃ − D)
             const bool full = qi0 + BM <= si.nq && mask.first_key(qi0 + BM - 1) <= j0 && mask.end_key(qi0) >= j0 + BN;
+            float lcol[MT][2], dcol[MT][2]; // lse · log2 e and D of this thread's query columns
+#pragma unroll
+            for (int n = 0; n < MT; n++) {
+#pragma unroll
+                for (int c = 0; c < 2; c++) {
+                    const int col = n * 8 + 2 * t + c;
+                    const float l = l_t[col];
+                    lcol[n][c] = qi0 + col < si.nq ? l * FLASH_LOG2E : INFINITY;
+                    dcol[n][c] = d_t[col];
+                }
+            }
 #pragma unroll
             for (int n = 0; n < MT; n++) {
 #pragma unroll
@@ -310,7 +335,7 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
                     const int64_t j = key_a + (e >> 1) * 8;
                     float x = sc[n][e];
                     if (!full && !(i < si.nq && mask.visible(i, j))) x = -INFINITY;
-                    const float pr = fast_exp2(fmaf(x, sl2, -l_t[col]));
+                    const float pr = fast_exp2(fmaf(x, sl2, -lcol[n][e & 1]));
                     float pk = pr, dpk = dp[n][e];
                     if (DROPOUT) {
                         bool keep = dropout_keep((uint64_t) p.seed, stream, (uint64_t) (p.offset + i * si.nk + j), pdrop);
@@ -318,7 +343,7 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
                         dpk = keep ? dpk * keep_scale : 0.f;
                     }
                     sc[n][e] = pk;                      // P̃ᵀ
-                    dp[n][e] = pr * (dpk - d_t[col]);   // dSᵀ (without the scale)
+                    dp[n][e] = pr * (dpk - dcol[n][e & 1]); // dSᵀ (without the scale)
                 }
             }
             // dV += P̃ᵀ·dO and dK += dSᵀ·Q: A from registers, B by transposing ldmatrix (rows = queries)
@@ -346,7 +371,6 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
                 }
             }
             (void) hh;
-            __syncthreads();
         }
     }
     T* gdK = reinterpret_cast<T*>(p.dk) + si.b * p.dk_sb + si.k0 * p.dk_sn + hk * p.dk_sh;
@@ -366,40 +390,40 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
     }
 }
 
-#define FLASH_BWD(SUFFIX, T, D, DQ_BN, DQ_WARPS, KV_BM, KV_WARPS)                                               \
+#define FLASH_BWD(SUFFIX, T, D, DQ_BN, DQ_WARPS, DQ_ST, KV_BM, KV_WARPS, KV_ST)                                               \
     extern "C" __global__ void __launch_bounds__(256) flash_bwd_delta_##SUFFIX(const FlashParams p, int64_t b) {   \
         flash_delta<T, D>(p, b);                                                                                   \
     }                                                                                                              \
     extern "C" __global__ void __launch_bounds__(32 * DQ_WARPS) flash_bwd_dq_##SUFFIX(const FlashParams p) {       \
-        flash_dq<T, D, DQ_BN, DQ_WARPS, false>(p);                                                                 \
+        flash_dq<T, D, DQ_BN, DQ_WARPS, DQ_ST, false>(p);                                                                 \
     }                                                                                                              \
     extern "C" __global__ void __launch_bounds__(32 * DQ_WARPS) flash_bwd_dq_##SUFFIX##_dropout(const FlashParams p) { \
-        flash_dq<T, D, DQ_BN, DQ_WARPS, true>(p);                                                                  \
+        flash_dq<T, D, DQ_BN, DQ_WARPS, DQ_ST, true>(p);                                                                  \
     }                                                                                                              \
     extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_dkdv_##SUFFIX(const FlashParams p) {     \
-        flash_dkdv<T, D, KV_BM, KV_WARPS, false>(p);                                                               \
+        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, false>(p);                                                               \
     }                                                                                                              \
     extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_dkdv_##SUFFIX##_dropout(const FlashParams p) { \
-        flash_dkdv<T, D, KV_BM, KV_WARPS, true>(p);                                                                \
+        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, true>(p);                                                                \
     }
 
-// dq: BM = 16·DQ_WARPS query rows, DQ_BN keys a tile, shared (2·BM + 4·DQ_BN)·D·2 bytes;
-// dkdv: BN = 16·KV_WARPS keys, KV_BM queries a tile, shared (2·BN + 4·KV_BM)·D·2 + 16·KV_BM bytes
-FLASH_BWD(bf16_d64, __nv_bfloat16, 64, 64, 4, 64, 4)
-FLASH_BWD(f16_d64, __half, 64, 64, 4, 64, 4)
-FLASH_BWD(bf16_d128, __nv_bfloat16, 128, 64, 4, 32, 4)
-FLASH_BWD(f16_d128, __half, 128, 64, 4, 32, 4)
+// dq: BM = 16·DQ_WARPS query rows, DQ_BN keys a tile, DQ_ST stages: shared (2·BM + 2·DQ_ST·DQ_BN)·D·2 bytes;
+// dkdv: BN = 16·KV_WARPS keys, KV_BM queries a tile, KV_ST stages: shared (2·BN + 2·KV_ST·KV_BM)·D·2 + 8·KV_ST·KV_BM
+FLASH_BWD(bf16_d64, __nv_bfloat16, 64, 32, 4, 3, 64, 4, 3)
+FLASH_BWD(f16_d64, __half, 64, 32, 4, 3, 64, 4, 3)
+FLASH_BWD(bf16_d128, __nv_bfloat16, 128, 32, 4, 3, 32, 4, 3)
+FLASH_BWD(f16_d128, __half, 128, 32, 4, 3, 32, 4, 3)
 
-// tuning variants (bf16, no dropout)
-#define FLASH_DQ_VARIANT(NAME, D, BN, WARPS) \
-    extern "C" __global__ void __launch_bounds__(32 * WARPS) NAME(const FlashParams p) { flash_dq<__nv_bfloat16, D, BN, WARPS, false>(p); }
-#define FLASH_KV_VARIANT(NAME, D, BM, WARPS) \
-    extern "C" __global__ void __launch_bounds__(32 * WARPS) NAME(const FlashParams p) { flash_dkdv<__nv_bfloat16, D, BM, WARPS, false>(p); }
-FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d128_w4n32, 128, 32, 4)
-FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d128_w8n64, 128, 64, 8)
-FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d64_w8n64, 64, 64, 8)
-FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d64_w4n128, 64, 128, 4)
-FLASH_KV_VARIANT(flash_bwd_dkdv_bf16_d128_w8m32, 128, 32, 8)
-FLASH_KV_VARIANT(flash_bwd_dkdv_bf16_d128_w4m16, 128, 16, 4)
-FLASH_KV_VARIANT(flash_bwd_dkdv_bf16_d64_w8m64, 64, 64, 8)
-FLASH_KV_VARIANT(flash_bwd_dkdv_bf16_d64_w4m32, 64, 32, 4)
+// tuning variants (bf16, no dropout): _w<warps>n<keys>s<stages> (dq), _w<warps>m<queries>s<stages> (dkdv)
+#define FLASH_DQ_VARIANT(NAME, D, BN, WARPS, ST) \
+    extern "C" __global__ void __launch_bounds__(32 * WARPS) NAME(const FlashParams p) { flash_dq<__nv_bfloat16, D, BN, WARPS, ST, false>(p); }
+#define FLASH_KV_VARIANT(NAME, D, BM, WARPS, ST) \
+    extern "C" __global__ void __launch_bounds__(32 * WARPS) NAME(const FlashParams p) { flash_dkdv<__nv_bfloat16, D, BM, WARPS, ST, false>(p); }
+FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d128_w4n64s2, 128, 64, 4, 2)
+FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d128_w4n32s4, 128, 32, 4, 4)
+FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d64_w4n64s2, 64, 64, 4, 2)
+FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d64_w4n32s3, 64, 32, 4, 3)
+FLASH_KV_VARIANT(flash_bwd_dkdv_bf16_d128_w4m32s2, 128, 32, 4, 2)
+FLASH_KV_VARIANT(flash_bwd_dkdv_bf16_d128_w4m32s4, 128, 32, 4, 4)
+FLASH_KV_VARIANT(flash_bwd_dkdv_bf16_d64_w4m64s2, 64, 64, 4, 2)
+FLASH_KV_VARIANT(flash_bwd_dkdv_bf16_d64_w4m32s3, 64, 32, 4, 3)

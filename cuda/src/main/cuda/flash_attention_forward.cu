@@ -204,18 +204,16 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
         flash_forward<T, D, BN, WARPS, DROPOUT>(p);                                                      \
     }
 
-// name: flash_fwd_<dtype>_d<D>[_dropout]; shared memory (BM + 4·BN)·D·2 bytes, set by the host
-FLASH_FWD(flash_fwd_bf16_d64, __nv_bfloat16, 64, 64, 8, false)
-FLASH_FWD(flash_fwd_bf16_d64_dropout, __nv_bfloat16, 64, 64, 8, true)
-FLASH_FWD(flash_fwd_f16_d64, __half, 64, 64, 8, false)
-FLASH_FWD(flash_fwd_f16_d64_dropout, __half, 64, 64, 8, true)
+// name: flash_fwd_<dtype>_d<D>[_dropout]; shared memory (BM + 4·BN)·D·2 bytes, set by the host (FlashKernels)
+FLASH_FWD(flash_fwd_bf16_d64, __nv_bfloat16, 64, 128, 8, false)
+FLASH_FWD(flash_fwd_bf16_d64_dropout, __nv_bfloat16, 64, 128, 8, true)
+FLASH_FWD(flash_fwd_f16_d64, __half, 64, 128, 8, false)
+FLASH_FWD(flash_fwd_f16_d64_dropout, __half, 64, 128, 8, true)
 FLASH_FWD(flash_fwd_bf16_d128, __nv_bfloat16, 128, 64, 8, false)
 FLASH_FWD(flash_fwd_bf16_d128_dropout, __nv_bfloat16, 128, 64, 8, true)
 FLASH_FWD(flash_fwd_f16_d128, __half, 128, 64, 8, false)
 FLASH_FWD(flash_fwd_f16_d128_dropout, __half, 128, 64, 8, true)
 // tuning variants (bf16, no dropout): _w<warps>n<key tile>
 FLASH_FWD(flash_fwd_bf16_d128_w4n64, __nv_bfloat16, 128, 64, 4, false)
-FLASH_FWD(flash_fwd_bf16_d128_w8n32, __nv_bfloat16, 128, 32, 8, false)
-FLASH_FWD(flash_fwd_bf16_d64_w4n64, __nv_bfloat16, 64, 64, 4, false)
-FLASH_FWD(flash_fwd_bf16_d64_w8n128, __nv_bfloat16, 64, 128, 8, false)
+FLASH_FWD(flash_fwd_bf16_d64_w8n64, __nv_bfloat16, 64, 64, 8, false)
 FLASH_FWD(flash_fwd_bf16_d64_w4n128, __nv_bfloat16, 64, 128, 4, false)

@@ -94,7 +94,7 @@ class Flash:
             max_nq, max_nk = int(table[3].max()), int(table[4].max())
         return kw, table, max_nq, max_nk
 
-    def forward(self, q, k, v, opt, o=None, lse=None, variant=None, warps=8, bn=64):
+    def forward(self, q, k, v, opt, o=None, lse=None, variant=None, warps=8, bn=None):
         B, Nq, Hq, D = q.shape
         kw, table, max_nq, _ = self.common(q, k, opt)
         o = torch.full_like(q, float("nan")) if o is None else o
@@ -103,11 +103,12 @@ class Flash:
                   **strides("q", q), **strides("k", k), **strides("v", v), **strides("o", o))
         name = f"flash_fwd_{self.dtype_name(q)}_d{D}" + ("_dropout" if kw["p"] > 0 else "") + (variant or "")
         bm = 16 * warps
+        bn = bn or (128 if D == 64 else 64)
         smem = (bm + 4 * bn) * D * 2
         launch(self.fwd.fn(name, smem), ((max_nq + bm - 1) // bm, Hq, kw["seqs"]), 32 * warps, smem, params(**kw))
         return o, lse
 
-    def backward(self, dout, q, k, v, o, lse, opt, grads=None, parts=("delta", "dq", "dkdv"), dq_cfg=("", 64, 4),
+    def backward(self, dout, q, k, v, o, lse, opt, grads=None, parts=("delta", "dq", "dkdv"), dq_cfg=None,
                  kv_cfg=None):
         B, Nq, Hq, D = q.shape
         kw, table, max_nq, max_nk = self.common(q, k, opt)
@@ -130,15 +131,15 @@ class Flash:
             launch(self.bwd.fn(f"flash_bwd_delta_{suffix}", 0), (min((rows + 7) // 8, 132 * 16), 1, 1), 256, 0, pk,
                    struct.pack("<q", B))
         if "dq" in parts:
-            var, bn, w = dq_cfg
+            var, bn, w, st = dq_cfg or ("", 32, 4, 3)
             bm = 16 * w
-            smem = (2 * bm + 4 * bn) * D * 2
+            smem = (2 * bm + 2 * st * bn) * D * 2
             launch(self.bwd.fn(f"flash_bwd_dq_{suffix}{drop}{var}", smem), ((max_nq + bm - 1) // bm, Hq, kw["seqs"]),
                    32 * w, smem, pk)
         if "dkdv" in parts:
-            var, bm, w = kv_cfg or ("", 64 if D == 64 else 32, 4)
+            var, bm, w, st = kv_cfg or ("", 64 if D == 64 else 32, 4, 3)
             bn = 16 * w
-            smem = 16 * bm + (2 * bn + 4 * bm) * D * 2
+            smem = 8 * st * bm + (2 * bn + 2 * st * bm) * D * 2
             launch(self.bwd.fn(f"flash_bwd_dkdv_{suffix}{drop}{var}", smem),
                    ((max_nk + bn - 1) // bn, k.shape[2], kw["seqs"]), 32 * w, smem, pk)
         return dq, dk, dv
@@ -380,12 +381,11 @@ def run_bench(fl, ns, ds, tokens=16384, hidden=2048, baselines=True):
 
 def run_tune(fl, n=4096, tokens=16384, hidden=2048):
     """Times the tuning variants of each kernel (bf16, no dropout) at one length."""
-    fwd = {64: [("", 8, 64), ("_w4n64", 4, 64), ("_w8n128", 8, 128), ("_w4n128", 4, 128)],
-           128: [("", 8, 64), ("_w4n64", 4, 64), ("_w8n32", 8, 32)]}
-    dqv = {64: [("", 64, 4), ("_w8n64", 64, 8), ("_w4n128", 128, 4)], 128: [("", 64, 4), ("_w4n32", 32, 4),
-                                                                            ("_w8n64", 64, 8)]}
-    kvv = {64: [("", 64, 4), ("_w8m64", 64, 8), ("_w4m32", 32, 4)], 128: [("", 32, 4), ("_w8m32", 32, 8),
-                                                                          ("_w4m16", 16, 4)]}
+    fwd = {64: [("", 8, 128), ("_w8n64", 8, 64), ("_w4n128", 4, 128)], 128: [("", 8, 64), ("_w4n64", 4, 64)]}
+    dqv = {64: [("", 32, 4, 3), ("_w4n64s2", 64, 4, 2)],
+           128: [("", 32, 4, 3), ("_w4n64s2", 64, 4, 2), ("_w4n32s4", 32, 4, 4)]}
+    kvv = {64: [("", 64, 4, 3), ("_w4m64s2", 64, 4, 2), ("_w4m32s3", 32, 4, 3)],
+           128: [("", 32, 4, 3), ("_w4m32s2", 32, 4, 2), ("_w4m32s4", 32, 4, 4)]}
     for d in (64, 128):
         h = hidden // d
         b = tokens // n

@@ -14,14 +14,17 @@ package ai.fulgur.cuda;
  * @param fwdThreads     threads of a forward block
  * @param dqRows         query rows a dQ block owns
  * @param dqKeys         key rows of a dQ key/value tile
+ * @param dqStages       key/value tiles in the dQ kernel's shared-memory ring
  * @param dqThreads      threads of a dQ block
  * @param kvKeys         key rows a dK/dV block owns
  * @param kvRows         query rows of a dK/dV query tile
+ * @param kvStages       query tiles in the dK/dV kernel's shared-memory ring
  * @param kvThreads      threads of a dK/dV block
  * @param headDim        the head dim the kernels are built for
  */
 record FlashKernels(String forwardModule, String backwardModule, String suffix, int fwdRows, int fwdKeys,
-        int fwdThreads, int dqRows, int dqKeys, int dqThreads, int kvKeys, int kvRows, int kvThreads, int headDim) {
+        int fwdThreads, int dqRows, int dqKeys, int dqStages, int dqThreads, int kvKeys, int kvRows, int kvStages,
+        int kvThreads, int headDim) {
 
     /** Head dims with built kernels. */
     static final int[] HEAD_DIMS = {64, 128};
@@ -36,10 +39,11 @@ record FlashKernels(String forwardModule, String backwardModule, String suffix, 
         }
         // a Hopper family (cc == 90) returns its own entry here once it exists
         return switch (headDim) {
-            case 64 -> new FlashKernels("flash_attention_forward", "flash_attention_backward", "d64", 128, 64, 256,
-                    64, 64, 128, 64, 64, 128, 64);
+            // the tile sizes of the instantiations in the .cu files (measured on H100, see docs/PERF.md)
+            case 64 -> new FlashKernels("flash_attention_forward", "flash_attention_backward", "d64", 128, 128, 256,
+                    64, 32, 3, 128, 64, 64, 3, 128, 64);
             case 128 -> new FlashKernels("flash_attention_forward", "flash_attention_backward", "d128", 128, 64, 256,
-                    64, 64, 128, 64, 32, 128, 128);
+                    64, 32, 3, 128, 64, 32, 3, 128, 128);
             default -> null;
         };
     }
@@ -53,13 +57,13 @@ record FlashKernels(String forwardModule, String backwardModule, String suffix, 
         return tileBytes(fwdRows) + 4 * tileBytes(fwdKeys);
     }
 
-    /** dQ: Q and dO tiles plus two K and two V tiles. */
+    /** dQ: Q and dO tiles plus a ring of K and V tiles. */
     int dqSharedBytes() {
-        return 2 * tileBytes(dqRows) + 4 * tileBytes(dqKeys);
+        return 2 * tileBytes(dqRows) + 2 * dqStages * tileBytes(dqKeys);
     }
 
-    /** dK/dV: lse and D rows (two buffers of F32 each), the K and V tiles, two Q and two dO tiles. */
+    /** dK/dV: a ring of lse and D rows (F32), the K and V tiles, a ring of Q and dO tiles. */
     int dkdvSharedBytes() {
-        return 16 * kvRows + 2 * tileBytes(kvKeys) + 4 * tileBytes(kvRows);
+        return 8 * kvStages * kvRows + 2 * tileBytes(kvKeys) + 2 * kvStages * tileBytes(kvRows);
     }
 }

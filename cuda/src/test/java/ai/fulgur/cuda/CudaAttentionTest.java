@@ -8,6 +8,7 @@ import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Device;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.attention.Attention;
 import ai.fulgur.ops.attention.AttentionKernels;
 import ai.fulgur.ops.attention.AttentionSpec;
 import ai.fulgur.ops.attention.BlockSparseLayout;
@@ -154,6 +155,31 @@ class CudaAttentionTest extends GpuTest {
         Tensor dv = CudaTesting.poisoned(k.shape(), dtype);
         gpu().flashBackward(dq, dk, dv, dout, qg, kg, vg, og, lseg, spec);
         return new Tensor[] {dq, dk, dv};
+    }
+
+    /**
+     * The entry points the autograd FlashAttention function calls (Attention.flashForward/flashBackward allocate the
+     * outputs and dispatch on the tensors' device) run the CUDA kernels for GPU tensors and agree with the CPU.
+     */
+    @Test
+    void attentionEntryPointsDispatchToCuda() {
+        SplittableRandom rnd = new SplittableRandom(7);
+        int d = 64;
+        Tensor q = input(rnd, DType.BF16, 2, 100, 4, d, false);
+        Tensor k = input(rnd, DType.BF16, 2, 120, 2, d, false);
+        Tensor v = input(rnd, DType.BF16, 2, 120, 2, d, false);
+        Tensor dout = input(rnd, DType.BF16, 2, 100, 4, d, false);
+        AttentionSpec spec = AttentionSpec.causal(d);
+        Attention.Forward cpuF = Attention.flashForward(q, k, v, spec);
+        Attention.Forward gpuF = Attention.flashForward(q.to(GPU), k.to(GPU), v.to(GPU), spec);
+        assertNear("Attention.flashForward out", cpuF.out(), gpuF.out(), 1e-2);
+        assertNear("Attention.flashForward lse", cpuF.lse(), gpuF.lse(), 1e-4);
+        Attention.Gradients cpuG = Attention.flashBackward(dout, q, k, v, cpuF.out(), cpuF.lse(), spec);
+        Attention.Gradients gpuG = Attention.flashBackward(dout.to(GPU), q.to(GPU), k.to(GPU), v.to(GPU),
+                cpuF.out().to(GPU), cpuF.lse().to(GPU), spec);
+        assertNear("Attention.flashBackward dq", cpuG.dq(), gpuG.dq(), 2e-2);
+        assertNear("Attention.flashBackward dk", cpuG.dk(), gpuG.dk(), 2e-2);
+        assertNear("Attention.flashBackward dv", cpuG.dv(), gpuG.dv(), 2e-2);
     }
 
     @Test
