@@ -94,7 +94,7 @@ class Flash:
             max_nq, max_nk = int(table[3].max()), int(table[4].max())
         return kw, table, max_nq, max_nk
 
-    def forward(self, q, k, v, opt, o=None, lse=None, variant=None, warps=8, bn=None):
+    def forward(self, q, k, v, opt, o=None, lse=None, variant=None, warps=None, bn=None, mt=None):
         B, Nq, Hq, D = q.shape
         kw, table, max_nq, _ = self.common(q, k, opt)
         o = torch.full_like(q, float("nan")) if o is None else o
@@ -102,8 +102,9 @@ class Flash:
         kw.update(q=q.data_ptr(), k=k.data_ptr(), v=v.data_ptr(), o=o.data_ptr(), lse=lse.data_ptr(),
                   **strides("q", q), **strides("k", k), **strides("v", v), **strides("o", o))
         name = f"flash_fwd_{self.dtype_name(q)}_d{D}" + ("_dropout" if kw["p"] > 0 else "") + (variant or "")
-        bm = 16 * warps
-        bn = bn or (128 if D == 64 else 64)
+        if warps is None:  # the defaults (FlashKernels.select)
+            warps, bn, mt = (4, 64, 2) if D == 64 else (8, 64, 1)
+        bm = 16 * warps * mt
         smem = (bm + 4 * bn) * D * 2
         launch(self.fwd.fn(name, smem), ((max_nq + bm - 1) // bm, Hq, kw["seqs"]), 32 * warps, smem, params(**kw))
         return o, lse
@@ -381,7 +382,8 @@ def run_bench(fl, ns, ds, tokens=16384, hidden=2048, baselines=True):
 
 def run_tune(fl, n=4096, tokens=16384, hidden=2048):
     """Times the tuning variants of each kernel (bf16, no dropout) at one length."""
-    fwd = {64: [("", 8, 128), ("_w8n64", 8, 64), ("_w4n128", 4, 128)], 128: [("", 8, 64), ("_w4n64", 4, 64)]}
+    fwd = {64: [("", 4, 64, 2), ("_w8n128", 8, 128, 1)],
+           128: [("", 8, 64, 1), ("_w4n32m2", 4, 32, 2), ("_w4n64", 4, 64, 1)]}
     dqv = {64: [("", 32, 4, 3), ("_w4n64s2", 64, 4, 2)],
            128: [("", 32, 4, 3), ("_w4n64s2", 64, 4, 2), ("_w4n32s4", 32, 4, 4)]}
     kvv = {64: [("", 64, 4, 3), ("_w4m64s2", 64, 4, 2), ("_w4m32s3", 32, 4, 3)],
@@ -396,8 +398,8 @@ def run_tune(fl, n=4096, tokens=16384, hidden=2048):
             o, lse = fl.forward(q, k, v, opt)
             grads = tuple(torch.empty_like(x) for x in (q, k, v))
             fl.backward(dout, q, k, v, o, lse, opt, grads)
-            for var, w, bn in fwd[d]:
-                t = bench_ms(lambda: fl.forward(q, k, v, opt, o, lse, var, w, bn))
+            for var, w, bn, mt in fwd[d]:
+                t = bench_ms(lambda: fl.forward(q, k, v, opt, o, lse, var, w, bn, mt))
                 print(json.dumps(dict(kernel="fwd" + var, d=d, n=n, causal=causal, ms=round(t, 4),
                                       tflops=round(flops / t / 1e9, 1))), flush=True)
             for cfg in dqv[d]:

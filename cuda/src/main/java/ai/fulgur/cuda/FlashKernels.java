@@ -9,7 +9,7 @@ package ai.fulgur.cuda;
  * @param forwardModule  fatbin of the forward kernel
  * @param backwardModule fatbin of the backward kernels
  * @param suffix         dtype-independent part of the kernel names, e.g. {@code d128}
- * @param fwdRows        query rows a forward block owns (16 per warp)
+ * @param fwdRows        query rows a forward block owns (16 or 32 per warp)
  * @param fwdKeys        key rows of a forward key/value tile
  * @param fwdThreads     threads of a forward block
  * @param dqRows         query rows a dQ block owns
@@ -40,7 +40,7 @@ record FlashKernels(String forwardModule, String backwardModule, String suffix, 
         // a Hopper family (cc == 90) returns its own entry here once it exists
         return switch (headDim) {
             // the tile sizes of the instantiations in the .cu files (measured on H100, see docs/PERF.md)
-            case 64 -> new FlashKernels("flash_attention_forward", "flash_attention_backward", "d64", 128, 128, 256,
+            case 64 -> new FlashKernels("flash_attention_forward", "flash_attention_backward", "d64", 128, 64, 128,
                     64, 32, 3, 128, 64, 64, 3, 128, 64);
             case 128 -> new FlashKernels("flash_attention_forward", "flash_attention_backward", "d128", 128, 64, 256,
                     64, 32, 3, 128, 64, 32, 3, 128, 128);
