@@ -33,6 +33,7 @@ struct FlashParams {
     double scale_log2;                  // scale · log2(e)
     double dropout_p;                   // in [0, 1)
     int64_t seed, offset;               // Philox key and element offset
+    int64_t dq_accum;                   // F32 (B, Nq, Hq, D) contiguous, zeroed: dQ / scale by atomics, or 0
 };
 
 struct SeqInfo {

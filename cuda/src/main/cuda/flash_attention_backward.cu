@@ -31,6 +31,24 @@ __device__ __forceinline__ void flash_delta(const FlashParams& p, int64_t batche
     }
 }
 
+// dq (strided, T) = scale · dq_accum (F32 (B, Nq, Hq, D) contiguous), two elements a thread per step.
+template <typename T, int D>
+__device__ __forceinline__ void flash_dq_convert(const FlashParams& p, int64_t batches) {
+    const int64_t pairs = batches * p.nq_rows * p.hq * (D / 2);
+    const float sc = (float) p.scale;
+    const float* acc = reinterpret_cast<const float*>(p.dq_accum);
+    for (int64_t x = (int64_t) blockIdx.x * blockDim.x + threadIdx.x; x < pairs; x += (int64_t) gridDim.x * blockDim.x) {
+        const int64_t c = (x % (D / 2)) * 2;
+        const int64_t rest = x / (D / 2);
+        const int64_t h = rest % p.hq;
+        const int64_t n = (rest / p.hq) % p.nq_rows;
+        const int64_t b = rest / (p.hq * p.nq_rows);
+        const float2 v = *reinterpret_cast<const float2*>(acc + 2 * x);
+        *reinterpret_cast<uint32_t*>(reinterpret_cast<T*>(p.dq) + b * p.dq_sb + n * p.dq_sn + h * p.dq_sh + c) =
+                Pack2<T>::pack(v.x * sc, v.y * sc);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // dQ: query tiles of BM = 16·WARPS rows; key tiles of BN rows double-buffered
 
@@ -199,7 +217,7 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
 // ---------------------------------------------------------------------------------------------------------------------
 // dK, dV: key tiles of BN = 16·WARPS rows (resident), query tiles of BM rows double-buffered with their lse and D
 
-template <typename T, int D, int BM, int WARPS, int STAGES, bool DROPOUT>
+template <typename T, int D, int BM, int WARPS, int STAGES, bool DROPOUT, bool FUSED_DQ>
 __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
     constexpr int BN = 16 * WARPS;
     constexpr int THREADS = 32 * WARPS;
@@ -213,6 +231,8 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
     T* sV = sK + BN * D;                              // [BN][D]
     T* sQ = sV + BN * D;                              // [STAGES][BM][D]
     T* sO = sQ + STAGES * BM * D;                     // [STAGES][BM][D] dO
+    constexpr int SS = BM + 8;                        // dSᵀ row stride: 16-byte rows, no bank conflicts
+    T* sS = sO + STAGES * BM * D;                     // [BN][SS] dSᵀ, FUSED_DQ only
 
     const int s = blockIdx.z;
     const int hk = blockIdx.y;
@@ -346,6 +366,14 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
                     dp[n][e] = pr * (dpk - dcol[n][e & 1]); // dSᵀ (without the scale)
                 }
             }
+            if (FUSED_DQ) { // this warp's 16 rows of dSᵀ, for the block's dQ product below
+#pragma unroll
+                for (int n = 0; n < MT; n++)
+#pragma unroll
+                    for (int r = 0; r < 2; r++)
+                        *reinterpret_cast<uint32_t*>(sS + (warp * 16 + g + r * 8) * SS + n * 8 + 2 * t) =
+                                Pack2<T>::pack(dp[n][2 * r], dp[n][2 * r + 1]);
+            }
             // dV += P̃ᵀ·dO and dK += dSᵀ·Q: A from registers, B by transposing ldmatrix (rows = queries)
 #pragma unroll
             for (int ks = 0; ks < BM / 16; ks++) {
@@ -368,6 +396,50 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
                     ldsm_x4_t(b, smem_u32(q_t + swz<D>(r, d2 * 2 + (lane >> 4))));
                     mma16816<T>(dk[2 * d2], sa, b[0], b[1]);
                     mma16816<T>(dk[2 * d2 + 1], sa, b[2], b[3]);
+                }
+            }
+            if (FUSED_DQ) {
+                // dQ (BM × D) += dS (BM × BN) · K (BN × D), added to the F32 buffer with atomics: warp w takes query
+                // slice w % (BM / 16) and a 1 / (WARPS·16 / BM) share of the head dim
+                constexpr int QSL = BM / 16;
+                constexpr int SPLIT = WARPS / QSL;
+                constexpr int DTW = DT / SPLIT; // d n-tiles per warp
+                static_assert(WARPS % QSL == 0 && DT % SPLIT == 0 && DTW % 2 == 0, "dQ split");
+                __syncthreads(); // every warp's dSᵀ rows are in shared memory
+                const int qs = warp % QSL;
+                const int dbase = (warp / QSL) * DTW;
+                float acc[DTW][4];
+#pragma unroll
+                for (int a = 0; a < DTW; a++) acc[a][0] = acc[a][1] = acc[a][2] = acc[a][3] = 0.f;
+#pragma unroll
+                for (int ks = 0; ks < BN / 16; ks++) {
+                    uint32_t a[4];
+                    const int key = ks * 16 + (lane & 7) + ((lane >> 4) & 1) * 8;
+                    ldsm_x4_t(a, smem_u32(sS + key * SS + qs * 16 + ((lane >> 3) & 1) * 8));
+#pragma unroll
+                    for (int d2 = 0; d2 < DTW / 2; d2++) {
+                        uint32_t b[4];
+                        int r = ks * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+                        ldsm_x4_t(b, smem_u32(sK + swz<D>(r, (dbase / 2 + d2) * 2 + (lane >> 4))));
+                        mma16816<T>(acc[2 * d2], a, b[0], b[1]);
+                        mma16816<T>(acc[2 * d2 + 1], a, b[2], b[3]);
+                    }
+                }
+                float* gq = reinterpret_cast<float*>(p.dq_accum);
+#pragma unroll
+                for (int r = 0; r < 2; r++) {
+                    const int64_t i = qi0 + qs * 16 + g + r * 8;
+                    if (i >= si.nq) continue;
+                    float* row = gq + ((si.b * p.nq_rows + si.q0 + i) * p.hq + hh) * D + dbase * 8 + 2 * t;
+#pragma unroll
+                    for (int a = 0; a < DTW; a++) {
+#if __CUDA_ARCH__ >= 900
+                        atomicAdd(reinterpret_cast<float2*>(row + a * 8), make_float2(acc[a][2 * r], acc[a][2 * r + 1]));
+#else
+                        atomicAdd(row + a * 8, acc[a][2 * r]);
+                        atomicAdd(row + a * 8 + 1, acc[a][2 * r + 1]);
+#endif
+                    }
                 }
             }
             (void) hh;
@@ -401,14 +473,24 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
         flash_dq<T, D, DQ_BN, DQ_WARPS, DQ_ST, true>(p);                                                                  \
     }                                                                                                              \
     extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_dkdv_##SUFFIX(const FlashParams p) {     \
-        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, false>(p);                                                               \
+        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, false, false>(p);                                                 \
     }                                                                                                              \
     extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_dkdv_##SUFFIX##_dropout(const FlashParams p) { \
-        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, true>(p);                                                                \
+        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, true, false>(p);                                                  \
+    }                                                                                                              \
+    extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_fused_##SUFFIX(const FlashParams p) {    \
+        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, false, true>(p);                                                  \
+    }                                                                                                              \
+    extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_fused_##SUFFIX##_dropout(const FlashParams p) { \
+        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, true, true>(p);                                                   \
+    }                                                                                                              \
+    extern "C" __global__ void __launch_bounds__(256) flash_bwd_dq_convert_##SUFFIX(const FlashParams p, int64_t b) { \
+        flash_dq_convert<T, D>(p, b);                                                                              \
     }
 
 // dq: BM = 16·DQ_WARPS query rows, DQ_BN keys a tile, DQ_ST stages: shared (2·BM + 2·DQ_ST·DQ_BN)·D·2 bytes;
-// dkdv: BN = 16·KV_WARPS keys, KV_BM queries a tile, KV_ST stages: shared (2·BN + 2·KV_ST·KV_BM)·D·2 + 8·KV_ST·KV_BM
+// dkdv: BN = 16·KV_WARPS keys, KV_BM queries a tile, KV_ST stages: shared (2·BN + 2·KV_ST·KV_BM)·D·2 + 8·KV_ST·KV_BM,
+// plus BN·(KV_BM + 8)·2 for the fused variant (dK, dV and dQ by atomics: flash_bwd_fused_*, then flash_bwd_dq_convert_*)
 FLASH_BWD(bf16_d64, __nv_bfloat16, 64, 32, 4, 3, 64, 4, 3)
 FLASH_BWD(f16_d64, __half, 64, 32, 4, 3, 64, 4, 3)
 FLASH_BWD(bf16_d128, __nv_bfloat16, 128, 32, 4, 3, 32, 4, 3)
@@ -418,7 +500,7 @@ FLASH_BWD(f16_d128, __half, 128, 32, 4, 3, 32, 4, 3)
 #define FLASH_DQ_VARIANT(NAME, D, BN, WARPS, ST) \
     extern "C" __global__ void __launch_bounds__(32 * WARPS) NAME(const FlashParams p) { flash_dq<__nv_bfloat16, D, BN, WARPS, ST, false>(p); }
 #define FLASH_KV_VARIANT(NAME, D, BM, WARPS, ST) \
-    extern "C" __global__ void __launch_bounds__(32 * WARPS) NAME(const FlashParams p) { flash_dkdv<__nv_bfloat16, D, BM, WARPS, ST, false>(p); }
+    extern "C" __global__ void __launch_bounds__(32 * WARPS) NAME(const FlashParams p) { flash_dkdv<__nv_bfloat16, D, BM, WARPS, ST, false, false>(p); }
 FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d128_w4n64s2, 128, 64, 4, 2)
 FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d128_w4n32s4, 128, 32, 4, 4)
 FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d64_w4n64s2, 64, 64, 4, 2)

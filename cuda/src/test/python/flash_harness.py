@@ -61,9 +61,9 @@ FIELDS = ["q", "k", "v", "o", "lse", "dout", "dq", "dk", "dv", "delta"] + \
 
 def params(**kw):
     vals = [int(kw.get(f, 0)) for f in FIELDS]
-    fmt = "<" + "q" * len(vals) + "ddd" + "qq"
+    fmt = "<" + "q" * len(vals) + "ddd" + "qqq"
     return struct.pack(fmt, *vals, kw["scale"], kw["scale"] * math.log2(math.e), kw.get("p", 0.0),
-                       kw.get("seed", 0), kw.get("offset", 0))
+                       kw.get("seed", 0), kw.get("offset", 0), kw.get("dq_accum", 0))
 
 
 def strides(prefix, t):
@@ -110,7 +110,7 @@ class Flash:
         return o, lse
 
     def backward(self, dout, q, k, v, o, lse, opt, grads=None, parts=("delta", "dq", "dkdv"), dq_cfg=None,
-                 kv_cfg=None):
+                 kv_cfg=None, fused=False):
         B, Nq, Hq, D = q.shape
         kw, table, max_nq, max_nk = self.common(q, k, opt)
         if grads is None:
@@ -124,6 +124,10 @@ class Flash:
                   dout=dout.data_ptr(), dq=dq.data_ptr(), dk=dk.data_ptr(), dv=dv.data_ptr(), delta=delta.data_ptr(),
                   **strides("q", q), **strides("k", k), **strides("v", v), **strides("o", o), **strides("do", dout),
                   **strides("dq", dq), **strides("dk", dk), **strides("dv", dv))
+        if fused:
+            accum = torch.zeros((B, Nq, Hq, D), device=q.device, dtype=torch.float32)
+            kw["dq_accum"] = accum.data_ptr()
+            parts = ("delta", "fused", "convert")
         pk = params(**kw)
         suffix = f"{self.dtype_name(q)}_d{D}"
         drop = "_dropout" if kw["p"] > 0 else ""
@@ -143,6 +147,14 @@ class Flash:
             smem = 8 * st * bm + (2 * bn + 2 * st * bm) * D * 2
             launch(self.bwd.fn(f"flash_bwd_dkdv_{suffix}{drop}{var}", smem),
                    ((max_nk + bn - 1) // bn, k.shape[2], kw["seqs"]), 32 * w, smem, pk)
+        if "fused" in parts:
+            bm = 64 if D == 64 else 32
+            smem = 8 * 3 * bm + (2 * 64 + 2 * 3 * bm) * D * 2 + 64 * (bm + 8) * 2
+            launch(self.bwd.fn(f"flash_bwd_fused_{suffix}{drop}", smem),
+                   ((max_nk + 63) // 64, k.shape[2], kw["seqs"]), 128, smem, pk)
+        if "convert" in parts:
+            launch(self.bwd.fn(f"flash_bwd_dq_convert_{suffix}", 0), (132 * 16, 1, 1), 256, 0, pk,
+                   struct.pack("<q", B))
         return dq, dk, dv
 
 
@@ -289,6 +301,7 @@ def run_checks(fl):
                 o, lse = fl.forward(q, k, v, opt)
                 dq, dk, dv = fl.backward(dout, q, k, v, o, lse, opt)
                 dq2, dk2, dv2 = fl.backward(dout, q, k, v, o, lse, opt)
+                fq, fk, fv = fl.backward(dout, q, k, v, o, lse, opt, fused=True)
                 torch.cuda.synchronize()
                 ro, rl, rdq, rdk, rdv = reference(q, k, v, dout, opt)
                 rows = None
@@ -306,9 +319,12 @@ def run_checks(fl):
                          dv=rel(dv[:, krows] if rows else dv, rdv[:, krows] if rows else rdv),
                          deterministic=all(torch.equal(a.nan_to_num(7.0), b.nan_to_num(7.0))
                                            for a, b in ((dq, dq2), (dk, dk2), (dv, dv2))))
+                r["fused_dq"] = rel(fq[:, rows] if rows else fq, rdq[:, rows] if rows else rdq)
+                r["fused_dk"] = rel(fk[:, krows] if rows else fk, rdk[:, krows] if rows else rdk)
+                r["fused_dv"] = rel(fv[:, krows] if rows else fv, rdv[:, krows] if rows else rdv)
                 # same-precision baseline: the reference's own rounding to dt
                 r["o_dt_rounding"] = rel(ro.to(dt), ro)
-                r["ok"] = all(r[x] < 2e-2 for x in ("o", "dq", "dk", "dv")) and r["lse_maxabs"] < 1e-2 \
+                r["ok"] = all(r[x] < 2e-2 for x in ("o", "dq", "dk", "dv", "fused_dq", "fused_dk", "fused_dv")) and r["lse_maxabs"] < 1e-2 \
                     and inf_ok and r["deterministic"]
                 print(json.dumps(r), flush=True)
                 results.append(r)
@@ -353,8 +369,9 @@ def run_bench(fl, ns, ds, tokens=16384, hidden=2048, baselines=True):
                 grads = tuple(torch.empty_like(x) for x in (q, k, v))
                 tf = bench_ms(lambda: fl.forward(q, k, v, opt, o, lse))
                 tb = bench_ms(lambda: fl.backward(dout, q, k, v, o, lse, opt, grads))
+                tbf = bench_ms(lambda: fl.backward(dout, q, k, v, o, lse, opt, grads, fused=True))
                 row = dict(n=n, d=d, b=b, h=h, causal=causal, fulgur_fwd=flops / tf / 1e9,
-                           fulgur_bwd=2.5 * flops / tb / 1e9)
+                           fulgur_bwd=2.5 * flops / tb / 1e9, fulgur_bwd_fused=2.5 * flops / tbf / 1e9)
                 if baselines:
                     qt, kt, vt, dot = (x.transpose(1, 2).contiguous() for x in (q, k, v, dout))
                     for name, be in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION)):
@@ -373,9 +390,10 @@ def run_bench(fl, ns, ds, tokens=16384, hidden=2048, baselines=True):
                       flush=True)
                 table.append(row)
                 del q, k, v, dout, o, lse, grads
-    print("TFLOP/s   n     d  causal | fulgur fwd/bwd | flash fwd/bwd | cudnn fwd/bwd")
+    print("TFLOP/s   n     d  causal | fulgur fwd/bwd/bwd-fused | flash fwd/bwd | cudnn fwd/bwd")
     for r in table:
-        print(f"{r['n']:6d} {r['d']:4d} {str(r['causal']):5s} | {r['fulgur_fwd']:6.1f} {r['fulgur_bwd']:6.1f} | "
+        print(f"{r['n']:6d} {r['d']:4d} {str(r['causal']):5s} | {r['fulgur_fwd']:6.1f} {r['fulgur_bwd']:6.1f} "
+              f"{r['fulgur_bwd_fused']:6.1f} | "
               f"{r.get('flash_fwd', 0):6.1f} {r.get('flash_bwd', 0):6.1f} | {r.get('cudnn_fwd', 0):6.1f} "
               f"{r.get('cudnn_bwd', 0):6.1f}")
 
@@ -422,4 +440,4 @@ if __name__ == "__main__":
     if what in ("tune", "all"):
         run_tune(fl)
     if what in ("bench", "all"):
-        run_bench(fl, [512, 1024, 2048, 4096, 8192, 16384], [64, 128])
+        run_bench(fl, [512, 1024, 2048, 4096, 8192, 16384], [64, 128], baselines=what == "all")

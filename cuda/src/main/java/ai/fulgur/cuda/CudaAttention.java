@@ -15,8 +15,10 @@ import jcuda.driver.JCudaDriver;
  * accumulation on tensor cores, head dims 64 and 128; causal (bottom-right aligned), sliding windows, padded key
  * lengths, packed variable-length batches, grouped-query attention, any softmax scale, and Philox dropout whose mask
  * equals {@link ai.fulgur.ops.cpu.CpuAttention}'s bit for bit. The forward writes O and the F32 logsumexp; the
- * backward computes D = rowsum(dO ∘ O), then dQ (one pass over key tiles per query tile) and dK, dV (one pass over
- * query tiles per key tile), recomputing P in each: no atomics, so gradients have the same bits on every run.
+ * backward computes D = rowsum(dO ∘ O), then by default one pass over query tiles per key tile that keeps dK, dV in
+ * registers and adds dQ into an F32 buffer with atomics (FlashAttention-2); with {@link AttentionSpec#deterministic()}
+ * dQ gets its own pass over key tiles per query tile instead (recomputing P, about 10% slower), so gradients have the
+ * same bits on every run.
  *
  * <p>Not here yet: block-sparse layouts, F32 inputs and head dims other than 64 and 128 (each throws
  * {@link UnsupportedOperationException} naming the alternative). {@link FlashKernels#select} picks the kernels per
@@ -37,7 +39,7 @@ final class CudaAttention implements AttentionKernels {
         checkLse("flashForward", lse, q);
         Sequences seqs = Sequences.of(q, k, spec);
         Tensor table = sequenceTable(seqs, spec, d);
-        long[] p = params(spec, q, k, v, o, lse, null, null, null, null, 0L, table, seqs.count());
+        long[] p = params(spec, q, k, v, o, lse, null, null, null, null, 0L, table, seqs.count(), 0L);
         String name = "flash_fwd_" + dtypeName(q) + "_" + kernels.suffix() + (spec.dropoutP() > 0 ? "_dropout" : "");
         int smem = kernels.forwardSharedBytes();
         configure(d, kernels.forwardModule(), name, smem);
@@ -66,25 +68,47 @@ final class CudaAttention implements AttentionKernels {
         long hq = q.shape().dim(2);
         long rows = b * q.shape().dim(1) * hq;
         CudaStorage delta = new CudaStorage(d, DType.F32, rows);
+        // the fast path adds dQ / scale into an F32 buffer with atomics; the deterministic one recomputes per query tile
+        CudaStorage accum = spec.deterministic() ? null : new CudaStorage(d, DType.F32, rows * q.shape().dim(3));
         try {
-            long[] p = params(spec, q, k, v, o, lse, dout, dq, dk, dv, delta.address(0), table, seqs.count());
+            long[] p = params(spec, q, k, v, o, lse, dout, dq, dk, dv, delta.address(0), table, seqs.count(),
+                    accum == null ? 0L : accum.address(0));
             String type = dtypeName(q) + "_" + kernels.suffix();
             String drop = spec.dropoutP() > 0 ? "_dropout" : "";
             String module = kernels.backwardModule();
-            if (rows > 0) {
-                d.launch(module, "flash_bwd_delta_" + type, Math.min(Math.ceilDiv(rows, 8),
-                        (long) d.multiprocessors() * 16), 256, 0, p, b);
+            long streamBlocks = (long) d.multiprocessors() * 16;
+            if (accum != null) {
+                JCudaDriver.cuMemsetD32Async(accum.pointer(0), 0, rows * q.shape().dim(3), d.stream());
             }
-            String dqName = "flash_bwd_dq_" + type + drop;
-            configure(d, module, dqName, kernels.dqSharedBytes());
-            d.launch3(module, dqName, Math.ceilDiv(maxOf(seqs.nq()), kernels.dqRows()), hq, gridZ(seqs),
-                    kernels.dqThreads(), kernels.dqSharedBytes(), p);
-            String kvName = "flash_bwd_dkdv_" + type + drop;
-            configure(d, module, kvName, kernels.dkdvSharedBytes());
-            d.launch3(module, kvName, Math.ceilDiv(maxOf(seqs.nkAlign()), kernels.kvKeys()), k.shape().dim(2),
-                    gridZ(seqs), kernels.kvThreads(), kernels.dkdvSharedBytes(), p);
+            if (rows > 0) {
+                d.launch(module, "flash_bwd_delta_" + type, Math.min(Math.ceilDiv(rows, 8), streamBlocks), 256, 0, p,
+                        b);
+            }
+            long kvGrid = Math.ceilDiv(maxOf(seqs.nkAlign()), kernels.kvKeys());
+            if (accum == null) {
+                String dqName = "flash_bwd_dq_" + type + drop;
+                configure(d, module, dqName, kernels.dqSharedBytes());
+                d.launch3(module, dqName, Math.ceilDiv(maxOf(seqs.nq()), kernels.dqRows()), hq, gridZ(seqs),
+                        kernels.dqThreads(), kernels.dqSharedBytes(), p);
+                String kvName = "flash_bwd_dkdv_" + type + drop;
+                configure(d, module, kvName, kernels.dkdvSharedBytes());
+                d.launch3(module, kvName, kvGrid, k.shape().dim(2), gridZ(seqs), kernels.kvThreads(),
+                        kernels.dkdvSharedBytes(), p);
+            } else {
+                String fusedName = "flash_bwd_fused_" + type + drop;
+                configure(d, module, fusedName, kernels.fusedSharedBytes());
+                d.launch3(module, fusedName, kvGrid, k.shape().dim(2), gridZ(seqs), kernels.kvThreads(),
+                        kernels.fusedSharedBytes(), p);
+                if (rows > 0) {
+                    d.launch(module, "flash_bwd_dq_convert_" + type,
+                            Math.min(Math.ceilDiv(rows * q.shape().dim(3) / 2, 256), streamBlocks), 256, 0, p, b);
+                }
+            }
         } finally {
             delta.close(); // stream-ordered: safe right after the launches
+            if (accum != null) {
+                accum.close();
+            }
         }
     }
 
@@ -188,8 +212,8 @@ final class CudaAttention implements AttentionKernels {
 
     /** The FlashParams struct of flash_attention.cuh, field by field. */
     private static long[] params(AttentionSpec spec, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor dout,
-            Tensor dq, Tensor dk, Tensor dv, long delta, Tensor table, int seqs) {
-        long[] p = new long[10 + 24 + 8 + 3 + 2]; // 47 int64/double fields
+            Tensor dq, Tensor dk, Tensor dv, long delta, Tensor table, int seqs, long dqAccum) {
+        long[] p = new long[10 + 24 + 8 + 3 + 3]; // 48 int64/double fields
         p[0] = address(q);
         p[1] = address(k);
         p[2] = address(v);
@@ -217,7 +241,8 @@ final class CudaAttention implements AttentionKernels {
         p[at++] = Double.doubleToRawLongBits(spec.softmaxScale() / Math.log(2));
         p[at++] = Double.doubleToRawLongBits(spec.dropoutP());
         p[at++] = spec.seed();
-        p[at] = spec.offset();
+        p[at++] = spec.offset();
+        p[at] = dqAccum;
         return p;
     }
 

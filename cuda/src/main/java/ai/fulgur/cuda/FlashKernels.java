@@ -62,6 +62,11 @@ record FlashKernels(String forwardModule, String backwardModule, String suffix, 
         return 2 * tileBytes(dqRows) + 2 * dqStages * tileBytes(dqKeys);
     }
 
+    /** dK/dV with dQ by atomics: the dK/dV kernel's memory plus the dSᵀ tile (rows padded by 8 elements). */
+    int fusedSharedBytes() {
+        return dkdvSharedBytes() + kvKeys * (kvRows + 8) * 2;
+    }
+
     /** dK/dV: a ring of lse and D rows (F32), the K and V tiles, a ring of Q and dO tiles. */
     int dkdvSharedBytes() {
         return 8 * kvStages * kvRows + 2 * tileBytes(kvKeys) + 2 * kvStages * tileBytes(kvRows);

@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
  * gradients, for every option (causal with Nq = Nk, Nq &lt; Nk and Nq &gt; Nk, sliding windows, grouped-query heads,
  * padded key lengths, packed variable-length batches, softmax scale, dropout, strided (B, H, N, D) views), outputs
  * poisoned with NaN before each run. Dropout must draw the CPU's mask: any other mask moves the output far outside
- * the tolerance. The backward pass has no atomics, so two runs give the same bits.
+ * the tolerance. The backward pass is checked on both paths: the default one (dQ by atomics) and the deterministic
+ * one, whose two runs must give the same bits.
  */
 class CudaAttentionTest extends GpuTest {
     private static final DType[] DTYPES = {DType.BF16, DType.F16};
@@ -134,11 +135,17 @@ class CudaAttentionTest extends GpuTest {
                     assertNear(what + " lse", lse, lseg, 1e-4);
 
                     // the backward from the CPU's saved O and lse, so both passes see the same inputs
-                    Tensor[] grads = backward(dtype, q, k, dout.to(GPU), qg, kg, vg, o.to(GPU), lse.to(GPU), spec);
+                    // default: dQ by atomics; deterministic: dQ in its own pass, the same bits on every run
+                    Tensor[] fast = backward(dtype, q, k, dout.to(GPU), qg, kg, vg, o.to(GPU), lse.to(GPU), spec);
+                    assertNear(what + " dq (atomics)", dq, fast[0], 2e-2);
+                    assertNear(what + " dk (atomics)", dk, fast[1], 2e-2);
+                    assertNear(what + " dv (atomics)", dv, fast[2], 2e-2);
+                    AttentionSpec det = spec.withDeterministic(true);
+                    Tensor[] grads = backward(dtype, q, k, dout.to(GPU), qg, kg, vg, o.to(GPU), lse.to(GPU), det);
                     assertNear(what + " dq", dq, grads[0], 2e-2);
                     assertNear(what + " dk", dk, grads[1], 2e-2);
                     assertNear(what + " dv", dv, grads[2], 2e-2);
-                    Tensor[] again = backward(dtype, q, k, dout.to(GPU), qg, kg, vg, o.to(GPU), lse.to(GPU), spec);
+                    Tensor[] again = backward(dtype, q, k, dout.to(GPU), qg, kg, vg, o.to(GPU), lse.to(GPU), det);
                     for (int i = 0; i < 3; i++) {
                         assertArrayEquals(grads[i].to(Device.CPU).toDoubleArray(),
                                 again[i].to(Device.CPU).toDoubleArray(), what + ": gradient " + i + " changed between runs");

@@ -13,7 +13,7 @@ import java.time.LocalDate;
 /**
  * FlashAttention throughput on the GPU, forward and backward, BF16: TFLOP/s with FlashAttention's counting (forward
  * 4·b·h·n²·d, backward 2.5× that, both halved when causal), median of event-timed repetitions after warm-up, fresh
- * random inputs. Shapes: n = 512 … 16384, head dims 64 and 128, b·n = 16384 tokens and h·d = 2048 (a 2048-wide model),
+ * random inputs; the backward both ways (dQ by atomics, the default, and deterministic). Shapes: n = 512 … 16384, head dims 64 and 128, b·n = 16384 tokens and h·d = 2048 (a 2048-wide model),
  * causal and not. The PyTorch baseline (scaled_dot_product_attention, FLASH and cuDNN backends) is
  * tools/bench/torch_attention.py on the same shapes. Run from the bundle like {@link GemmBench}:
  * {@code ... ai.fulgur.cuda.FlashAttentionBench [lengths...]}; prints one JSON object per line.
@@ -48,10 +48,15 @@ public final class FlashAttentionBench {
                     double fwdMs = device.medianMillis(() -> attention.flashForward(o, lse, q, k, v, spec), 5, 20);
                     double bwdMs = device.medianMillis(
                             () -> attention.flashBackward(dq, dk, dv, dout, q, k, v, o, lse, spec), 5, 20);
+                    AttentionSpec det = spec.withDeterministic(true);
+                    double detMs = device.medianMillis(
+                            () -> attention.flashBackward(dq, dk, dv, dout, q, k, v, o, lse, det), 5, 20);
                     double flops = 4.0 * b * h * n * (double) n * d / (causal ? 2 : 1);
                     print(device, "flash_attention_fwd", n, d, b, h, causal, flops / (fwdMs * 1e-3) / 1e12, fwdMs);
                     print(device, "flash_attention_bwd", n, d, b, h, causal, 2.5 * flops / (bwdMs * 1e-3) / 1e12,
                             bwdMs);
+                    print(device, "flash_attention_bwd_deterministic", n, d, b, h, causal,
+                            2.5 * flops / (detMs * 1e-3) / 1e12, detMs);
                 }
             }
         }
