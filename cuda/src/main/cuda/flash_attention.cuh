@@ -34,6 +34,8 @@ struct FlashParams {
     double dropout_p;                   // in [0, 1)
     int64_t seed, offset;               // Philox key and element offset
     int64_t dq_accum;                   // F32 (B, Nq, Hq, D) contiguous, zeroed: dQ / scale by atomics, or 0
+    int64_t layout;                     // block-sparse mask, U8 (layout_heads, qblocks, kblocks), or 0 (dense)
+    int64_t layout_block, layout_heads, layout_qblocks, layout_kblocks;
 };
 
 struct SeqInfo {
@@ -47,11 +49,53 @@ __device__ __forceinline__ SeqInfo seq_info(const FlashParams& p, int s) {
     return {t[s], t[n + s], t[2 * n + s], t[3 * n + s], t[4 * n + s], t[5 * n + s]};
 }
 
-// The keys query i may see are [first_key(i), end_key(i)) (Sequences.firstKey/endKey).
+// One head's block-sparse mask (ai.fulgur.ops.attention.BlockSparseLayout), or m == nullptr for dense attention.
+struct LayoutMask {
+    const uint8_t* m;
+    int64_t bs, qb, kb;
+    __device__ __forceinline__ bool set(int64_t i, int64_t j) const {
+        if (m == nullptr) return true;
+        const int64_t a = i / bs, c = j / bs;
+        return a < qb && c < kb && m[a * kb + c] != 0;
+    }
+};
+
+__device__ __forceinline__ LayoutMask layout_of(const FlashParams& p, int64_t h) {
+    if (p.layout == 0) return {nullptr, 1, 0, 0};
+    const int64_t n = p.layout_qblocks * p.layout_kblocks;
+    return {reinterpret_cast<const uint8_t*>(p.layout) + (p.layout_heads == 1 ? 0 : h) * n, p.layout_block,
+            p.layout_qblocks, p.layout_kblocks};
+}
+
+// Whether the layout sets none (0), some (1) or all (2) of the blocks that tile [i0, i0 + rows) × [j0, j0 + cols)
+// overlaps. Every thread of the block must call it (two barriers); 2 without a layout.
+__device__ __forceinline__ int layout_tile(const LayoutMask& L, int64_t i0, int64_t rows, int64_t j0, int64_t cols) {
+    if (L.m == nullptr) return 2;
+    const int64_t a0 = i0 / L.bs, a1 = min((i0 + rows - 1) / L.bs, L.qb - 1);
+    const int64_t c0 = j0 / L.bs, c1 = min((j0 + cols - 1) / L.bs, L.kb - 1);
+    int any = 0, all = 1;
+    if (a0 <= a1 && c0 <= c1) {
+        const int64_t w = c1 - c0 + 1;
+        const int64_t count = (a1 - a0 + 1) * w;
+        for (int64_t x = threadIdx.x; x < count; x += blockDim.x) {
+            const int v = L.m[(a0 + x / w) * L.kb + c0 + x % w] != 0;
+            any |= v;
+            all &= v;
+        }
+    } else {
+        all = 0;
+    }
+    any = __syncthreads_or(any);
+    all = __syncthreads_and(all);
+    return any ? (all ? 2 : 1) : 0;
+}
+
+// The keys query i may see are [first_key(i), end_key(i)) (Sequences.firstKey/endKey), within the layout's blocks.
 struct MaskRule {
     int64_t off;     // nk − nq: the diagonal aligned bottom-right
     int64_t nkv;     // valid keys
     int64_t wl, wr;  // window, −1 unbounded
+    LayoutMask lay;  // block-sparse blocks, or dense
     __device__ __forceinline__ int64_t first_key(int64_t i) const {
         return wl < 0 ? 0 : max((int64_t) 0, i + off - wl);
     }
@@ -61,7 +105,7 @@ struct MaskRule {
         return max(e, (int64_t) 0);
     }
     __device__ __forceinline__ bool visible(int64_t i, int64_t j) const {
-        return j < nkv && (wl < 0 || j >= i + off - wl) && (wr < 0 || j <= i + off + wr);
+        return j < nkv && (wl < 0 || j >= i + off - wl) && (wr < 0 || j <= i + off + wr) && lay.set(i, j);
     }
 };
 

@@ -72,7 +72,7 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
     const int64_t i0 = (int64_t) mb * BM;
     if (i0 >= si.nq) return;
     const int hk = (int) (h / (p.hq / p.hkv));
-    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right};
+    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, layout_of(p, h)};
     const int64_t rows_here = min((int64_t) BM, si.nq - i0);
     const int warp = threadIdx.x >> 5;
     const int lane = threadIdx.x & 31;
@@ -136,6 +136,8 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
             const T* k_t = sK + buf * BN * D;
             const T* v_t = sV + buf * BN * D;
             const int64_t j0 = (int64_t) kt * BN;
+            const int cls = layout_tile(mask.lay, i0, BM, j0, BN); // block-sparse: skip tiles with no block set
+            if (cls == 0) continue;
 
             float sc[NT][4], dp[NT][4];
 #pragma unroll
@@ -161,7 +163,7 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
                     mma16816<T>(dp[n], ob, b[2], b[3]);
                 }
             }
-            const bool full = mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
+            const bool full = cls == 2 && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
 #pragma unroll
             for (int n = 0; n < NT; n++) {
 #pragma unroll
@@ -240,7 +242,7 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
     const SeqInfo si = seq_info(p, s);
     const int64_t j0 = (int64_t) nb * BN;
     if (j0 >= si.nk) return;
-    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right};
+    MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, layout_of(p, 0)};
     const int64_t keys_here = min((int64_t) BN, si.nk - j0);
     const int group = (int) (p.hq / p.hkv);
     const int warp = threadIdx.x >> 5;
@@ -307,6 +309,9 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
             const float* l_t = sL + buf * BM;
             const float* d_t = sD + buf * BM;
             const uint32_t stream = (uint32_t) (s * p.hq + hh);
+            mask.lay = layout_of(p, hh);
+            const int cls = layout_tile(mask.lay, qi0, BM, j0, BN); // block-sparse: skip tiles with no block set
+            if (cls == 0) continue;
 
             // Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ (16 keys × BM queries per warp)
             float sc[MT][4], dp[MT][4];
@@ -334,7 +339,8 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
                 }
             }
             // element (key j, query i): P = exp(S − L); P̃ with dropout; dS = P ∘ (dP̃ − D)
-            const bool full = qi0 + BM <= si.nq && mask.first_key(qi0 + BM - 1) <= j0 && mask.end_key(qi0) >= j0 + BN;
+            const bool full = cls == 2 && qi0 + BM <= si.nq && mask.first_key(qi0 + BM - 1) <= j0 &&
+                    mask.end_key(qi0) >= j0 + BN;
             float lcol[MT][2], dcol[MT][2]; // lse · log2 e and D of this thread's query columns
 #pragma unroll
             for (int n = 0; n < MT; n++) {

@@ -26,7 +26,7 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
     const int64_t i0 = (int64_t) mb * BM;
     if (i0 >= si.nq) return;
     const int hk = (int) (h / (p.hq / p.hkv));
-    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right};
+    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, layout_of(p, h)};
     const int64_t rows_here = min((int64_t) BM, si.nq - i0);
 
     const int warp = threadIdx.x >> 5;
@@ -83,10 +83,13 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
             const T* v_t = sV + buf * BN * D;
             const int64_t j0 = (int64_t) kt * BN;
 
+            // block-sparse: a tile with no layout block set is skipped (the copies still run)
+            const int cls = layout_tile(mask.lay, i0, BM, j0, BN);
             // S = Q·Kᵀ (16 × BN per warp)
             float sc[NT][4];
 #pragma unroll
             for (int n = 0; n < NT; n++) sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.f;
+            if (cls != 0) {
 #pragma unroll
             for (int k2 = 0; k2 < KS / 2; k2++) {
 #pragma unroll
@@ -98,7 +101,7 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
                 }
             }
             // mask, unless every (row, key) of the tile is visible
-            const bool full = mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
+            const bool full = cls == 2 && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
             if (!full) {
 #pragma unroll
                 for (int n = 0; n < NT; n++) {
@@ -150,11 +153,12 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
                     }
                 }
             }
+            }
             cp_async_wait<1>(); // V(t) has landed (K(t+1) may still be in flight)
             __syncthreads();
             // O += P·V: P's C fragments re-packed as A fragments, V's B fragments by transposing ldmatrix
 #pragma unroll
-            for (int ks = 0; ks < BN / 16; ks++) {
+            for (int ks = 0; ks < BN / 16 && cls != 0; ks++) {
                 uint32_t a[4];
                 a[0] = Pack2<T>::pack(sc[2 * ks][0], sc[2 * ks][1]);
                 a[1] = Pack2<T>::pack(sc[2 * ks][2], sc[2 * ks][3]);
@@ -220,7 +224,7 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
     const int64_t i0 = (int64_t) mb * BM;
     if (i0 >= si.nq) return;
     const int hk = (int) (h / (p.hq / p.hkv));
-    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right};
+    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, layout_of(p, h)};
     const int64_t rows_here = min((int64_t) BM, si.nq - i0);
     const int warp = threadIdx.x >> 5;
     const int lane = threadIdx.x & 31;
@@ -268,11 +272,13 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
             const T* v_t = sV + buf * BN * D;
             const int64_t j0 = (int64_t) kt * BN;
 
+            const int cls = layout_tile(mask.lay, i0, BM, j0, BN);
             float sc[MT][NT][4];
 #pragma unroll
             for (int m = 0; m < MT; m++)
 #pragma unroll
                 for (int n = 0; n < NT; n++) sc[m][n][0] = sc[m][n][1] = sc[m][n][2] = sc[m][n][3] = 0.f;
+            if (cls != 0) {
 #pragma unroll
             for (int k2 = 0; k2 < KS / 2; k2++) {
                 uint32_t qa[MT][2][4];
@@ -293,7 +299,7 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
                     }
                 }
             }
-            const bool full = mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
+            const bool full = cls == 2 && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
             if (!full) {
 #pragma unroll
                 for (int m = 0; m < MT; m++)
@@ -350,10 +356,11 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
                             if (!k1) sc[m][n][2 * r + 1] = 0.f;
                         }
             }
+            }
             cp_async_wait<1>();
             __syncthreads();
 #pragma unroll
-            for (int ks = 0; ks < BN / 16; ks++) {
+            for (int ks = 0; ks < BN / 16 && cls != 0; ks++) {
                 uint32_t a[MT][4];
 #pragma unroll
                 for (int m = 0; m < MT; m++) {

@@ -4,8 +4,12 @@ import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.attention.AttentionKernels;
 import ai.fulgur.ops.attention.AttentionSpec;
+import ai.fulgur.ops.attention.BlockSparseLayout;
 import ai.fulgur.ops.attention.Sequences;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Set;
+import java.util.WeakHashMap;
 import java.util.concurrent.ConcurrentHashMap;
 import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.JCudaDriver;
@@ -20,12 +24,18 @@ import jcuda.driver.JCudaDriver;
  * dQ gets its own pass over key tiles per query tile instead (recomputing P, about 10% slower), so gradients have the
  * same bits on every run.
  *
- * <p>Not here yet: block-sparse layouts, F32 inputs and head dims other than 64 and 128 (each throws
+ * <p>Block-sparse layouts ({@link AttentionSpec#layout()}, any block size, shared or per head) mask the same kernels:
+ * a tile that no set block overlaps is skipped, one that set blocks cover entirely runs unmasked, the rest are masked
+ * element by element.
+ *
+ * <p>Not here yet: F32 inputs and head dims other than 64 and 128 (each throws
  * {@link UnsupportedOperationException} naming the alternative). {@link FlashKernels#select} picks the kernels per
  * head dim and architecture.
  */
 final class CudaAttention implements AttentionKernels {
     private final Set<String> sharedConfigured = ConcurrentHashMap.newKeySet();
+    /** Device copies of block-sparse masks, dropped with their layout. */
+    private final Map<BlockSparseLayout, Map<Integer, Tensor>> layouts = new WeakHashMap<>();
 
     // o (B, Nq, Hq, D), lse F32 (B, Hq, Nq); q (B, Nq, Hq, D); k, v (B, Nk, Hkv, D)
     @Override
@@ -39,7 +49,8 @@ final class CudaAttention implements AttentionKernels {
         checkLse("flashForward", lse, q);
         Sequences seqs = Sequences.of(q, k, spec);
         Tensor table = sequenceTable(seqs, spec, d);
-        long[] p = params(spec, q, k, v, o, lse, null, null, null, null, 0L, table, seqs.count(), 0L);
+        long[] p = params(spec, q, k, v, o, lse, null, null, null, null, 0L, table, seqs.count(), 0L,
+                layoutMask(spec, d));
         String name = "flash_fwd_" + dtypeName(q) + "_" + kernels.suffix() + (spec.dropoutP() > 0 ? "_dropout" : "");
         int smem = kernels.forwardSharedBytes();
         configure(d, kernels.forwardModule(), name, smem);
@@ -72,7 +83,7 @@ final class CudaAttention implements AttentionKernels {
         CudaStorage accum = spec.deterministic() ? null : new CudaStorage(d, DType.F32, rows * q.shape().dim(3));
         try {
             long[] p = params(spec, q, k, v, o, lse, dout, dq, dk, dv, delta.address(0), table, seqs.count(),
-                    accum == null ? 0L : accum.address(0));
+                    accum == null ? 0L : accum.address(0), layoutMask(spec, d));
             String type = dtypeName(q) + "_" + kernels.suffix();
             String drop = spec.dropoutP() > 0 ? "_dropout" : "";
             String module = kernels.backwardModule();
@@ -115,10 +126,6 @@ final class CudaAttention implements AttentionKernels {
     // -----------------------------------------------------------------------------------------------------------------
 
     private static FlashKernels kernels(String op, Tensor q, AttentionSpec spec) {
-        if (spec.layout() != null) {
-            throw new UnsupportedOperationException(op + ": block-sparse attention has no CUDA kernel yet; run it on "
-                    + "the CPU or use a dense mask (causal, window)");
-        }
         if (q.dtype() != DType.BF16 && q.dtype() != DType.F16) {
             throw new UnsupportedOperationException(op + ": the CUDA kernels take BF16 or F16 inputs (F32 "
                     + "accumulation), got " + q.dtype() + "; cast q, k and v, or run on the CPU");
@@ -182,6 +189,29 @@ final class CudaAttention implements AttentionKernels {
         return Tensor.of(t, 6, s).to(ai.fulgur.ops.Device.cuda(d.index()));
     }
 
+    /**
+     * The block-sparse layout's mask as U8 (heads, query blocks, key blocks) on the device, uploaded once per layout
+     * and device; null for dense attention.
+     */
+    private Tensor layoutMask(AttentionSpec spec, CudaDevice d) {
+        BlockSparseLayout l = spec.layout();
+        if (l == null) {
+            return null;
+        }
+        synchronized (layouts) {
+            Map<Integer, Tensor> perDevice = layouts.computeIfAbsent(l, x -> new HashMap<>());
+            return perDevice.computeIfAbsent(d.index(), i -> {
+                boolean[] m = l.mask();
+                int[] bytes = new int[m.length];
+                for (int j = 0; j < m.length; j++) {
+                    bytes[j] = m[j] ? 1 : 0;
+                }
+                return Tensor.of(bytes, l.heads(), l.queryBlocks(), l.keyBlocks()).cast(DType.U8)
+                        .to(ai.fulgur.ops.Device.cuda(i));
+            });
+        }
+    }
+
     private static long gridZ(Sequences seqs) {
         if (seqs.count() > 65535) {
             throw new IllegalArgumentException("flashAttention: at most 65535 sequences per call on CUDA, got "
@@ -212,8 +242,8 @@ final class CudaAttention implements AttentionKernels {
 
     /** The FlashParams struct of flash_attention.cuh, field by field. */
     private static long[] params(AttentionSpec spec, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor dout,
-            Tensor dq, Tensor dk, Tensor dv, long delta, Tensor table, int seqs, long dqAccum) {
-        long[] p = new long[10 + 24 + 8 + 3 + 3]; // 48 int64/double fields
+            Tensor dq, Tensor dk, Tensor dv, long delta, Tensor table, int seqs, long dqAccum, Tensor layout) {
+        long[] p = new long[10 + 24 + 8 + 3 + 3 + 5]; // 53 int64/double fields
         p[0] = address(q);
         p[1] = address(k);
         p[2] = address(v);
@@ -242,7 +272,15 @@ final class CudaAttention implements AttentionKernels {
         p[at++] = Double.doubleToRawLongBits(spec.dropoutP());
         p[at++] = spec.seed();
         p[at++] = spec.offset();
-        p[at] = dqAccum;
+        p[at++] = dqAccum;
+        BlockSparseLayout l = spec.layout();
+        if (l != null) {
+            p[at++] = address(layout);
+            p[at++] = l.blockSize();
+            p[at++] = l.heads();
+            p[at++] = l.queryBlocks();
+            p[at] = l.keyBlocks();
+        }
         return p;
     }
 

@@ -21,7 +21,8 @@ import org.junit.jupiter.api.Test;
  * CUDA FlashAttention equals the CPU reference ({@link ai.fulgur.ops.cpu.CpuAttention}: F32 math on the same BF16/F16
  * inputs) on fresh random inputs with lengths that are not tile multiples: outputs, logsumexp and the three
  * gradients, for every option (causal with Nq = Nk, Nq &lt; Nk and Nq &gt; Nk, sliding windows, grouped-query heads,
- * padded key lengths, packed variable-length batches, softmax scale, dropout, strided (B, H, N, D) views), outputs
+ * padded key lengths, packed variable-length batches, softmax scale, dropout, strided (B, H, N, D) views, block-sparse
+ * layouts of several block sizes, shared or per head), outputs
  * poisoned with NaN before each run. Dropout must draw the CPU's mask: any other mask moves the output far outside
  * the tolerance. The backward pass is checked on both paths: the default one (dQ by atomics) and the deterministic
  * one, whose two runs must give the same bits.
@@ -60,7 +61,29 @@ class CudaAttentionTest extends GpuTest {
         c.add(new Case("dropout gqa", 2, 131, 97, 4, 2, d -> base(d).withDropout(0.17, 0x1234567890ABL, 12345), false));
         c.add(new Case("dropout causal packed", 1, 199, 250, 2, 1, d -> AttentionSpec.causal(d).withDropout(0.3, 7, 3)
                 .withPacked(Tensor.of(new int[] {0, 60, 199}, 3), Tensor.of(new int[] {0, 61, 250}, 3)), false));
+        // block-sparse: random layouts (about half the blocks set), shared or per head, block sizes below, at and
+        // above the kernels' tiles, with masks on top
+        c.add(new Case("block-sparse 64 shared gqa", 2, 300, 300, 4, 2,
+                d -> base(d).withLayout(randomLayout(64, 1, 300, 300, 11)), false));
+        c.add(new Case("block-sparse 16 per head causal", 1, 203, 203, 4, 4,
+                d -> AttentionSpec.causal(d).withLayout(randomLayout(16, 4, 203, 203, 12)), false));
+        c.add(new Case("block-sparse 128 mqa nq < nk", 1, 150, 333, 4, 1,
+                d -> base(d).withLayout(randomLayout(128, 1, 150, 333, 13)), false));
+        c.add(new Case("block-sparse 32 dropout window", 2, 190, 190, 2, 2, d -> base(d).withWindow(50, 20)
+                .withDropout(0.2, 99, 5).withLayout(randomLayout(32, 2, 190, 190, 14)), false));
         return c;
+    }
+
+    /** A layout with each (head, query block, key block) set with probability 1/2, from a fixed seed. */
+    private static BlockSparseLayout randomLayout(int blockSize, int heads, long nq, long nk, long seed) {
+        int qb = BlockSparseLayout.blocksFor(nq, blockSize);
+        int kb = BlockSparseLayout.blocksFor(nk, blockSize);
+        boolean[] m = new boolean[heads * qb * kb];
+        SplittableRandom r = new SplittableRandom(seed);
+        for (int i = 0; i < m.length; i++) {
+            m[i] = r.nextBoolean();
+        }
+        return new BlockSparseLayout(blockSize, heads, qb, kb, m);
     }
 
     private static AttentionKernels cpu() {
@@ -196,9 +219,9 @@ class CudaAttentionTest extends GpuTest {
         Tensor lse = Tensor.zeros(Shape.of(1, 2, 8), DType.F32, GPU);
         assertThrows(UnsupportedOperationException.class,
                 () -> gpu().flashForward(o, lse, q, q, q, AttentionSpec.dense(64)));
-        Tensor h = Tensor.zeros(Shape.of(1, 8, 2, 64), DType.BF16, GPU);
+        Tensor h = Tensor.zeros(Shape.of(1, 8, 2, 96), DType.BF16, GPU);
         Tensor oh = Tensor.zeros(h.shape(), DType.BF16, GPU);
-        AttentionSpec sparse = AttentionSpec.dense(64).withLayout(BlockSparseLayout.dense(64, 1, 1));
-        assertThrows(UnsupportedOperationException.class, () -> gpu().flashForward(oh, lse, h, h, h, sparse));
+        assertThrows(UnsupportedOperationException.class,
+                () -> gpu().flashForward(oh, lse, h, h, h, AttentionSpec.dense(96)));
     }
 }
