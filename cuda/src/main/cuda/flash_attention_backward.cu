@@ -52,7 +52,7 @@ __device__ __forceinline__ void flash_dq_convert(const FlashParams& p, int64_t b
 // ---------------------------------------------------------------------------------------------------------------------
 // dQ: query tiles of BM = 16·WARPS rows; key tiles of BN rows double-buffered
 
-template <typename T, int D, int BN, int WARPS, int STAGES, bool DROPOUT>
+template <typename T, int D, int BN, int WARPS, int STAGES, bool DROPOUT, bool SPARSE>
 __device__ __forceinline__ void flash_dq(const FlashParams& p) {
     constexpr int BM = 16 * WARPS;
     constexpr int THREADS = 32 * WARPS;
@@ -72,7 +72,7 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
     const int64_t i0 = (int64_t) mb * BM;
     if (i0 >= si.nq) return;
     const int hk = (int) (h / (p.hq / p.hkv));
-    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, layout_of(p, h)};
+    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, SPARSE ? layout_of(p, h) : LayoutMask{nullptr, 1, 0, 0}};
     const int64_t rows_here = min((int64_t) BM, si.nq - i0);
     const int warp = threadIdx.x >> 5;
     const int lane = threadIdx.x & 31;
@@ -136,7 +136,7 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
             const T* k_t = sK + buf * BN * D;
             const T* v_t = sV + buf * BN * D;
             const int64_t j0 = (int64_t) kt * BN;
-            const int cls = layout_tile(mask.lay, i0, BM, j0, BN); // block-sparse: skip tiles with no block set
+            const int cls = SPARSE ? layout_tile(mask.lay, i0, BM, j0, BN) : 2; // skip tiles with no block set
             if (cls == 0) continue;
 
             float sc[NT][4], dp[NT][4];
@@ -219,7 +219,7 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
 // ---------------------------------------------------------------------------------------------------------------------
 // dK, dV: key tiles of BN = 16·WARPS rows (resident), query tiles of BM rows double-buffered with their lse and D
 
-template <typename T, int D, int BM, int WARPS, int STAGES, bool DROPOUT, bool FUSED_DQ>
+template <typename T, int D, int BM, int WARPS, int STAGES, bool DROPOUT, bool FUSED_DQ, bool SPARSE>
 __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
     constexpr int BN = 16 * WARPS;
     constexpr int THREADS = 32 * WARPS;
@@ -242,7 +242,7 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
     const SeqInfo si = seq_info(p, s);
     const int64_t j0 = (int64_t) nb * BN;
     if (j0 >= si.nk) return;
-    MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, layout_of(p, 0)};
+    MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, LayoutMask{nullptr, 1, 0, 0}};
     const int64_t keys_here = min((int64_t) BN, si.nk - j0);
     const int group = (int) (p.hq / p.hkv);
     const int warp = threadIdx.x >> 5;
@@ -309,8 +309,8 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
             const float* l_t = sL + buf * BM;
             const float* d_t = sD + buf * BM;
             const uint32_t stream = (uint32_t) (s * p.hq + hh);
-            mask.lay = layout_of(p, hh);
-            const int cls = layout_tile(mask.lay, qi0, BM, j0, BN); // block-sparse: skip tiles with no block set
+            if (SPARSE) mask.lay = layout_of(p, hh);
+            const int cls = SPARSE ? layout_tile(mask.lay, qi0, BM, j0, BN) : 2; // skip tiles with no block set
             if (cls == 0) continue;
 
             // Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ (16 keys × BM queries per warp)
@@ -468,50 +468,40 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
     }
 }
 
-#define FLASH_BWD(SUFFIX, T, D, DQ_BN, DQ_WARPS, DQ_ST, KV_BM, KV_WARPS, KV_ST)                                               \
-    extern "C" __global__ void __launch_bounds__(256) flash_bwd_delta_##SUFFIX(const FlashParams p, int64_t b) {   \
-        flash_delta<T, D>(p, b);                                                                                   \
-    }                                                                                                              \
-    extern "C" __global__ void __launch_bounds__(32 * DQ_WARPS) flash_bwd_dq_##SUFFIX(const FlashParams p) {       \
-        flash_dq<T, D, DQ_BN, DQ_WARPS, DQ_ST, false>(p);                                                                 \
-    }                                                                                                              \
-    extern "C" __global__ void __launch_bounds__(32 * DQ_WARPS) flash_bwd_dq_##SUFFIX##_dropout(const FlashParams p) { \
-        flash_dq<T, D, DQ_BN, DQ_WARPS, DQ_ST, true>(p);                                                                  \
-    }                                                                                                              \
-    extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_dkdv_##SUFFIX(const FlashParams p) {     \
-        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, false, false>(p);                                                 \
-    }                                                                                                              \
-    extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_dkdv_##SUFFIX##_dropout(const FlashParams p) { \
-        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, true, false>(p);                                                  \
-    }                                                                                                              \
-    extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_fused_##SUFFIX(const FlashParams p) {    \
-        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, false, true>(p);                                                  \
-    }                                                                                                              \
-    extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_fused_##SUFFIX##_dropout(const FlashParams p) { \
-        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, true, true>(p);                                                   \
-    }                                                                                                              \
-    extern "C" __global__ void __launch_bounds__(256) flash_bwd_dq_convert_##SUFFIX(const FlashParams p, int64_t b) { \
-        flash_dq_convert<T, D>(p, b);                                                                              \
+#define FLASH_BWD_SP(SUFFIX, SP, SPARSE, T, D, DQ_BN, DQ_WARPS, DQ_ST, KV_BM, KV_WARPS, KV_ST)                         \
+    extern "C" __global__ void __launch_bounds__(32 * DQ_WARPS) flash_bwd_dq_##SUFFIX##SP(const FlashParams p) {          \
+        flash_dq<T, D, DQ_BN, DQ_WARPS, DQ_ST, false, SPARSE>(p);                                                         \
+    }                                                                                                                      \
+    extern "C" __global__ void __launch_bounds__(32 * DQ_WARPS) flash_bwd_dq_##SUFFIX##_dropout##SP(const FlashParams p) { \
+        flash_dq<T, D, DQ_BN, DQ_WARPS, DQ_ST, true, SPARSE>(p);                                                          \
+    }                                                                                                                      \
+    extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_dkdv_##SUFFIX##SP(const FlashParams p) {        \
+        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, false, false, SPARSE>(p);                                                \
+    }                                                                                                                      \
+    extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_dkdv_##SUFFIX##_dropout##SP(const FlashParams p) { \
+        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, true, false, SPARSE>(p);                                                 \
+    }                                                                                                                      \
+    extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_fused_##SUFFIX##SP(const FlashParams p) {       \
+        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, false, true, SPARSE>(p);                                                 \
+    }                                                                                                                      \
+    extern "C" __global__ void __launch_bounds__(32 * KV_WARPS) flash_bwd_fused_##SUFFIX##_dropout##SP(const FlashParams p) { \
+        flash_dkdv<T, D, KV_BM, KV_WARPS, KV_ST, true, true, SPARSE>(p);                                                  \
     }
+#define FLASH_BWD(SUFFIX, T, D, ...)                                                                                       \
+    extern "C" __global__ void __launch_bounds__(256) flash_bwd_delta_##SUFFIX(const FlashParams p, int64_t b) {           \
+        flash_delta<T, D>(p, b);                                                                                           \
+    }                                                                                                                      \
+    extern "C" __global__ void __launch_bounds__(256) flash_bwd_dq_convert_##SUFFIX(const FlashParams p, int64_t b) {      \
+        flash_dq_convert<T, D>(p, b);                                                                                      \
+    }                                                                                                                      \
+    FLASH_BWD_SP(SUFFIX, , false, T, D, __VA_ARGS__)                                                                       \
+    FLASH_BWD_SP(SUFFIX, _sparse, true, T, D, __VA_ARGS__)
 
+// names: flash_bwd_{dq,dkdv,fused}_<dtype>_d<D>[_dropout][_sparse], flash_bwd_{delta,dq_convert}_<dtype>_d<D>.
 // dq: BM = 16·DQ_WARPS query rows, DQ_BN keys a tile, DQ_ST stages: shared (2·BM + 2·DQ_ST·DQ_BN)·D·2 bytes;
 // dkdv: BN = 16·KV_WARPS keys, KV_BM queries a tile, KV_ST stages: shared (2·BN + 2·KV_ST·KV_BM)·D·2 + 8·KV_ST·KV_BM,
-// plus BN·(KV_BM + 8)·2 for the fused variant (dK, dV and dQ by atomics: flash_bwd_fused_*, then flash_bwd_dq_convert_*)
+// plus BN·(KV_BM + 8)·2 for the fused variant (dK, dV and dQ by atomics, then flash_bwd_dq_convert_*)
 FLASH_BWD(bf16_d64, __nv_bfloat16, 64, 32, 4, 3, 64, 4, 3)
 FLASH_BWD(f16_d64, __half, 64, 32, 4, 3, 64, 4, 3)
 FLASH_BWD(bf16_d128, __nv_bfloat16, 128, 32, 4, 3, 32, 4, 3)
 FLASH_BWD(f16_d128, __half, 128, 32, 4, 3, 32, 4, 3)
-
-// tuning variants (bf16, no dropout): _w<warps>n<keys>s<stages> (dq), _w<warps>m<queries>s<stages> (dkdv)
-#define FLASH_DQ_VARIANT(NAME, D, BN, WARPS, ST) \
-    extern "C" __global__ void __launch_bounds__(32 * WARPS) NAME(const FlashParams p) { flash_dq<__nv_bfloat16, D, BN, WARPS, ST, false>(p); }
-#define FLASH_KV_VARIANT(NAME, D, BM, WARPS, ST) \
-    extern "C" __global__ void __launch_bounds__(32 * WARPS) NAME(const FlashParams p) { flash_dkdv<__nv_bfloat16, D, BM, WARPS, ST, false, false>(p); }
-FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d128_w4n64s2, 128, 64, 4, 2)
-FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d128_w4n32s4, 128, 32, 4, 4)
-FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d64_w4n64s2, 64, 64, 4, 2)
-FLASH_DQ_VARIANT(flash_bwd_dq_bf16_d64_w4n32s3, 64, 32, 4, 3)
-FLASH_KV_VARIANT(flash_bwd_dkdv_bf16_d128_w4m32s2, 128, 32, 4, 2)
-FLASH_KV_VARIANT(flash_bwd_dkdv_bf16_d128_w4m32s4, 128, 32, 4, 4)
-FLASH_KV_VARIANT(flash_bwd_dkdv_bf16_d64_w4m64s2, 64, 64, 4, 2)
-FLASH_KV_VARIANT(flash_bwd_dkdv_bf16_d64_w4m32s3, 64, 32, 4, 3)

@@ -7,7 +7,7 @@
 // key lengths, sequence ends) are run-time and cost nothing on tiles that are fully visible.
 #include "flash_attention.cuh"
 
-template <typename T, int D, int BN, int WARPS, bool DROPOUT>
+template <typename T, int D, int BN, int WARPS, bool DROPOUT, bool SPARSE>
 __device__ __forceinline__ void flash_forward(const FlashParams& p) {
     constexpr int BM = 16 * WARPS;
     constexpr int THREADS = 32 * WARPS;
@@ -26,7 +26,7 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
     const int64_t i0 = (int64_t) mb * BM;
     if (i0 >= si.nq) return;
     const int hk = (int) (h / (p.hq / p.hkv));
-    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, layout_of(p, h)};
+    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, SPARSE ? layout_of(p, h) : LayoutMask{nullptr, 1, 0, 0}};
     const int64_t rows_here = min((int64_t) BM, si.nq - i0);
 
     const int warp = threadIdx.x >> 5;
@@ -84,7 +84,7 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
             const int64_t j0 = (int64_t) kt * BN;
 
             // block-sparse: a tile with no layout block set is skipped (the copies still run)
-            const int cls = layout_tile(mask.lay, i0, BM, j0, BN);
+            const int cls = SPARSE ? layout_tile(mask.lay, i0, BM, j0, BN) : 2;
             // S = Q·Kᵀ (16 × BN per warp)
             float sc[NT][4];
 #pragma unroll
@@ -205,7 +205,7 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
 
 // The same with MT row slices of 16 per warp (warp w owns rows w·16·MT …): each K/V fragment read from shared memory
 // feeds MT products instead of one (half the ldmatrix traffic at MT = 2); Q is re-read from shared memory per tile.
-template <typename T, int D, int BN, int WARPS, int MT, bool DROPOUT>
+template <typename T, int D, int BN, int WARPS, int MT, bool DROPOUT, bool SPARSE>
 __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
     constexpr int BM = 16 * WARPS * MT;
     constexpr int THREADS = 32 * WARPS;
@@ -224,7 +224,7 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
     const int64_t i0 = (int64_t) mb * BM;
     if (i0 >= si.nq) return;
     const int hk = (int) (h / (p.hq / p.hkv));
-    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, layout_of(p, h)};
+    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, SPARSE ? layout_of(p, h) : LayoutMask{nullptr, 1, 0, 0}};
     const int64_t rows_here = min((int64_t) BM, si.nq - i0);
     const int warp = threadIdx.x >> 5;
     const int lane = threadIdx.x & 31;
@@ -272,7 +272,7 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
             const T* v_t = sV + buf * BN * D;
             const int64_t j0 = (int64_t) kt * BN;
 
-            const int cls = layout_tile(mask.lay, i0, BM, j0, BN);
+            const int cls = SPARSE ? layout_tile(mask.lay, i0, BM, j0, BN) : 2;
             float sc[MT][NT][4];
 #pragma unroll
             for (int m = 0; m < MT; m++)
@@ -413,27 +413,25 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
     }
 }
 
-#define FLASH_FWD(NAME, T, D, BN, WARPS, DROPOUT)                                                        \
+#define FLASH_FWD(NAME, T, D, BN, WARPS, DROPOUT, SPARSE)                                                \
     extern "C" __global__ void __launch_bounds__(32 * WARPS) NAME(const FlashParams p) {                \
-        flash_forward<T, D, BN, WARPS, DROPOUT>(p);                                                      \
+        flash_forward<T, D, BN, WARPS, DROPOUT, SPARSE>(p);                                              \
     }
-
-#define FLASH_FWD_MT(NAME, T, D, BN, WARPS, MT, DROPOUT)                                                  \
+#define FLASH_FWD_MT(NAME, T, D, BN, WARPS, MT, DROPOUT, SPARSE)                                          \
     extern "C" __global__ void __launch_bounds__(32 * WARPS) NAME(const FlashParams p) {                \
-        flash_forward_mt<T, D, BN, WARPS, MT, DROPOUT>(p);                                               \
+        flash_forward_mt<T, D, BN, WARPS, MT, DROPOUT, SPARSE>(p);                                       \
     }
+#define FLASH_FWD_ALL(KIND, NAME, T, D, ...)                                                             \
+    KIND(NAME, T, D, __VA_ARGS__, false, false)                                                          \
+    KIND(NAME##_dropout, T, D, __VA_ARGS__, true, false)                                                 \
+    KIND(NAME##_sparse, T, D, __VA_ARGS__, false, true)                                                  \
+    KIND(NAME##_dropout_sparse, T, D, __VA_ARGS__, true, true)
 
-// name: flash_fwd_<dtype>_d<D>[_dropout]; shared memory (BM + 4·BN)·D·2 bytes, set by the host (FlashKernels):
-// d64 BM = 128 (4 warps × 2 slices), BN = 64; d128 BM = 128 (8 warps, Q in registers), BN = 64 (measured, PERF.md)
-FLASH_FWD_MT(flash_fwd_bf16_d64, __nv_bfloat16, 64, 64, 4, 2, false)
-FLASH_FWD_MT(flash_fwd_bf16_d64_dropout, __nv_bfloat16, 64, 64, 4, 2, true)
-FLASH_FWD_MT(flash_fwd_f16_d64, __half, 64, 64, 4, 2, false)
-FLASH_FWD_MT(flash_fwd_f16_d64_dropout, __half, 64, 64, 4, 2, true)
-FLASH_FWD(flash_fwd_bf16_d128, __nv_bfloat16, 128, 64, 8, false)
-FLASH_FWD(flash_fwd_bf16_d128_dropout, __nv_bfloat16, 128, 64, 8, true)
-FLASH_FWD(flash_fwd_f16_d128, __half, 128, 64, 8, false)
-FLASH_FWD(flash_fwd_f16_d128_dropout, __half, 128, 64, 8, true)
-// tuning variants (bf16, no dropout): _w<warps>n<key tile>[m<slices per warp>]
-FLASH_FWD(flash_fwd_bf16_d128_w4n64, __nv_bfloat16, 128, 64, 4, false)
-FLASH_FWD(flash_fwd_bf16_d64_w8n128, __nv_bfloat16, 64, 128, 8, false)
-FLASH_FWD_MT(flash_fwd_bf16_d128_w4n32m2, __nv_bfloat16, 128, 32, 4, 2, false)
+// name: flash_fwd_<dtype>_d<D>[_dropout][_sparse]; shared memory (BM + 4·BN)·D·2 bytes, set by the host
+// (FlashKernels): d64 BM = 128 (4 warps × two 16-row slices), BN = 64; d128 BM = 128 (8 warps, Q in registers),
+// BN = 64 (tuning in docs/PERF.md). The block-sparse variants test the layout per tile; the dense ones compile
+// without it.
+FLASH_FWD_ALL(FLASH_FWD_MT, flash_fwd_bf16_d64, __nv_bfloat16, 64, 64, 4, 2)
+FLASH_FWD_ALL(FLASH_FWD_MT, flash_fwd_f16_d64, __half, 64, 64, 4, 2)
+FLASH_FWD_ALL(FLASH_FWD, flash_fwd_bf16_d128, __nv_bfloat16, 128, 64, 8)
+FLASH_FWD_ALL(FLASH_FWD, flash_fwd_f16_d128, __half, 128, 64, 8)

@@ -51,7 +51,7 @@ final class CudaAttention implements AttentionKernels {
         Tensor table = sequenceTable(seqs, spec, d);
         long[] p = params(spec, q, k, v, o, lse, null, null, null, null, 0L, table, seqs.count(), 0L,
                 layoutMask(spec, d));
-        String name = "flash_fwd_" + dtypeName(q) + "_" + kernels.suffix() + (spec.dropoutP() > 0 ? "_dropout" : "");
+        String name = "flash_fwd_" + dtypeName(q) + "_" + kernels.suffix() + variant(spec);
         int smem = kernels.forwardSharedBytes();
         configure(d, kernels.forwardModule(), name, smem);
         d.launch3(kernels.forwardModule(), name, Math.ceilDiv(maxOf(seqs.nq()), kernels.fwdRows()),
@@ -85,7 +85,7 @@ final class CudaAttention implements AttentionKernels {
             long[] p = params(spec, q, k, v, o, lse, dout, dq, dk, dv, delta.address(0), table, seqs.count(),
                     accum == null ? 0L : accum.address(0), layoutMask(spec, d));
             String type = dtypeName(q) + "_" + kernels.suffix();
-            String drop = spec.dropoutP() > 0 ? "_dropout" : "";
+            String drop = variant(spec);
             String module = kernels.backwardModule();
             long streamBlocks = (long) d.multiprocessors() * 16;
             if (accum != null) {
@@ -138,6 +138,11 @@ final class CudaAttention implements AttentionKernels {
                     + "; built: head dims " + java.util.Arrays.toString(FlashKernels.HEAD_DIMS) + " on sm_80 and later");
         }
         return k;
+    }
+
+    /** The kernel-name suffix of the compile-time options: dropout, block-sparse layout. */
+    private static String variant(AttentionSpec spec) {
+        return (spec.dropoutP() > 0 ? "_dropout" : "") + (spec.layout() != null ? "_sparse" : "");
     }
 
     private static String dtypeName(Tensor t) {
