@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One GPU-machine session's work, run from the repository root there (see the device notes in docs/PERF.md):
 # unpack the bundle carried in .bundle/, run the gpu-tagged tests, the GEMM benchmark and its PyTorch baseline.
-# Logs go to $OUT (or ./gpu-out). Usage: tools/gpu-run.sh [tests|bench|all]
+# Logs go to $OUT (or ./gpu-out). Usage: tools/gpu-run.sh [tests|bench|attention|train|all]
 set -uo pipefail
 what="${1:-all}"
 out="${OUT:-$PWD/gpu-out}"
@@ -23,6 +23,12 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
     "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx32g \
       -Dfulgur.cuda.launch=$mode -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.CudaOpsBench 2>&1 | tee "$out/ops-$mode.jsonl"
   done
+fi
+if [ "$what" = attention ] || [ "$what" = all ]; then
+  # FlashAttention forward/backward TFLOP/s, then PyTorch SDPA (FLASH and cuDNN backends) on the same shapes
+  "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
+    -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.FlashAttentionBench 2>&1 | tee "$out/attention-fulgur.jsonl"
+  PYTHONUNBUFFERED=1 python3 tools/bench/torch_attention.py 2>&1 | tee "$out/attention-torch.jsonl"
 fi
 if [ "$what" = train ] || [ "$what" = all ]; then
   "$f/bin/fulgur" train --device gpu --quiet 2>&1 | tee "$out/train-gpu.log" | tail -3

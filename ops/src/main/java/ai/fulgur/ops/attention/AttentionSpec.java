@@ -33,9 +33,13 @@ import ai.fulgur.ops.Tensor;
  * @param cuSeqlensQ   I32 or I64 (B + 1) cumulative query offsets of a packed batch, or null
  * @param cuSeqlensK   I32 or I64 (B + 1) cumulative key offsets of a packed batch, or null
  * @param layout       block-sparse layout, or null for dense attention
+ * @param deterministic the backward pass must give the same bits on every run: no floating-point atomics (a backend
+ *                      whose fast path accumulates dQ with atomics, as CUDA's does, takes a slower path); the CPU
+ *                      kernel is deterministic either way
  */
 public record AttentionSpec(double softmaxScale, boolean causal, int windowLeft, int windowRight, double dropoutP,
-        long seed, long offset, Tensor keyLengths, Tensor cuSeqlensQ, Tensor cuSeqlensK, BlockSparseLayout layout) {
+        long seed, long offset, Tensor keyLengths, Tensor cuSeqlensQ, Tensor cuSeqlensK, BlockSparseLayout layout,
+        boolean deterministic) {
 
     public AttentionSpec {
         if (!(softmaxScale > 0) || Double.isInfinite(softmaxScale)) {
@@ -59,6 +63,13 @@ public record AttentionSpec(double softmaxScale, boolean causal, int windowLeft,
         }
     }
 
+    /** The options without the deterministic flag (off: backends may accumulate gradients with atomics). */
+    public AttentionSpec(double softmaxScale, boolean causal, int windowLeft, int windowRight, double dropoutP,
+            long seed, long offset, Tensor keyLengths, Tensor cuSeqlensQ, Tensor cuSeqlensK, BlockSparseLayout layout) {
+        this(softmaxScale, causal, windowLeft, windowRight, dropoutP, seed, offset, keyLengths, cuSeqlensQ, cuSeqlensK,
+                layout, false);
+    }
+
     /** Plain dense attention with scale 1/√headDim. */
     public static AttentionSpec dense(long headDim) {
         return new AttentionSpec(1 / Math.sqrt(headDim), false, -1, -1, 0, 0, 0, null, null, null, null);
@@ -72,37 +83,43 @@ public record AttentionSpec(double softmaxScale, boolean causal, int windowLeft,
     /** The same options with causal masking on or off (turning it off keeps any right window that was set). */
     public AttentionSpec withCausal(boolean c) {
         return new AttentionSpec(softmaxScale, c, windowLeft, c ? 0 : (causal ? -1 : windowRight), dropoutP, seed,
-                offset, keyLengths, cuSeqlensQ, cuSeqlensK, layout);
+                offset, keyLengths, cuSeqlensQ, cuSeqlensK, layout, deterministic);
     }
 
     public AttentionSpec withWindow(int left, int right) {
         return new AttentionSpec(softmaxScale, causal, left, right, dropoutP, seed, offset, keyLengths, cuSeqlensQ,
-                cuSeqlensK, layout);
+                cuSeqlensK, layout, deterministic);
     }
 
     public AttentionSpec withDropout(double p, long seed, long offset) {
         return new AttentionSpec(softmaxScale, causal, windowLeft, windowRight, p, seed, offset, keyLengths,
-                cuSeqlensQ, cuSeqlensK, layout);
+                cuSeqlensQ, cuSeqlensK, layout, deterministic);
     }
 
     public AttentionSpec withKeyLengths(Tensor lengths) {
         return new AttentionSpec(softmaxScale, causal, windowLeft, windowRight, dropoutP, seed, offset, lengths,
-                cuSeqlensQ, cuSeqlensK, layout);
+                cuSeqlensQ, cuSeqlensK, layout, deterministic);
     }
 
     public AttentionSpec withPacked(Tensor cuQ, Tensor cuK) {
         return new AttentionSpec(softmaxScale, causal, windowLeft, windowRight, dropoutP, seed, offset, keyLengths,
-                cuQ, cuK, layout);
+                cuQ, cuK, layout, deterministic);
     }
 
     public AttentionSpec withLayout(BlockSparseLayout l) {
         return new AttentionSpec(softmaxScale, causal, windowLeft, windowRight, dropoutP, seed, offset, keyLengths,
-                cuSeqlensQ, cuSeqlensK, l);
+                cuSeqlensQ, cuSeqlensK, l, deterministic);
     }
 
     public AttentionSpec withScale(double s) {
         return new AttentionSpec(s, causal, windowLeft, windowRight, dropoutP, seed, offset, keyLengths, cuSeqlensQ,
-                cuSeqlensK, layout);
+                cuSeqlensK, layout, deterministic);
+    }
+
+    /** The same options with the deterministic-backward requirement on or off. */
+    public AttentionSpec withDeterministic(boolean d) {
+        return new AttentionSpec(softmaxScale, causal, windowLeft, windowRight, dropoutP, seed, offset, keyLengths,
+                cuSeqlensQ, cuSeqlensK, layout, d);
     }
 
     /** True if this call packs variable-length sequences along the row axis. */

@@ -1,0 +1,234 @@
+// FlashAttention on tensor cores (mma.sync m16n8k16, sm_80+; runs on Hopper too): the parameters shared by the
+// forward (flash_attention_forward.cu) and backward (flash_attention_backward.cu) kernels, and their device helpers:
+// fragment loads (ldmatrix from XOR-swizzled shared memory), cp.async tile copies, the mask rules of
+// ai.fulgur.ops.attention.AttentionSpec and the Philox dropout keep test of ai.fulgur.ops.cpu.CpuAttention.
+// Leaves out: the Hopper wgmma/TMA path (a later kernel family selected by the host per head dim and architecture).
+//
+// Layout (ai.fulgur.ops.attention.AttentionKernels): q (B, Nq, Hq, D), k and v (B, Nk, Hkv, D), any strides on the
+// first three axes, stride 1 on D, rows 16-byte aligned (the host copies otherwise); lse and delta F32 (B, Hq, Nq).
+// Packed batches and padded key lengths come as a sequence table (6, S) of int64: batch index, first query row,
+// first key row, nq, nk (the alignment length) and the valid key count of each sequence.
+#pragma once
+#include "fulgur.cuh"
+
+// Built on the host by ai.fulgur.cuda.CudaAttention as a long[] of the same fields in the same order (doubles as
+// their raw bits); every field is 8 bytes so the layouts agree.
+struct FlashParams {
+    int64_t q, k, v, o, lse;            // device addresses of element 0 of each view
+    int64_t dout, dq, dk, dv, delta;    // backward only (0 in the forward)
+    int64_t q_sb, q_sn, q_sh;           // strides in elements: batch, row, head
+    int64_t k_sb, k_sn, k_sh;
+    int64_t v_sb, v_sn, v_sh;
+    int64_t o_sb, o_sn, o_sh;
+    int64_t do_sb, do_sn, do_sh;
+    int64_t dq_sb, dq_sn, dq_sh;
+    int64_t dk_sb, dk_sn, dk_sh;
+    int64_t dv_sb, dv_sn, dv_sh;
+    int64_t hq, hkv;                    // heads; hkv divides hq
+    int64_t nq_rows, nk_rows;           // q.shape(1), k.shape(1): lse row stride and the plain sequence lengths
+    int64_t seqs;                       // sequences (grid z)
+    int64_t seq_table;                  // (6, seqs) int64 or 0: every sequence is (b = z, 0, 0, nq_rows, nk_rows, nk_rows)
+    int64_t window_left, window_right;  // -1: unbounded (causal is right = 0)
+    double scale;                       // softmax scale
+    double scale_log2;                  // scale · log2(e)
+    double dropout_p;                   // in [0, 1)
+    int64_t seed, offset;               // Philox key and element offset
+    int64_t dq_accum;                   // F32 (B, Nq, Hq, D) contiguous, zeroed: dQ / scale by atomics, or 0
+    int64_t layout;                     // block-sparse mask, U8 (layout_heads, qblocks, kblocks), or 0 (dense)
+    int64_t layout_block, layout_heads, layout_qblocks, layout_kblocks;
+};
+
+struct SeqInfo {
+    int64_t b, q0, k0, nq, nk, nkv;
+};
+
+__device__ __forceinline__ SeqInfo seq_info(const FlashParams& p, int s) {
+    if (p.seq_table == 0) return {s, 0, 0, p.nq_rows, p.nk_rows, p.nk_rows};
+    const int64_t* t = (const int64_t*) p.seq_table;
+    int64_t n = p.seqs;
+    return {t[s], t[n + s], t[2 * n + s], t[3 * n + s], t[4 * n + s], t[5 * n + s]};
+}
+
+// One head's block-sparse mask (ai.fulgur.ops.attention.BlockSparseLayout), or m == nullptr for dense attention.
+struct LayoutMask {
+    const uint8_t* m;
+    int64_t bs, qb, kb;
+    __device__ __forceinline__ bool set(int64_t i, int64_t j) const {
+        if (m == nullptr) return true;
+        const int64_t a = i / bs, c = j / bs;
+        return a < qb && c < kb && m[a * kb + c] != 0;
+    }
+};
+
+__device__ __forceinline__ LayoutMask layout_of(const FlashParams& p, int64_t h) {
+    if (p.layout == 0) return {nullptr, 1, 0, 0};
+    const int64_t n = p.layout_qblocks * p.layout_kblocks;
+    return {reinterpret_cast<const uint8_t*>(p.layout) + (p.layout_heads == 1 ? 0 : h) * n, p.layout_block,
+            p.layout_qblocks, p.layout_kblocks};
+}
+
+// Whether the layout sets none (0), some (1) or all (2) of the blocks that tile [i0, i0 + rows) × [j0, j0 + cols)
+// overlaps. Every thread of the block must call it (two barriers); 2 without a layout.
+__device__ __forceinline__ int layout_tile(const LayoutMask& L, int64_t i0, int64_t rows, int64_t j0, int64_t cols) {
+    if (L.m == nullptr) return 2;
+    const int64_t a0 = i0 / L.bs, a1 = min((i0 + rows - 1) / L.bs, L.qb - 1);
+    const int64_t c0 = j0 / L.bs, c1 = min((j0 + cols - 1) / L.bs, L.kb - 1);
+    int any = 0, all = 1;
+    if (a0 <= a1 && c0 <= c1) {
+        const int64_t w = c1 - c0 + 1;
+        const int64_t count = (a1 - a0 + 1) * w;
+        for (int64_t x = threadIdx.x; x < count; x += blockDim.x) {
+            const int v = L.m[(a0 + x / w) * L.kb + c0 + x % w] != 0;
+            any |= v;
+            all &= v;
+        }
+    } else {
+        all = 0;
+    }
+    any = __syncthreads_or(any);
+    all = __syncthreads_and(all);
+    return any ? (all ? 2 : 1) : 0;
+}
+
+// The keys query i may see are [first_key(i), end_key(i)) (Sequences.firstKey/endKey), within the layout's blocks.
+struct MaskRule {
+    int64_t off;     // nk − nq: the diagonal aligned bottom-right
+    int64_t nkv;     // valid keys
+    int64_t wl, wr;  // window, −1 unbounded
+    LayoutMask lay;  // block-sparse blocks, or dense
+    __device__ __forceinline__ int64_t first_key(int64_t i) const {
+        return wl < 0 ? 0 : max((int64_t) 0, i + off - wl);
+    }
+    __device__ __forceinline__ int64_t end_key(int64_t i) const {
+        int64_t e = nkv;
+        if (wr >= 0) e = min(e, i + off + wr + 1);
+        return max(e, (int64_t) 0);
+    }
+    __device__ __forceinline__ bool visible(int64_t i, int64_t j) const {
+        return j < nkv && (wl < 0 || j >= i + off - wl) && (wr < 0 || j <= i + off + wr) && lay.set(i, j);
+    }
+};
+
+// ---------------------------------------------------------------------------------------------------------------------
+// element types: T is __nv_bfloat16 or __half; two of them pack into one 32-bit mma operand register
+
+template <typename T> struct Pack2;
+template <> struct Pack2<__nv_bfloat16> {
+    static __device__ __forceinline__ uint32_t pack(float a, float b) {
+        __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+        return *reinterpret_cast<uint32_t*>(&h);
+    }
+};
+template <> struct Pack2<__half> {
+    static __device__ __forceinline__ uint32_t pack(float a, float b) {
+        __half2 h = __floats2half2_rn(a, b);
+        return *reinterpret_cast<uint32_t*>(&h);
+    }
+};
+
+// d (16×8 f32) += a (16×16) · b (16×8), row.col
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
+template <>
+__device__ __forceinline__ void mma16816<__nv_bfloat16>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma16816<__half>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+__device__ __forceinline__ uint32_t smem_u32(const void* p) {
+    return (uint32_t) __cvta_generic_to_shared(p);
+}
+
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_t(uint32_t (&r)[4], uint32_t addr) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(addr));
+}
+
+// 16 bytes global → shared, zero-filled when !valid (the source address is then not read)
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
+    int bytes = valid ? 16 : 0;
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
+}
+// 4 bytes global → shared (L1-cached), zero-filled when !valid
+__device__ __forceinline__ void cp_async4(uint32_t dst, const void* src, bool valid) {
+    int bytes = valid ? 4 : 0;
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst), "l"(src), "r"(bytes));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
+
+// A tile of rows × D elements in shared memory, each row D·2 bytes, its 16-byte chunks XOR-swizzled by (row & 7):
+// the 8 rows an ldmatrix reads at one logical chunk land in 8 different bank groups.
+template <int D>
+__device__ __forceinline__ int swz(int row, int chunk) {
+    return row * D + ((chunk ^ (row & 7)) << 3);
+}
+
+// Copies rows [0, rows) of a strided (row stride `sn` elements) head slice into a swizzled tile; rows at or past
+// `valid` are zero-filled. All `threads` threads of the block take part.
+template <int D, int ROWS, int THREADS, typename T>
+__device__ __forceinline__ void load_tile(T* smem, const T* g, int64_t sn, int64_t valid) {
+    constexpr int CHUNKS = D / 8;
+    const uint32_t base = smem_u32(smem);
+#pragma unroll
+    for (int it = 0; it < (ROWS * CHUNKS + THREADS - 1) / THREADS; it++) {
+        int idx = it * THREADS + threadIdx.x;
+        if ((ROWS * CHUNKS) % THREADS != 0 && idx >= ROWS * CHUNKS) break;
+        int r = idx / CHUNKS;
+        int c = idx % CHUNKS;
+        bool ok = r < valid;
+        const T* src = ok ? g + r * sn + c * 8 : g;
+        cp_async16(base + swz<D>(r, c) * (int) sizeof(T), src, ok);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// dropout: element (i, j) of sequence s, head h keeps its probability when
+// Philox.uniform(seed, stream = s·Hq + h, n = offset + i·nk + j) ≥ p (CpuAttention, AttentionSpec)
+
+__device__ __forceinline__ bool dropout_keep(uint64_t seed, uint32_t stream, uint64_t n, float p) {
+    uint4 w = philox_block(seed, n >> 2, stream);
+    uint32_t lane = (uint32_t) (n & 3);
+    uint32_t word = lane == 0 ? w.x : lane == 1 ? w.y : lane == 2 ? w.z : w.w;
+    return philox_uniform(word) >= p;
+}
+
+// Elements n and n + 1 (one Philox block unless n is its last lane).
+__device__ __forceinline__ void dropout_keep2(uint64_t seed, uint32_t stream, uint64_t n, float p, bool& k0, bool& k1) {
+    uint4 w = philox_block(seed, n >> 2, stream);
+    uint32_t words[4] = {w.x, w.y, w.z, w.w};
+    uint32_t lane = (uint32_t) (n & 3);
+    uint32_t w0 = lane == 0 ? words[0] : lane == 1 ? words[1] : lane == 2 ? words[2] : words[3];
+    uint32_t w1;
+    if (lane == 3) {
+        uint4 x = philox_block(seed, (n + 1) >> 2, stream);
+        w1 = x.x;
+    } else {
+        w1 = lane == 0 ? words[1] : lane == 1 ? words[2] : words[3];
+    }
+    k0 = philox_uniform(w0) >= p;
+    k1 = philox_uniform(w1) >= p;
+}
+
+// 2^x by the special-function unit (flushes denormal results to zero; −∞ gives 0)
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+    return y;
+}
+
+#define FLASH_LOG2E 1.4426950408889634f
+#define FLASH_LN2 0.6931471805599453f

@@ -1,0 +1,72 @@
+package ai.fulgur.cuda;
+
+import ai.fulgur.ops.Backends;
+import ai.fulgur.ops.DType;
+import ai.fulgur.ops.Device;
+import ai.fulgur.ops.Shape;
+import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.attention.AttentionKernels;
+import ai.fulgur.ops.attention.AttentionSpec;
+import ai.fulgur.ops.random.Rng;
+import java.time.LocalDate;
+
+/**
+ * FlashAttention throughput on the GPU, forward and backward, BF16: TFLOP/s with FlashAttention's counting (forward
+ * 4·b·h·n²·d, backward 2.5× that, both halved when causal), median of event-timed repetitions after warm-up, fresh
+ * random inputs; the backward both ways (dQ by atomics, the default, and deterministic). Shapes: n = 512 … 16384, head dims 64 and 128, b·n = 16384 tokens and h·d = 2048 (a 2048-wide model),
+ * causal and not. The PyTorch baseline (scaled_dot_product_attention, FLASH and cuDNN backends) is
+ * tools/bench/torch_attention.py on the same shapes. Run from the bundle like {@link GemmBench}:
+ * {@code ... ai.fulgur.cuda.FlashAttentionBench [lengths...]}; prints one JSON object per line.
+ */
+public final class FlashAttentionBench {
+    private FlashAttentionBench() {}
+
+    public static void main(String[] args) {
+        int[] lengths = args.length > 0 ? java.util.Arrays.stream(args).mapToInt(Integer::parseInt).toArray()
+                : new int[] {512, 1024, 2048, 4096, 8192, 16384};
+        Device gpu = Device.cuda(0);
+        CudaDevice device = CudaBackend.device(gpu);
+        AttentionKernels attention = Backends.of(gpu).attention();
+        long tokens = 16384;
+        long width = 2048;
+        for (int d : new int[] {64, 128}) {
+            long h = width / d;
+            for (int n : lengths) {
+                long b = Math.max(1, tokens / n);
+                for (boolean causal : new boolean[] {false, true}) {
+                    Shape shape = Shape.of(b, n, h, d);
+                    Tensor q = Rng.uniform(shape, DType.F32, gpu, 1, 0, -1, 1).cast(DType.BF16);
+                    Tensor k = Rng.uniform(shape, DType.F32, gpu, 2, 0, -1, 1).cast(DType.BF16);
+                    Tensor v = Rng.uniform(shape, DType.F32, gpu, 3, 0, -1, 1).cast(DType.BF16);
+                    Tensor dout = Rng.uniform(shape, DType.F32, gpu, 4, 0, -1, 1).cast(DType.BF16);
+                    Tensor o = Tensor.empty(shape, DType.BF16, gpu);
+                    Tensor lse = Tensor.empty(Shape.of(b, h, n), DType.F32, gpu);
+                    Tensor dq = Tensor.empty(shape, DType.BF16, gpu);
+                    Tensor dk = Tensor.empty(shape, DType.BF16, gpu);
+                    Tensor dv = Tensor.empty(shape, DType.BF16, gpu);
+                    AttentionSpec spec = causal ? AttentionSpec.causal(d) : AttentionSpec.dense(d);
+                    double fwdMs = device.medianMillis(() -> attention.flashForward(o, lse, q, k, v, spec), 5, 20);
+                    double bwdMs = device.medianMillis(
+                            () -> attention.flashBackward(dq, dk, dv, dout, q, k, v, o, lse, spec), 5, 20);
+                    AttentionSpec det = spec.withDeterministic(true);
+                    double detMs = device.medianMillis(
+                            () -> attention.flashBackward(dq, dk, dv, dout, q, k, v, o, lse, det), 5, 20);
+                    double flops = 4.0 * b * h * n * (double) n * d / (causal ? 2 : 1);
+                    print(device, "flash_attention_fwd", n, d, b, h, causal, flops / (fwdMs * 1e-3) / 1e12, fwdMs);
+                    print(device, "flash_attention_bwd", n, d, b, h, causal, 2.5 * flops / (bwdMs * 1e-3) / 1e12,
+                            bwdMs);
+                    print(device, "flash_attention_bwd_deterministic", n, d, b, h, causal,
+                            2.5 * flops / (detMs * 1e-3) / 1e12, detMs);
+                }
+            }
+        }
+    }
+
+    private static void print(CudaDevice device, String name, int n, int d, long b, long h, boolean causal,
+            double tflops, double ms) {
+        System.out.printf("{\"name\": \"%s\", \"parameters\": {\"n\": %d, \"d\": %d, \"b\": %d, \"h\": %d, "
+                + "\"causal\": %b, \"dtype\": \"bf16\"}, \"value\": %.1f, \"unit\": \"TFLOP/s\", \"ms\": %.4f, "
+                + "\"card\": \"%s\", \"date\": \"%s\"}%n", name, n, d, b, h, causal, tflops, ms, device.name(),
+                LocalDate.now());
+    }
+}
