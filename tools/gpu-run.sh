@@ -31,5 +31,7 @@ if [ "$what" = attention ] || [ "$what" = all ]; then
   PYTHONUNBUFFERED=1 python3 tools/bench/torch_attention.py 2>&1 | tee "$out/attention-torch.jsonl"
 fi
 if [ "$what" = train ] || [ "$what" = all ]; then
-  "$f/bin/fulgur" train --device gpu --quiet 2>&1 | tee "$out/train-gpu.log" | tail -3
+  # the default job (addition transformer, FlashAttention on CUDA) and the DJL MLP example, on the GPU
+  "$f/bin/fulgur" train --device gpu --quiet 2>&1 | tee "$out/train-gpu.log" | tail -4
+  "$f/bin/fulgur" train mlp --device gpu --quiet 2>&1 | tee "$out/train-mlp-gpu.log" | tail -2
 fi
