@@ -78,7 +78,7 @@ final class FinetuneCommand implements Command {
         }
         args.finish();
         Engine engine = Engine.getEngine("Fulgur");
-        Device dev = device == null ? engine.defaultDevice() : Device.fromName(device, engine);
+        Device dev = ai.fulgur.autograd.djl.DeviceNames.parse(device, engine);
         BertClassifierFinetuning.Result r;
         try (ConsoleProgress progress = new ConsoleProgress(out)) {
             r = BertClassifierFinetuning.run(c, progress, dev);

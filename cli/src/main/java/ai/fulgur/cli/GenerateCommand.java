@@ -73,7 +73,7 @@ final class GenerateCommand implements Command {
             throw new Args.UsageException(e.getMessage());
         }
         Engine engine = Engine.getEngine("Fulgur");
-        Device dev = device == null ? engine.defaultDevice() : Device.fromName(device, engine);
+        Device dev = ai.fulgur.autograd.djl.DeviceNames.parse(device, engine);
         try (Gpt2Model model = Gpt2Model.load(dir, dev, "Fulgur")) {
             if (tokenizer.vocabSize() > model.getConfig().vocabSize()) {
                 throw new Args.UsageException("the tokenizer has " + tokenizer.vocabSize() + " tokens but the model "

@@ -62,7 +62,7 @@ final class TrainBert {
         WordPieceTokenizer tokenizer = (WordPieceTokenizer) corpus.tokenizer();
         BertConfig config = preset.withVocabSize(tokenizer.vocabSize());
         Engine engine = Engine.getEngine("Fulgur");
-        Device dev = device == null ? engine.defaultDevice() : Device.fromName(device, engine);
+        Device dev = ai.fulgur.autograd.djl.DeviceNames.parse(device, engine);
         out.printf("BERT: %d layers, %d heads, hidden %d, vocabulary %d, rows of %d tokens, on %s%n",
                 config.numHiddenLayers(), config.numAttentionHeads(), config.hiddenSize(), config.vocabSize(),
                 maxLength, dev);

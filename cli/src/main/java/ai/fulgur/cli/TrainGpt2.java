@@ -93,7 +93,7 @@ final class TrainGpt2 {
         out.println(corpus.description());
         Engine engine = Engine.getEngine("Fulgur");
         engine.setRandomSeed(seed);
-        Device dev = device == null ? engine.defaultDevice() : Device.fromName(device, engine);
+        Device dev = ai.fulgur.autograd.djl.DeviceNames.parse(device, engine);
         Gpt2Model model;
         TrainingState state = null;
         if (resume != null) {

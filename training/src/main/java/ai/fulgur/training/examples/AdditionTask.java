@@ -64,7 +64,7 @@ public final class AdditionTask {
         long started = System.currentTimeMillis();
         Engine engine = Engine.getEngine(c.engine());
         engine.setRandomSeed(c.seed());
-        Device device = c.device() == null ? engine.defaultDevice() : Device.fromName(c.device(), engine);
+        Device device = ai.fulgur.autograd.djl.DeviceNames.parse(c.device(), engine);
         int length = AdditionDataset.sequenceLength(c.digits()) - 1;
         try (Model model = Model.newInstance("addition", device, c.engine())) {
             model.setBlock(CausalTransformer.builder().setVocabSize(AdditionDataset.VOCAB).setMaxLength(length)

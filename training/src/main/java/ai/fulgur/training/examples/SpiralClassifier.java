@@ -66,12 +66,6 @@ public final class SpiralClassifier {
 
     private SpiralClassifier() {}
 
-    /** "cpu", "gpu", "cuda:N" or "gpu:N" as a DJL device. */
-    static ai.djl.Device djlDevice(String name) {
-        ai.fulgur.ops.Device d = ai.fulgur.ops.Device.parse(name);
-        return d.isCpu() ? ai.djl.Device.cpu() : ai.djl.Device.gpu(d.index());
-    }
-
     /** Builds the block: 2 → hidden → hidden → 3 classes. */
     public static SequentialBlock block(int hidden) {
         return new SequentialBlock()
@@ -89,7 +83,7 @@ public final class SpiralClassifier {
         Engine engine = Engine.getEngine(c.engine());
         engine.setRandomSeed(c.seed());
         long start = System.currentTimeMillis();
-        ai.djl.Device device = c.device() == null ? engine.defaultDevice() : djlDevice(c.device());
+        ai.djl.Device device = ai.fulgur.autograd.djl.DeviceNames.parse(c.device(), engine);
         try (Model model = Model.newInstance("spiral-mlp", device, c.engine())) {
             model.setBlock(block(c.hidden()));
             NDManager manager = model.getNDManager();

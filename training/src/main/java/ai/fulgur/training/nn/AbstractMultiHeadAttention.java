@@ -109,10 +109,24 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
         long nk = k.getShape().get(1);
         long[] keyLengths = keyMask == null ? null : keyLengths(keyMask, batch, nk);
         AttentionSpec s = training && spec.dropoutP() > 0 ? spec : spec.withDropout(0, 0, 0);
-        if (q instanceof FulgurNDArray && q.getDataType() != DataType.FLOAT64) {
+        if (usesFlashKernels(q)) {
             return flash(q, k, v, keyLengths, s);
         }
         return ComposedAttention.attention(q, k, v, keyLengths, s);
+    }
+
+    /**
+     * Whether attention over {@code q} runs Fulgur's FlashAttention kernels: on the Fulgur engine, on the CPU in F32,
+     * BF16 or F16, on a GPU in BF16 or F16 (the CUDA kernels' tensor-core types). Elsewhere — other engines, F64, F32
+     * on a GPU — attention is composed from standard ops, exact in the input's precision but materialising the
+     * N × N scores.
+     */
+    public static boolean usesFlashKernels(NDArray q) {
+        if (!(q instanceof FulgurNDArray)) {
+            return false;
+        }
+        DataType t = q.getDataType();
+        return q.getDevice().isGpu() ? t == DataType.BFLOAT16 || t == DataType.FLOAT16 : t != DataType.FLOAT64;
     }
 
     /** The Fulgur path: unwrap, one autograd function, wrap the result in q's manager. */
