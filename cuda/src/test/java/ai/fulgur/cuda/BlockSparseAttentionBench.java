@@ -1,0 +1,75 @@
+package ai.fulgur.cuda;
+
+import ai.fulgur.ops.Backends;
+import ai.fulgur.ops.DType;
+import ai.fulgur.ops.Device;
+import ai.fulgur.ops.Shape;
+import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.attention.AttentionKernels;
+import ai.fulgur.ops.attention.AttentionSpec;
+import ai.fulgur.ops.attention.BlockSparseLayout;
+import ai.fulgur.ops.random.Rng;
+import java.time.LocalDate;
+import java.util.Random;
+
+/**
+ * Block-sparse FlashAttention time against dense on the GPU, BF16, n = 8192, d = 64, 32 heads, batch 2, blocks of
+ * 128: the dense kernel, then layouts of density 100%, 50%, 25% and 10% (random blocks shared by the heads, each
+ * query block keeping its diagonal block so no row is empty), forward and backward. Prints one JSON object per line
+ * with the time and the speed-up over dense. Run from the bundle like {@link GemmBench}.
+ */
+public final class BlockSparseAttentionBench {
+    private BlockSparseAttentionBench() {}
+
+    public static void main(String[] args) {
+        int n = args.length > 0 ? Integer.parseInt(args[0]) : 8192;
+        int d = 64;
+        int h = 32;
+        int b = 2;
+        int block = 128;
+        Device gpu = Device.cuda(0);
+        CudaDevice device = CudaBackend.device(gpu);
+        AttentionKernels attention = Backends.of(gpu).attention();
+        Shape shape = Shape.of(b, n, h, d);
+        Tensor q = Rng.uniform(shape, DType.F32, gpu, 1, 0, -1, 1).cast(DType.BF16);
+        Tensor k = Rng.uniform(shape, DType.F32, gpu, 2, 0, -1, 1).cast(DType.BF16);
+        Tensor v = Rng.uniform(shape, DType.F32, gpu, 3, 0, -1, 1).cast(DType.BF16);
+        Tensor dout = Rng.uniform(shape, DType.F32, gpu, 4, 0, -1, 1).cast(DType.BF16);
+        Tensor o = Tensor.empty(shape, DType.BF16, gpu);
+        Tensor lse = Tensor.empty(Shape.of(b, h, n), DType.F32, gpu);
+        Tensor dq = Tensor.empty(shape, DType.BF16, gpu);
+        Tensor dk = Tensor.empty(shape, DType.BF16, gpu);
+        Tensor dv = Tensor.empty(shape, DType.BF16, gpu);
+        AttentionSpec dense = AttentionSpec.dense(d);
+        double denseFwd = device.medianMillis(() -> attention.flashForward(o, lse, q, k, v, dense), 5, 20);
+        double denseBwd = device.medianMillis(
+                () -> attention.flashBackward(dq, dk, dv, dout, q, k, v, o, lse, dense), 5, 20);
+        print(device, "dense", n, 1.0, denseFwd, denseBwd, denseFwd, denseBwd);
+        int blocks = n / block;
+        for (double density : new double[] {1.0, 0.5, 0.25, 0.1}) {
+            boolean[] mask = new boolean[blocks * blocks];
+            Random random = new Random(7);
+            int set = 0;
+            for (int i = 0; i < blocks; i++) {
+                for (int j = 0; j < blocks; j++) {
+                    mask[i * blocks + j] = i == j || random.nextDouble() < (density * blocks - 1) / (blocks - 1);
+                    set += mask[i * blocks + j] ? 1 : 0;
+                }
+            }
+            AttentionSpec spec = dense.withLayout(new BlockSparseLayout(block, 1, blocks, blocks, mask));
+            double fwd = device.medianMillis(() -> attention.flashForward(o, lse, q, k, v, spec), 5, 20);
+            double bwd = device.medianMillis(() -> attention.flashBackward(dq, dk, dv, dout, q, k, v, o, lse, spec),
+                    5, 20);
+            print(device, "block_sparse", n, (double) set / mask.length, fwd, bwd, denseFwd, denseBwd);
+        }
+    }
+
+    private static void print(CudaDevice device, String name, int n, double density, double fwdMs, double bwdMs,
+            double denseFwdMs, double denseBwdMs) {
+        System.out.printf("{\"name\": \"%s\", \"parameters\": {\"n\": %d, \"d\": 64, \"b\": 2, \"h\": 32, "
+                + "\"block\": 128, \"density\": %.3f, \"dtype\": \"bf16\"}, \"fwd_ms\": %.4f, \"bwd_ms\": %.4f, "
+                + "\"fwd_speedup_vs_dense\": %.2f, \"bwd_speedup_vs_dense\": %.2f, \"card\": \"%s\", "
+                + "\"date\": \"%s\"}%n", name, n, density, fwdMs, bwdMs, denseFwdMs / fwdMs, denseBwdMs / bwdMs,
+                device.name(), LocalDate.now());
+    }
+}
