@@ -29,6 +29,9 @@ if [ "$what" = attention ] || [ "$what" = all ]; then
   "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
     -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.FlashAttentionBench 2>&1 | tee "$out/attention-fulgur.jsonl"
   PYTHONUNBUFFERED=1 python3 tools/bench/torch_attention.py 2>&1 | tee "$out/attention-torch.jsonl"
+  # block-sparse against dense at n = 8192 (densities 100%, 50%, 25%, 10%)
+  "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
+    -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.BlockSparseAttentionBench 2>&1 | tee "$out/block-sparse.jsonl"
 fi
 if [ "$what" = train ] || [ "$what" = all ]; then
   # the default job (addition transformer, FlashAttention on CUDA) and the DJL MLP example, on the GPU
