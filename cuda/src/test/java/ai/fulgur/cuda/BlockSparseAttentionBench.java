@@ -1,14 +1,11 @@
 package ai.fulgur.cuda;
 
 import ai.fulgur.ops.Backends;
-import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Device;
-import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.attention.AttentionKernels;
 import ai.fulgur.ops.attention.AttentionSpec;
 import ai.fulgur.ops.attention.BlockSparseLayout;
-import ai.fulgur.ops.random.Rng;
 import java.time.LocalDate;
 import java.util.Random;
 
@@ -30,16 +27,9 @@ public final class BlockSparseAttentionBench {
         Device gpu = Device.cuda(0);
         CudaDevice device = CudaBackend.device(gpu);
         AttentionKernels attention = Backends.of(gpu).attention();
-        Shape shape = Shape.of(b, n, h, d);
-        Tensor q = Rng.uniform(shape, DType.F32, gpu, 1, 0, -1, 1).cast(DType.BF16);
-        Tensor k = Rng.uniform(shape, DType.F32, gpu, 2, 0, -1, 1).cast(DType.BF16);
-        Tensor v = Rng.uniform(shape, DType.F32, gpu, 3, 0, -1, 1).cast(DType.BF16);
-        Tensor dout = Rng.uniform(shape, DType.F32, gpu, 4, 0, -1, 1).cast(DType.BF16);
-        Tensor o = Tensor.empty(shape, DType.BF16, gpu);
-        Tensor lse = Tensor.empty(Shape.of(b, h, n), DType.F32, gpu);
-        Tensor dq = Tensor.empty(shape, DType.BF16, gpu);
-        Tensor dk = Tensor.empty(shape, DType.BF16, gpu);
-        Tensor dv = Tensor.empty(shape, DType.BF16, gpu);
+        FlashAttentionBench.Operands x = FlashAttentionBench.Operands.random(b, n, h, d, gpu);
+        Tensor q = x.q(), k = x.k(), v = x.v(), dout = x.dout(), o = x.o(), lse = x.lse();
+        Tensor dq = x.dq(), dk = x.dk(), dv = x.dv();
         AttentionSpec dense = AttentionSpec.dense(d);
         double denseFwd = device.medianMillis(() -> attention.flashForward(o, lse, q, k, v, dense), 5, 20);
         double denseBwd = device.medianMillis(

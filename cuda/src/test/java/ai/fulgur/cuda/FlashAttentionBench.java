@@ -34,16 +34,9 @@ public final class FlashAttentionBench {
             for (int n : lengths) {
                 long b = Math.max(1, tokens / n);
                 for (boolean causal : new boolean[] {false, true}) {
-                    Shape shape = Shape.of(b, n, h, d);
-                    Tensor q = Rng.uniform(shape, DType.F32, gpu, 1, 0, -1, 1).cast(DType.BF16);
-                    Tensor k = Rng.uniform(shape, DType.F32, gpu, 2, 0, -1, 1).cast(DType.BF16);
-                    Tensor v = Rng.uniform(shape, DType.F32, gpu, 3, 0, -1, 1).cast(DType.BF16);
-                    Tensor dout = Rng.uniform(shape, DType.F32, gpu, 4, 0, -1, 1).cast(DType.BF16);
-                    Tensor o = Tensor.empty(shape, DType.BF16, gpu);
-                    Tensor lse = Tensor.empty(Shape.of(b, h, n), DType.F32, gpu);
-                    Tensor dq = Tensor.empty(shape, DType.BF16, gpu);
-                    Tensor dk = Tensor.empty(shape, DType.BF16, gpu);
-                    Tensor dv = Tensor.empty(shape, DType.BF16, gpu);
+                    Operands x = Operands.random(b, n, h, d, gpu);
+                    Tensor q = x.q(), k = x.k(), v = x.v(), dout = x.dout(), o = x.o(), lse = x.lse();
+                    Tensor dq = x.dq(), dk = x.dk(), dv = x.dv();
                     AttentionSpec spec = causal ? AttentionSpec.causal(d) : AttentionSpec.dense(d);
                     double fwdMs = device.medianMillis(() -> attention.flashForward(o, lse, q, k, v, spec), 5, 20);
                     double bwdMs = device.medianMillis(
@@ -59,6 +52,21 @@ public final class FlashAttentionBench {
                             2.5 * flops / (detMs * 1e-3) / 1e12, detMs);
                 }
             }
+        }
+    }
+
+    /** Random BF16 q, k, v and dO in [−1, 1) of shape (B, N, H, D), and room for o, lse, dq, dk, dv. */
+    record Operands(Tensor q, Tensor k, Tensor v, Tensor dout, Tensor o, Tensor lse, Tensor dq, Tensor dk, Tensor dv) {
+        static Operands random(long b, long n, long h, long d, Device gpu) {
+            Shape shape = Shape.of(b, n, h, d);
+            return new Operands(uniform(shape, gpu, 1), uniform(shape, gpu, 2), uniform(shape, gpu, 3),
+                    uniform(shape, gpu, 4), Tensor.empty(shape, DType.BF16, gpu),
+                    Tensor.empty(Shape.of(b, h, n), DType.F32, gpu), Tensor.empty(shape, DType.BF16, gpu),
+                    Tensor.empty(shape, DType.BF16, gpu), Tensor.empty(shape, DType.BF16, gpu));
+        }
+
+        private static Tensor uniform(Shape shape, Device gpu, long seed) {
+            return Rng.uniform(shape, DType.F32, gpu, seed, 0, -1, 1).cast(DType.BF16);
         }
     }
 

@@ -3,8 +3,12 @@ package ai.fulgur.ops.bench;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 
-/** What the CPU benchmarks share: the machine description for their rows, and defaults for system properties. */
+/**
+ * What the CPU benchmarks share: the machine description for their rows, JSON string quoting, and defaults for system
+ * properties.
+ */
 final class BenchSupport {
     private BenchSupport() {}
 
@@ -51,5 +55,25 @@ final class BenchSupport {
             // not Linux: fall back to the architecture name below
         }
         return (model == null ? System.getProperty("os.arch") : model) + " (" + cores + " cores" + isa + ")";
+    }
+
+    /** s as a JSON string literal. */
+    static String quote(String s) {
+        StringBuilder sb = new StringBuilder("\"");
+        for (char ch : s.toCharArray()) {
+            switch (ch) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                case '\n' -> sb.append("\\n");
+                default -> {
+                    if (ch < 0x20) {
+                        sb.append(String.format(Locale.ROOT, "\\u%04x", (int) ch));
+                    } else {
+                        sb.append(ch);
+                    }
+                }
+            }
+        }
+        return sb.append('"').toString();
     }
 }

@@ -1,5 +1,7 @@
 package ai.fulgur.ops.bench;
 
+import static ai.fulgur.ops.bench.BenchSupport.quote;
+
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -201,25 +203,5 @@ public final class CpuMatmulBench {
                 + "\"value\": %.2f, \"unit\": \"GFLOP/s\", \"baseline_name\": %s, \"baseline_value\": %.2f, "
                 + "\"ratio\": %.3f, \"machine\": %s, \"card\": \"none (CPU)\", \"date\": \"%s\", \"command\": %s}",
                 n, threads, value, quote(baselineName), baseline, ratio, quote(machine), date, quote(command));
-    }
-
-    /** s as a JSON string literal. */
-    private static String quote(String s) {
-        StringBuilder sb = new StringBuilder("\"");
-        for (char ch : s.toCharArray()) {
-            switch (ch) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                default -> {
-                    if (ch < 0x20) {
-                        sb.append(String.format(Locale.ROOT, "\\u%04x", (int) ch));
-                    } else {
-                        sb.append(ch);
-                    }
-                }
-            }
-        }
-        return sb.append('"').toString();
     }
 }

@@ -125,7 +125,8 @@ public final class BertClassifierFinetuning {
                     .optWarmUpSteps(warmup).setMainTracker(cosine).build();
             TrainingLoop loop = new TrainingLoop(model, new TokenCrossEntropyLoss(), ResumableAdamW.builder()
                     .optLearningRateTracker(schedule).optWeightDecays(0.01f), new String[] {"bias", "gamma", "beta"},
-                    shuffled(train, c.seed()), null, new TrainingLoop.Options(c.steps(), c.batchSize(), 0, 0, 0, 1.0),
+                    new PermutedDataset(train, c.seed()), null,
+                    new TrainingLoop.Options(c.steps(), c.batchSize(), 0, 0, 0, 1.0),
                     c.saveTo(), c.saveTo() == null ? null : dir -> {
                         BertCheckpoint.save(dir, block);
                         nameLabels(dir, labels);
@@ -159,11 +160,6 @@ public final class BertClassifierFinetuning {
         for (int l = 0; l < layers; l++) {
             all.get(l).freezeParameters(true);
         }
-    }
-
-    /** The training set in a seeded order: the loop reads samples by index, so the shuffle is a permutation. */
-    private static ai.djl.training.dataset.RandomAccessDataset shuffled(TextClassificationDataset data, long seed) {
-        return new PermutedDataset(data, seed);
     }
 
     /** The fraction of {@code examples} whose arg-max class is their label. */

@@ -2,7 +2,6 @@ package ai.fulgur.training.loop;
 
 import ai.djl.Device;
 import ai.djl.Model;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -165,7 +164,7 @@ public final class TrainingLoop {
         try (Trainer trainer = model.newTrainer(config)) {
             if (resume != null) {
                 adam.importState(model.getBlock(), resume.optimizer(), model.getNDManager());
-                if (Engine.getEngine(model.getNDManager().getEngine().getEngineName()) instanceof FulgurEngine f) {
+                if (model.getNDManager().getEngine() instanceof FulgurEngine f) {
                     f.restoreRandomState(resume.seed(), resume.randomOffset());
                 }
             }
@@ -225,8 +224,7 @@ public final class TrainingLoop {
     }
 
     private void checkpoint(ResumableAdamW adam, int step, LossCurve curve) {
-        FulgurEngine fulgur = Engine.getEngine(model.getNDManager().getEngine().getEngineName())
-                instanceof FulgurEngine f ? f : null;
+        FulgurEngine fulgur = model.getNDManager().getEngine() instanceof FulgurEngine f ? f : null;
         TrainingState state = new TrainingState(step, fulgur == null ? 0 : fulgur.seed(),
                 fulgur == null ? 0 : fulgur.randomOffset(), adam.exportState(model.getBlock()), curve);
         try {

@@ -1,6 +1,7 @@
 package ai.fulgur.training.optim;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
@@ -28,16 +29,22 @@ public final class GradientClipping {
                 grads.add(w.getGradient());
             }
         }
-        double sumSquares = 0;
-        for (NDArray g : grads) {
-            // temporaries closed at once: they would otherwise live as long as the parameters' manager
-            NDArray square = g.square();
-            NDArray sum = square.sum();
-            NDArray asFloat = sum.toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
-            sumSquares += asFloat.getFloat();
-            asFloat.close();
-            sum.close();
-            square.close();
+        if (grads.isEmpty()) {
+            return 0;
+        }
+        // the squares are summed on the gradients' device and read back once: one host sync per step, not one per
+        // parameter; the temporaries live in a scope closed at once (results go to the first operand's manager, so
+        // each square is moved into it)
+        double sumSquares;
+        try (NDManager scope = grads.get(0).getManager().newSubManager()) {
+            NDArray total = null;
+            for (NDArray g : grads) {
+                NDArray square = g.square();
+                square.attach(scope);
+                NDArray partial = square.sum().toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
+                total = total == null ? partial : total.add(partial);
+            }
+            sumSquares = total.getFloat();
         }
         double norm = Math.sqrt(sumSquares);
         if (norm > maxNorm) {

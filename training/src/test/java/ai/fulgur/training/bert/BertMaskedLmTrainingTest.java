@@ -1,5 +1,6 @@
 package ai.fulgur.training.bert;
 
+import ai.fulgur.training.loss.RecordingTokenLoss;
 import ai.fulgur.training.loss.TokenCrossEntropyLoss;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -46,18 +47,6 @@ class BertMaskedLmTrainingTest {
         return new BertConfig(FIRST_WORD + WORDS, 32, 2, 2, 64, T, 2, 0f, 0f, 1e-12f, "gelu", 0.02f, 2);
     }
 
-    /** A recording loss: the value of the last batch. */
-    private static final class RecordingLoss extends TokenCrossEntropyLoss {
-        float last = Float.NaN;
-
-        @Override
-        public NDArray evaluate(NDList labels, NDList predictions) {
-            NDArray loss = super.evaluate(labels, predictions);
-            last = loss.getFloat();
-            return loss;
-        }
-    }
-
     @Test
     void lossFallsOnRepeatedWordSentences() {
         float[] curve = train(new Random(1), 100, 5e-3f, false);
@@ -83,7 +72,7 @@ class BertMaskedLmTrainingTest {
         try (Model model = Model.newInstance("bert-mlm", Device.cpu(), "Fulgur")) {
             Engine.getEngine("Fulgur").setRandomSeed(11);
             model.setBlock(new BertForMaskedLM(config()));
-            RecordingLoss loss = new RecordingLoss();
+            RecordingTokenLoss loss = new RecordingTokenLoss();
             DefaultTrainingConfig cfg = new DefaultTrainingConfig(loss).optDevices(new Device[] {Device.cpu()})
                     .optOptimizer(Optimizer.adam().optLearningRateTracker(Tracker.fixed(learningRate)).build());
             try (Trainer trainer = model.newTrainer(cfg)) {
@@ -101,7 +90,7 @@ class BertMaskedLmTrainingTest {
                             trainer.step();
                         }
                     }
-                    curve[s] = loss.last;
+                    curve[s] = loss.last();
                 }
                 System.out.printf("%d steps in %.1f s%n", steps, (System.nanoTime() - start) / 1e9);
             }

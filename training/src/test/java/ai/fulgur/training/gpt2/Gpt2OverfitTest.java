@@ -1,5 +1,6 @@
 package ai.fulgur.training.gpt2;
 
+import ai.fulgur.training.loss.RecordingTokenLoss;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -11,8 +12,6 @@ import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.EasyTrain;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.Batch;
-import ai.djl.training.loss.Loss;
-import ai.djl.training.loss.SoftmaxCrossEntropyLoss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import ai.djl.translate.Batchifier;
@@ -30,24 +29,6 @@ class Gpt2OverfitTest {
     private static final int VOCAB = 96;
     private static final int MAX_STEPS = 300;
 
-    /** Softmax cross-entropy of logits (B, T, V) against next tokens (B, T), flattened; keeps the last value. */
-    private static final class NextTokenLoss extends Loss {
-        private final SoftmaxCrossEntropyLoss inner = new SoftmaxCrossEntropyLoss("inner");
-        private float last = Float.NaN;
-
-        NextTokenLoss() {
-            super("NextTokenLoss");
-        }
-
-        @Override
-        public NDArray evaluate(NDList labels, NDList predictions) {
-            NDArray logits = predictions.singletonOrThrow().reshape(-1, VOCAB);
-            NDArray loss = inner.evaluate(new NDList(labels.singletonOrThrow().reshape(-1)), new NDList(logits));
-            last = loss.getFloat();
-            return loss;
-        }
-    }
-
     @Test
     void tinyGpt2MemorisesOneBatch() {
         Gpt2Config config = Gpt2Config.builder().nLayer(2).nHead(4).nEmbd(64).nPositions(T).vocabSize(VOCAB).build()
@@ -64,7 +45,7 @@ class Gpt2OverfitTest {
                 targets[b * T + t] = (bytes[b * 37 + t + 1] - 32) % VOCAB;
             }
         }
-        NextTokenLoss loss = new NextTokenLoss();
+        RecordingTokenLoss loss = new RecordingTokenLoss();
         try (Gpt2Model gpt2 = Gpt2Model.newModel(config, Device.cpu(), "Fulgur", 17);
                 Trainer trainer = gpt2.getModel().newTrainer(new DefaultTrainingConfig(loss)
                         .optDevices(new Device[] {Device.cpu()})
@@ -73,7 +54,7 @@ class Gpt2OverfitTest {
             long start = System.nanoTime();
             float first = Float.NaN;
             int steps = 0;
-            while (steps < MAX_STEPS && !(loss.last < 0.05f)) {
+            while (steps < MAX_STEPS && !(loss.last() < 0.05f)) {
                 try (NDManager m = trainer.getManager().newSubManager()) {
                     NDArray x = m.create(inputs, new Shape(BATCH, T));
                     NDArray y = m.create(targets, new Shape(BATCH, T));
@@ -84,16 +65,16 @@ class Gpt2OverfitTest {
                     }
                 }
                 if (steps == 0) {
-                    first = loss.last;
+                    first = loss.last();
                 }
                 steps++;
             }
             double seconds = (System.nanoTime() - start) / 1e9;
-            System.out.printf("tiny GPT-2 overfit: loss %.4f -> %.4f in %d steps, %.1f s%n", first, loss.last, steps,
+            System.out.printf("tiny GPT-2 overfit: loss %.4f -> %.4f in %d steps, %.1f s%n", first, loss.last(), steps,
                     seconds);
             assertTrue(Math.abs(first - Math.log(VOCAB)) < 0.3, "initial loss " + first + " should be near ln "
                     + VOCAB + " = " + Math.log(VOCAB));
-            assertTrue(loss.last < 0.05f, "loss after " + steps + " steps is " + loss.last + ", expected < 0.05");
+            assertTrue(loss.last() < 0.05f, "loss after " + steps + " steps is " + loss.last() + ", expected < 0.05");
         }
     }
 }

@@ -1,5 +1,6 @@
 package ai.fulgur.training.nn;
 
+import ai.fulgur.training.loss.RecordingTokenLoss;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -18,7 +19,6 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.loss.Loss;
-import ai.djl.training.loss.SoftmaxCrossEntropyLoss;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.Tracker;
 import ai.djl.translate.Batchifier;
@@ -57,24 +57,6 @@ class CausalTransformerParityTest {
                 .setNumLayers(LAYERS).setNumHeads(HEADS).build();
     }
 
-    /** Softmax cross-entropy of logits (B, T, V) against next tokens (B, T), flattened to (B·T, V); keeps the value. */
-    private static final class FlatCrossEntropy extends Loss {
-        private final SoftmaxCrossEntropyLoss inner = new SoftmaxCrossEntropyLoss("inner");
-        private float last = Float.NaN;
-
-        FlatCrossEntropy() {
-            super("FlatSoftmaxCrossEntropy");
-        }
-
-        @Override
-        public NDArray evaluate(NDList labels, NDList predictions) {
-            NDArray logits = predictions.singletonOrThrow().reshape(-1, VOCAB);
-            NDArray loss = inner.evaluate(new NDList(labels.singletonOrThrow().reshape(-1)), new NDList(logits));
-            last = loss.getFloat();
-            return loss;
-        }
-    }
-
     @Test
     void fulgurFlashAttentionFollowsPyTorchComposedLossCurve() throws IOException {
         byte[] text = Files.readAllBytes(tinyShakespeare());
@@ -86,8 +68,8 @@ class CausalTransformerParityTest {
             Engine.getEngine("Fulgur").setRandomSeed(7);
             torchModel.setBlock(model());
             fulgurModel.setBlock(model());
-            FlatCrossEntropy torchLoss = new FlatCrossEntropy();
-            FlatCrossEntropy fulgurLoss = new FlatCrossEntropy();
+            RecordingTokenLoss torchLoss = new RecordingTokenLoss();
+            RecordingTokenLoss fulgurLoss = new RecordingTokenLoss();
             try (Trainer torch = torchModel.newTrainer(config(torchLoss));
                     Trainer fulgur = fulgurModel.newTrainer(config(fulgurLoss))) {
                 torch.initialize(new Shape(BATCH, T));
@@ -133,7 +115,7 @@ class CausalTransformerParityTest {
     }
 
     /** One optimizer step on {@code tokens} (inputs, next tokens); returns the loss before the update. */
-    private static float step(Trainer trainer, FlatCrossEntropy loss, long[][] tokens, int index) {
+    private static float step(Trainer trainer, RecordingTokenLoss loss, long[][] tokens, int index) {
         try (NDManager m = trainer.getManager().newSubManager()) {
             NDArray x = m.create(tokens[0], new Shape(BATCH, T));
             NDArray y = m.create(tokens[1], new Shape(BATCH, T));
@@ -143,7 +125,7 @@ class CausalTransformerParityTest {
                 trainer.step();
             }
         }
-        return loss.last;
+        return loss.last();
     }
 
     /** The model's attention on Fulgur is FlashMultiHeadAttention, and its output is a Fulgur array. */
