@@ -5,6 +5,7 @@ import ai.fulgur.ops.attention.AttentionKernels;
 import ai.fulgur.ops.cpu.CpuStorage;
 import ai.fulgur.ops.elementwise.ElementwiseKernels;
 import ai.fulgur.ops.indexing.IndexingKernels;
+import ai.fulgur.ops.kvcache.PagedKvKernels;
 import ai.fulgur.ops.linalg.LinalgKernels;
 import ai.fulgur.ops.loss.LossKernels;
 import ai.fulgur.ops.norm.NormKernels;
@@ -61,4 +62,9 @@ public interface Backend {
     OptimKernels optim();
 
     AttentionKernels attention();
+
+    /** The paged KV cache kernels; a backend without them says so when asked. */
+    default PagedKvKernels pagedKv() {
+        throw new UnsupportedOperationException("the " + kind() + " backend has no paged KV cache kernels yet");
+    }
 }
