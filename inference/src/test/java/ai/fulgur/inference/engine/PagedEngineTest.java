@@ -285,6 +285,34 @@ class PagedEngineTest {
         }
     }
 
+    /**
+     * Beam search and parallel samples preempted by recomputation with a small token budget: the recomputed beams
+     * come back in chunks of different lengths and must wait for each other before the next beam step.
+     */
+    @Test
+    void beamsAndSamplesSurvivePreemptionByRecomputation() {
+        int[] p1 = prompt(9, 5);
+        int[] p2 = prompt(7, 6);
+        int[] p3 = prompt(8, 2);
+        SamplingParams sampled = new SamplingParams(1.0, 0, 1.0, 4L, 12, null);
+        try (PagedEngine engine = engine(config(4, 16, 0, false, 10, PreemptionMode.RECOMPUTE))) {
+            engine.add(new CompletionRequest("s", p1, sampled, 2, 2, false, -1, List.of()));
+            engine.add(new CompletionRequest("beam", p2, SamplingParams.greedy(12), 2, 3, true, -1, List.of()));
+            engine.add(greedy("g", p3, 12));
+            Map<String, RequestOutput> outs = runToEnd(engine, new HashMap<>());
+            int promptTotal = p1.length + p2.length + p3.length;
+            assertTrue(engine.stats().promptTokens() > promptTotal, "something was recomputed");
+            List<Generator.Completion> samples = new Generator(model).generate(p1, sampled, 2);
+            for (int i = 0; i < 2; i++) {
+                assertArrayEquals(samples.get(i).tokens(), outs.get("s").outputs().get(i).tokens(), "sample " + i);
+            }
+            assertBeamsEqualTheReference(outs.get("beam"), p2, 3, 2, 12, new int[0]);
+            assertArrayEquals(generatorTokens(p3, SamplingParams.greedy(12)), outs.get("g").outputs().getFirst()
+                    .tokens());
+            assertAllFree(engine);
+        }
+    }
+
     /** Greedy, seeded parallel samples and beam search in one batch, under a pool small enough to swap. */
     @Test
     void differentMethodsMixInOneBatch() {
