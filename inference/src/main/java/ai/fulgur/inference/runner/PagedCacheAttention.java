@@ -51,13 +51,13 @@ final class PagedCacheAttention implements CachedAttention {
         Tensor key = squeezeBatch(FulgurNDArray.variableOf(k, "reshapeAndCache").data());      // (T, Hkv, D)
         Tensor value = squeezeBatch(FulgurNDArray.variableOf(v, "reshapeAndCache").data());    // (T, Hkv, D)
         PagedKv.reshapeAndCache(pools.keys(layer), pools.values(layer), key, value, slotMapping);
-        Tensor out = PagedKv.pagedAttention(query.contiguous(), pools.keys(layer), pools.values(layer), blockTables,
+        Tensor out = PagedKv.pagedAttention(query, pools.keys(layer), pools.values(layer), blockTables,
                 queryStarts, contextLens, new PagedAttentionSpec(spec.softmaxScale(), maxQueryLength,
                         maxContextLength));                                                     // (T, Hq, D)
         return FulgurNDArray.wrap(q.getManager(), Variable.constant(out.unsqueeze(0)));
     }
 
-    /** (1, T, H, D) → (T, H, D) as a view (the strides of a slice of the fused projection are kept). */
+    /** (1, T, H, D) → (T, H, D) as a view: the kernels read the strided slices of the fused projection in place. */
     private static Tensor squeezeBatch(Tensor t) {
         return t.squeeze(0);
     }
