@@ -85,11 +85,11 @@ public final class PagedAttentionBench {
         double gbs = bytes / (ms * 1e-3) / 1e9;
         double copyGbs = 2.0 * copyElements * 2 / (copyMs * 1e-3) / 1e9;
         System.out.printf("{\"name\": \"paged_attention_decode\", \"parameters\": {\"model\": \"%s\", \"heads\": %d, "
-                + "\"kv_heads\": %d, \"d\": %d, \"block\": %d, \"context\": %d, \"batch\": %d, \"partitions\": %d, "
+                + "\"kv_heads\": %d, \"d\": %d, \"block\": %d, \"context\": %d, \"batch\": %d, \"partition\": %d, "
                 + "\"dtype\": \"bf16\"}, \"value\": %.1f, \"unit\": \"GB/s\", \"ms\": %.4f, \"bytes\": %d, "
                 + "\"baseline_name\": \"device-to-device copy\", \"baseline_value\": %.1f, \"baseline_ms\": %.4f, "
                 + "\"ratio\": %.3f, \"card\": \"%s\", \"date\": \"%s\"}%n", m.name(), h, h, d, BLOCK, ctx, batch,
-                Math.ceilDiv(ctx, CudaPagedKv.PARTITION), gbs, ms, bytes, copyGbs, copyMs, gbs / copyGbs,
+                CudaPagedKv.partitionTokens(device, h, batch, ctx), gbs, ms, bytes, copyGbs, copyMs, gbs / copyGbs,
                 device.name(), LocalDate.now());
         for (Tensor t : new Tensor[] {keyCache, valueCache, query, out, blockTables, queryStarts, contextLens,
             copySrc, copyDst}) {
