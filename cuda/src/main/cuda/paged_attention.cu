@@ -197,14 +197,47 @@ __device__ __forceinline__ void paged_attention_decode(T* __restrict__ out, floa
 }
 
 // Combines the partitions of each (sequence, head): out = Σ_p e^(m_p − M) o_p / Σ_p e^(m_p − M) l_p, M = max_p m_p.
-// The block finds M and the denominator together, then puts the weights e^(m_p − M) in shared memory a chunk at a
-// time, and each thread sums its output columns over the chunk.
-#define PA_REDUCE_CHUNK 256
-template <typename T>
+// One block of PA_REDUCE_THREADS per (head, sequence): the block finds M and the denominator together, then each
+// thread sums four columns (one 16-byte load per partition) over every (PA_REDUCE_THREADS / (D / 4))-th partition,
+// so a batch of one long sequence, with few blocks and hundreds of partitions each, still has many loads in flight;
+// the slices are added in shared memory.
+#define PA_REDUCE_THREADS 256
+template <int D>
+__device__ __forceinline__ void paged_attention_reduce_sums(float (&o)[4], const float* __restrict__ part_out,
+        const float* __restrict__ part_max, int64_t first, int parts, float m) {
+    constexpr int COLUMNS = D / 4;                       // threads per partition row
+    constexpr int SLICES = PA_REDUCE_THREADS / COLUMNS;  // partition rows read at once
+    __shared__ float4 slices[SLICES][COLUMNS];
+    const int c4 = threadIdx.x % COLUMNS;
+    const int slice = threadIdx.x / COLUMNS;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 4
+    for (int p = slice; p < parts; p += SLICES) {
+        const float w = __expf(part_max[first + p] - m);
+        const float4 v = ((const float4*) (part_out + (first + p) * D))[c4];
+        acc.x += w * v.x;
+        acc.y += w * v.y;
+        acc.z += w * v.z;
+        acc.w += w * v.w;
+    }
+    slices[slice][c4] = acc;
+    __syncthreads();
+    o[0] = o[1] = o[2] = o[3] = 0.f;
+    if (threadIdx.x < COLUMNS) {
+        for (int k = 0; k < SLICES; k++) { // in slice order: the same bits on every run
+            const float4 v = slices[k][threadIdx.x];
+            o[0] += v.x;
+            o[1] += v.y;
+            o[2] += v.z;
+            o[3] += v.w;
+        }
+    }
+}
+
+template <typename T, int D>
 __device__ __forceinline__ void paged_attention_reduce(T* __restrict__ out, const float* __restrict__ part_out,
         const float* __restrict__ part_max, const float* __restrict__ part_sum, const int* __restrict__ query_starts,
-        const int* __restrict__ context_lens, int d, int partition, int max_parts) {
-    __shared__ float weights[PA_REDUCE_CHUNK];
+        const int* __restrict__ context_lens, int partition, int max_parts) {
     __shared__ float scratch[32];
     const int h = blockIdx.x;
     const int s = blockIdx.y;
@@ -215,33 +248,16 @@ __device__ __forceinline__ void paged_attention_reduce(T* __restrict__ out, cons
     for (int p = threadIdx.x; p < parts; p += blockDim.x) m = fmaxf(m, part_max[first + p]);
     m = block_reduce(m, MaxOp(), scratch);
     float total = 0.f;
-    for (int p = threadIdx.x; p < parts; p += blockDim.x) total += __expf(part_max[first + p] - m) * part_sum[first + p];
-    total = block_reduce(total, SumOp(), scratch);
-    float o[PA_MAX_HEAD_DIM / PA_THREADS];
-#pragma unroll
-    for (int i = 0; i < PA_MAX_HEAD_DIM / PA_THREADS; i++) o[i] = 0.f;
-    for (int p0 = 0; p0 < parts; p0 += PA_REDUCE_CHUNK) {
-        const int n = min(PA_REDUCE_CHUNK, parts - p0);
-        __syncthreads(); // the previous chunk's weights are used up
-        for (int p = threadIdx.x; p < n; p += blockDim.x) weights[p] = __expf(part_max[first + p0 + p] - m);
-        __syncthreads();
-#pragma unroll
-        for (int i = 0; i < PA_MAX_HEAD_DIM / PA_THREADS; i++) {
-            const int c = threadIdx.x + i * PA_THREADS;
-            if (c < d) {
-                const float* column = part_out + (first + p0) * d + c;
-                float acc = 0.f;
-#pragma unroll 8
-                for (int p = 0; p < n; p++) acc += weights[p] * column[(int64_t) p * d];
-                o[i] += acc;
-            }
-        }
+    for (int p = threadIdx.x; p < parts; p += blockDim.x) {
+        total += __expf(part_max[first + p] - m) * part_sum[first + p];
     }
-    const int64_t t = query_starts[s];
+    total = block_reduce(total, SumOp(), scratch);
+    float o[4];
+    paged_attention_reduce_sums<D>(o, part_out, part_max, first, parts, m);
+    if (threadIdx.x < D / 4) {
+        T* row = out + ((int64_t) query_starts[s] * hq + h) * D + threadIdx.x * 4;
 #pragma unroll
-    for (int i = 0; i < PA_MAX_HEAD_DIM / PA_THREADS; i++) {
-        const int c = threadIdx.x + i * PA_THREADS;
-        if (c < d) out[(t * hq + h) * d + c] = narrow<T>(o[i] / total);
+        for (int i = 0; i < 4; i++) row[i] = narrow<T>(o[i] / total);
     }
 }
 
@@ -274,7 +290,8 @@ __device__ __forceinline__ void paged_attention_rows(T* __restrict__ out, const 
     const int kvh = h / (hq / hkv);
     const int* table = block_tables + (int64_t) s * table_width;
     float* qs = q_shared[warp];
-    for (int c = lane; c < d; c += 32) qs[c] = widen(q[(int64_t) t * q_stride_t + (int64_t) h * q_stride_h + c]) * scale;
+    const T* q_row = q + (int64_t) t * q_stride_t + (int64_t) h * q_stride_h;
+    for (int c = lane; c < d; c += 32) qs[c] = widen(q_row[c]) * scale;
     __syncwarp();
 
     float m = -CUDART_INF_F;
@@ -351,6 +368,12 @@ extern "C" __global__ void copy_blocks_bytes(const int64_t* caches, const int* p
         paged_attention_decode<T, D>(out, part_out, part_max, part_sum, q, key_cache, value_cache, block_tables,   \
                 query_starts, context_lens, hkv, block_size, table_width, q_stride_t, q_stride_h, scale, partition,  \
                 max_parts);                                                                                          \
+    }                                                                                                                \
+    extern "C" __global__ void __launch_bounds__(PA_REDUCE_THREADS) paged_attention_reduce_d##D##_##SUFFIX(T* out,  \
+            const float* part_out, const float* part_max, const float* part_sum, const int* query_starts,           \
+            const int* context_lens, int partition, int max_parts) {                                                 \
+        paged_attention_reduce<T, D>(out, part_out, part_max, part_sum, query_starts, context_lens, partition,      \
+                max_parts);                                                                                          \
     }
 
 #define PA_ENTRY_POINTS(SUFFIX, T)                                                                                   \
@@ -370,12 +393,6 @@ extern "C" __global__ void copy_blocks_bytes(const int64_t* caches, const int* p
     PA_DECODE_ENTRY_POINT(SUFFIX, T, 64)                                                                             \
     PA_DECODE_ENTRY_POINT(SUFFIX, T, 128)                                                                            \
     PA_DECODE_ENTRY_POINT(SUFFIX, T, 256)                                                                            \
-    extern "C" __global__ void paged_attention_reduce_##SUFFIX(T* out, const float* part_out,                      \
-            const float* part_max, const float* part_sum, const int* query_starts, const int* context_lens, int d,  \
-            int partition, int max_parts) {                                                                          \
-        paged_attention_reduce<T>(out, part_out, part_max, part_sum, query_starts, context_lens, d, partition,      \
-                max_parts);                                                                                          \
-    }                                                                                                                \
     extern "C" __global__ void __launch_bounds__(PA_THREADS) paged_attention_rows_##SUFFIX(T* out, const T* q,     \
             const T* key_cache, const T* value_cache, const int* block_tables, const int* query_starts,            \
             const int* context_lens, int seqs, int rows, int hq, int hkv, int d, int block_size, int table_width,  \

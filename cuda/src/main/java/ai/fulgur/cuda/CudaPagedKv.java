@@ -14,9 +14,10 @@ import jcuda.driver.JCudaDriver;
  * The paged KV cache on the GPU (paged_attention.cu), F32, BF16 and F16 caches with float math.
  *
  * <p>Attention: decode calls ({@link PagedAttentionSpec#maxQueryLength()} = 1) with head dims 32, 64, 128 or 256 and
- * 16-byte aligned rows run the decode kernel, one block per (query head, sequence, partition of
- * {@value #PARTITION} tokens); when the longest context spans several partitions (split-K) the partitions' partial
- * results go to F32 scratch and a second kernel combines them. Everything else (chunked prefill rows, other head
+ * 16-byte aligned rows run the decode kernel, one block per (query head, sequence, partition of at most
+ * {@value #PARTITION} tokens, see {@link #partitionTokens}); when the longest context spans several partitions
+ * (split-K) the partitions' partial results go to F32 scratch and a second kernel combines them. Everything else
+ * (chunked prefill rows, other head
  * dims) runs the one-warp-per-row kernel. Swapping copies each run of consecutive blocks with one staged cuMemcpy
  * (host pools are Java arrays, so the copies go through the device's pinned buffers).
  */
@@ -28,6 +29,10 @@ final class CudaPagedKv implements PagedKvKernels {
     static final int PARTITION = 512;
     /** The fewest: below it a block's fixed costs (query load, two block reductions) start to show. */
     static final int MIN_PARTITION = 128;
+    /** Threads of the split-K reduce kernel (PA_REDUCE_THREADS). */
+    private static final int REDUCE_THREADS = 256;
+    /** A partition size fixed by {@link #forcePartition} (benchmarks), or 0 for the automatic choice. */
+    private static volatile int forcedPartition;
     /** Decode blocks per multiprocessor worth aiming for: about four waves of the 8 to 10 that fit at once. */
     private static final int BLOCKS_PER_MULTIPROCESSOR = 32;
     private static final Set<Long> DECODE_HEAD_DIMS = Set.of(32L, 64L, 128L, 256L);
@@ -113,10 +118,9 @@ final class CudaPagedKv implements PagedKvKernels {
                         CudaTensors.first(keyCache), CudaTensors.first(valueCache), CudaTensors.first(blockTables),
                         CudaTensors.first(queryStarts), CudaTensors.first(contextLens), hkv, blockSize, tableWidth,
                         query.stride(0), query.stride(1), scale, partition, maxParts);
-                device.launch3(MODULE, "paged_attention_reduce_" + suffix, hq, grid, 1, THREADS, 0,
+                device.launch3(MODULE, "paged_attention_reduce_d" + d + "_" + suffix, hq, grid, 1, REDUCE_THREADS, 0,
                         CudaTensors.first(out), partOut.address(0), partMax.address(0), partSum.address(0),
-                        CudaTensors.first(queryStarts), CudaTensors.first(contextLens), (int) d, partition,
-                        maxParts);
+                        CudaTensors.first(queryStarts), CudaTensors.first(contextLens), partition, maxParts);
             } // stream-ordered release: the scratch is reused only by later work on the same stream
             return;
         }
@@ -134,12 +138,23 @@ final class CudaPagedKv implements PagedKvKernels {
      * in full waves, where 512-token partitions leave the last wave half empty.
      */
     static int partitionTokens(CudaDevice device, long heads, long seqs, int maxContextLength) {
+        if (forcedPartition != 0) {
+            return forcedPartition;
+        }
         long target = (long) BLOCKS_PER_MULTIPROCESSOR * device.multiprocessors();
         int partition = PARTITION;
         while (partition > MIN_PARTITION && heads * seqs * Math.ceilDiv(maxContextLength, partition) < target) {
             partition /= 2;
         }
         return partition;
+    }
+
+    /** Fixes the partition size (128, 256 or 512; 0 restores the automatic choice), for PagedAttentionBench. */
+    static void forcePartition(int tokens) {
+        if (tokens != 0 && tokens != 128 && tokens != 256 && tokens != 512) {
+            throw new IllegalArgumentException("partition must be 0 (automatic), 128, 256 or 512, got " + tokens);
+        }
+        forcedPartition = tokens;
     }
 
     /** A y or z grid dimension, at most 65535. */
