@@ -17,9 +17,9 @@ import jcuda.driver.JCudaDriver;
  * 16-byte aligned rows run the decode kernel, one block per (query head, sequence, partition of at most
  * {@value #PARTITION} tokens, see {@link #partitionTokens}); when the longest context spans several partitions
  * (split-K) the partitions' partial results go to F32 scratch and a second kernel combines them. Everything else
- * (chunked prefill rows, other head
- * dims) runs the one-warp-per-row kernel. Swapping copies each run of consecutive blocks with one staged cuMemcpy
- * (host pools are Java arrays, so the copies go through the device's pinned buffers).
+ * (chunked prefill rows, other head dims) runs the one-warp-per-row kernel. Swapping copies each run of consecutive
+ * blocks with one staged cuMemcpy (host pools are Java arrays, so the copies go through the device's pinned
+ * buffers).
  */
 final class CudaPagedKv implements PagedKvKernels {
     private static final String MODULE = "paged_attention";
