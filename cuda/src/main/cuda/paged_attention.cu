@@ -7,7 +7,8 @@
 // contiguous. Math in float: BF16/F16 are widened on load, the output rounded once.
 //
 // Decode (one query row per sequence), paged_attention_decode_d<D>: one block of 128 threads per (query head,
-// sequence, partition of PA_PARTITION tokens). A group of G lanes holds one token's D-element row as 16-byte loads, so
+// sequence, partition of at most PA_PARTITION tokens; the host picks 512, 256 or 128 so that there are blocks enough
+// for several waves). A group of G lanes holds one token's D-element row as 16-byte loads, so
 // a warp reads 32/G rows per step, and each lane keeps PA_UNROLL steps of loads in flight before it uses them. Pass 1
 // writes the partition's scores to shared memory, the block takes their max and sum of exponentials, pass 2 sums
 // p·V with the same lane layout and the groups are added in shared memory. A context of one partition writes the
@@ -22,7 +23,7 @@
 
 #define PA_THREADS 128
 #define PA_WARPS (PA_THREADS / 32)
-#define PA_PARTITION 512
+#define PA_PARTITION 512 // the most tokens of a partition (the scores' shared array)
 #define PA_UNROLL 4
 #define PA_MAX_HEAD_DIM 256
 
@@ -56,7 +57,7 @@ __device__ __forceinline__ void paged_attention_decode(T* __restrict__ out, floa
         float* __restrict__ part_max, float* __restrict__ part_sum, const T* __restrict__ q,
         const T* __restrict__ key_cache, const T* __restrict__ value_cache, const int* __restrict__ block_tables,
         const int* __restrict__ query_starts, const int* __restrict__ context_lens, int hkv, int block_size,
-        int table_width, int64_t q_stride_t, int64_t q_stride_h, float scale, int max_parts) {
+        int table_width, int64_t q_stride_t, int64_t q_stride_h, float scale, int partition, int max_parts) {
     constexpr int W = 16 / sizeof(T);         // elements per 16-byte load
     constexpr int NVEC = D / W;               // loads per row
     constexpr int G = NVEC < 32 ? NVEC : 32;  // lanes per token
@@ -73,9 +74,9 @@ __device__ __forceinline__ void paged_attention_decode(T* __restrict__ out, floa
     const int part = blockIdx.z;
     const int hq = gridDim.x;
     const int ctx = context_lens[s];
-    const int start = part * PA_PARTITION;
+    const int start = part * partition;
     if (start >= ctx) return; // a partition past this sequence's context
-    const int end = min(ctx, start + PA_PARTITION);
+    const int end = min(ctx, start + partition);
     const int kvh = h / (hq / hkv);
     const int64_t t = query_starts[s];
     const int warp = threadIdx.x >> 5;
@@ -196,24 +197,67 @@ __device__ __forceinline__ void paged_attention_decode(T* __restrict__ out, floa
 }
 
 // Combines the partitions of each (sequence, head): out = Σ_p e^(m_p − M) o_p / Σ_p e^(m_p − M) l_p, M = max_p m_p.
-template <typename T>
+// One block of PA_REDUCE_THREADS per (head, sequence): the block finds M and the denominator together, then each
+// thread sums four columns (one 16-byte load per partition) over every (PA_REDUCE_THREADS / (D / 4))-th partition,
+// so a batch of one long sequence, with few blocks and hundreds of partitions each, still has many loads in flight;
+// the slices are added in shared memory.
+#define PA_REDUCE_THREADS 256
+template <int D>
+__device__ __forceinline__ void paged_attention_reduce_sums(float (&o)[4], const float* __restrict__ part_out,
+        const float* __restrict__ part_max, int64_t first, int parts, float m) {
+    constexpr int COLUMNS = D / 4;                       // threads per partition row
+    constexpr int SLICES = PA_REDUCE_THREADS / COLUMNS;  // partition rows read at once
+    __shared__ float4 slices[SLICES][COLUMNS];
+    const int c4 = threadIdx.x % COLUMNS;
+    const int slice = threadIdx.x / COLUMNS;
+    float4 acc = make_float4(0.f, 0.f, 0.f, 0.f);
+#pragma unroll 4
+    for (int p = slice; p < parts; p += SLICES) {
+        const float w = __expf(part_max[first + p] - m);
+        const float4 v = ((const float4*) (part_out + (first + p) * D))[c4];
+        acc.x += w * v.x;
+        acc.y += w * v.y;
+        acc.z += w * v.z;
+        acc.w += w * v.w;
+    }
+    slices[slice][c4] = acc;
+    __syncthreads();
+    o[0] = o[1] = o[2] = o[3] = 0.f;
+    if (threadIdx.x < COLUMNS) {
+        for (int k = 0; k < SLICES; k++) { // in slice order: the same bits on every run
+            const float4 v = slices[k][threadIdx.x];
+            o[0] += v.x;
+            o[1] += v.y;
+            o[2] += v.z;
+            o[3] += v.w;
+        }
+    }
+}
+
+template <typename T, int D>
 __device__ __forceinline__ void paged_attention_reduce(T* __restrict__ out, const float* __restrict__ part_out,
         const float* __restrict__ part_max, const float* __restrict__ part_sum, const int* __restrict__ query_starts,
-        const int* __restrict__ context_lens, int d, int max_parts) {
+        const int* __restrict__ context_lens, int partition, int max_parts) {
+    __shared__ float scratch[32];
     const int h = blockIdx.x;
     const int s = blockIdx.y;
     const int hq = gridDim.x;
-    const int parts = (context_lens[s] + PA_PARTITION - 1) / PA_PARTITION;
+    const int parts = (context_lens[s] + partition - 1) / partition;
     const int64_t first = ((int64_t) s * hq + h) * max_parts;
     float m = -CUDART_INF_F;
-    for (int p = 0; p < parts; p++) m = fmaxf(m, part_max[first + p]);
+    for (int p = threadIdx.x; p < parts; p += blockDim.x) m = fmaxf(m, part_max[first + p]);
+    m = block_reduce(m, MaxOp(), scratch);
     float total = 0.f;
-    for (int p = 0; p < parts; p++) total += __expf(part_max[first + p] - m) * part_sum[first + p];
-    const int64_t t = query_starts[s];
-    for (int c = threadIdx.x; c < d; c += blockDim.x) {
-        float o = 0.f;
-        for (int p = 0; p < parts; p++) o += __expf(part_max[first + p] - m) * part_out[(first + p) * d + c];
-        out[(t * hq + h) * d + c] = narrow<T>(o / total);
+    for (int p = threadIdx.x; p < parts; p += blockDim.x) {
+        total += __expf(part_max[first + p] - m) * part_sum[first + p];
+    }
+    total = block_reduce(total, SumOp(), scratch);
+    float o[4];
+    paged_attention_reduce_sums<D>(o, part_out, part_max, first, parts, m);
+    if (threadIdx.x < D / 4) {
+        T* row = out + ((int64_t) query_starts[s] * hq + h) * D + threadIdx.x * 4;
+#pragma unroll
+        for (int i = 0; i < 4; i++) row[i] = narrow<T>(o[i] / total);
     }
 }
 
@@ -246,7 +290,8 @@ __device__ __forceinline__ void paged_attention_rows(T* __restrict__ out, const 
     const int kvh = h / (hq / hkv);
     const int* table = block_tables + (int64_t) s * table_width;
     float* qs = q_shared[warp];
-    for (int c = lane; c < d; c += 32) qs[c] = widen(q[(int64_t) t * q_stride_t + (int64_t) h * q_stride_h + c]) * scale;
+    const T* q_row = q + (int64_t) t * q_stride_t + (int64_t) h * q_stride_h;
+    for (int c = lane; c < d; c += 32) qs[c] = widen(q_row[c]) * scale;
     __syncwarp();
 
     float m = -CUDART_INF_F;
@@ -319,9 +364,16 @@ extern "C" __global__ void copy_blocks_bytes(const int64_t* caches, const int* p
     extern "C" __global__ void __launch_bounds__(PA_THREADS) paged_attention_decode_d##D##_##SUFFIX(T* out,         \
             float* part_out, float* part_max, float* part_sum, const T* q, const T* key_cache, const T* value_cache, \
             const int* block_tables, const int* query_starts, const int* context_lens, int hkv, int block_size,      \
-            int table_width, int64_t q_stride_t, int64_t q_stride_h, float scale, int max_parts) {                   \
+            int table_width, int64_t q_stride_t, int64_t q_stride_h, float scale, int partition, int max_parts) {    \
         paged_attention_decode<T, D>(out, part_out, part_max, part_sum, q, key_cache, value_cache, block_tables,   \
-                query_starts, context_lens, hkv, block_size, table_width, q_stride_t, q_stride_h, scale, max_parts); \
+                query_starts, context_lens, hkv, block_size, table_width, q_stride_t, q_stride_h, scale, partition,  \
+                max_parts);                                                                                          \
+    }                                                                                                                \
+    extern "C" __global__ void __launch_bounds__(PA_REDUCE_THREADS) paged_attention_reduce_d##D##_##SUFFIX(T* out,  \
+            const float* part_out, const float* part_max, const float* part_sum, const int* query_starts,           \
+            const int* context_lens, int partition, int max_parts) {                                                 \
+        paged_attention_reduce<T, D>(out, part_out, part_max, part_sum, query_starts, context_lens, partition,      \
+                max_parts);                                                                                          \
     }
 
 #define PA_ENTRY_POINTS(SUFFIX, T)                                                                                   \
@@ -341,11 +393,6 @@ extern "C" __global__ void copy_blocks_bytes(const int64_t* caches, const int* p
     PA_DECODE_ENTRY_POINT(SUFFIX, T, 64)                                                                             \
     PA_DECODE_ENTRY_POINT(SUFFIX, T, 128)                                                                            \
     PA_DECODE_ENTRY_POINT(SUFFIX, T, 256)                                                                            \
-    extern "C" __global__ void paged_attention_reduce_##SUFFIX(T* out, const float* part_out,                      \
-            const float* part_max, const float* part_sum, const int* query_starts, const int* context_lens, int d,  \
-            int max_parts) {                                                                                         \
-        paged_attention_reduce<T>(out, part_out, part_max, part_sum, query_starts, context_lens, d, max_parts);     \
-    }                                                                                                                \
     extern "C" __global__ void __launch_bounds__(PA_THREADS) paged_attention_rows_##SUFFIX(T* out, const T* q,     \
             const T* key_cache, const T* value_cache, const int* block_tables, const int* query_starts,            \
             const int* context_lens, int seqs, int rows, int hq, int hkv, int d, int block_size, int table_width,  \

@@ -14,18 +14,27 @@ import jcuda.driver.JCudaDriver;
  * The paged KV cache on the GPU (paged_attention.cu), F32, BF16 and F16 caches with float math.
  *
  * <p>Attention: decode calls ({@link PagedAttentionSpec#maxQueryLength()} = 1) with head dims 32, 64, 128 or 256 and
- * 16-byte aligned rows run the decode kernel, one block per (query head, sequence, partition of
- * {@value #PARTITION} tokens); when the longest context spans several partitions (split-K) the partitions' partial
- * results go to F32 scratch and a second kernel combines them. Everything else (chunked prefill rows, other head
- * dims) runs the one-warp-per-row kernel. Swapping copies each run of consecutive blocks with one staged cuMemcpy
- * (host pools are Java arrays, so the copies go through the device's pinned buffers).
+ * 16-byte aligned rows run the decode kernel, one block per (query head, sequence, partition of at most
+ * {@value #PARTITION} tokens, see {@link #partitionTokens}); when the longest context spans several partitions
+ * (split-K) the partitions' partial results go to F32 scratch and a second kernel combines them. Everything else
+ * (chunked prefill rows, other head dims) runs the one-warp-per-row kernel. Swapping copies each run of consecutive
+ * blocks with one staged cuMemcpy (host pools are Java arrays, so the copies go through the device's pinned
+ * buffers).
  */
 final class CudaPagedKv implements PagedKvKernels {
     private static final String MODULE = "paged_attention";
     /** Threads of the attention kernels (PA_THREADS). */
     private static final int THREADS = 128;
-    /** Tokens per split-K partition of the decode kernel (PA_PARTITION). */
+    /** The most tokens of a split-K partition of the decode kernel (PA_PARTITION). */
     static final int PARTITION = 512;
+    /** The fewest: below it a block's fixed costs (query load, two block reductions) start to show. */
+    static final int MIN_PARTITION = 128;
+    /** Threads of the split-K reduce kernel (PA_REDUCE_THREADS). */
+    private static final int REDUCE_THREADS = 256;
+    /** A partition size fixed by {@link #forcePartition} (benchmarks), or 0 for the automatic choice. */
+    private static volatile int forcedPartition;
+    /** Decode blocks per multiprocessor worth aiming for: about four waves of the 8 to 10 that fit at once. */
+    private static final int BLOCKS_PER_MULTIPROCESSOR = 32;
     private static final Set<Long> DECODE_HEAD_DIMS = Set.of(32L, 64L, 128L, 256L);
 
     static String suffix(DType t) {
@@ -87,16 +96,17 @@ final class CudaPagedKv implements PagedKvKernels {
         int tableWidth = (int) blockTables.shape().dim(1);
         float scale = (float) spec.scale();
         if (usesDecodeKernel(query, keyCache, valueCache, spec)) {
-            int maxParts = Math.ceilDiv(spec.maxContextLength(), PARTITION);
+            int partition = partitionTokens(device, hq, seqs, spec.maxContextLength());
+            int maxParts = Math.ceilDiv(spec.maxContextLength(), partition);
             String kernel = "paged_attention_decode_d" + d + "_" + suffix;
             long grid = gridY(seqs, "sequences");
-            gridY(maxParts, "partitions of " + PARTITION + " tokens (spec.maxContextLength)");
+            gridY(maxParts, "partitions of " + partition + " tokens (spec.maxContextLength)");
             if (maxParts == 1) {
                 device.launch3(MODULE, kernel, hq, grid, 1, THREADS, 0, CudaTensors.first(out), 0L, 0L, 0L,
                         CudaTensors.first(query), CudaTensors.first(keyCache), CudaTensors.first(valueCache),
                         CudaTensors.first(blockTables), CudaTensors.first(queryStarts),
                         CudaTensors.first(contextLens), hkv, blockSize, tableWidth, query.stride(0), query.stride(1),
-                        scale, 1);
+                        scale, partition, 1);
                 return;
             }
             long partials = seqs * hq * maxParts;
@@ -107,10 +117,10 @@ final class CudaPagedKv implements PagedKvKernels {
                         partOut.address(0), partMax.address(0), partSum.address(0), CudaTensors.first(query),
                         CudaTensors.first(keyCache), CudaTensors.first(valueCache), CudaTensors.first(blockTables),
                         CudaTensors.first(queryStarts), CudaTensors.first(contextLens), hkv, blockSize, tableWidth,
-                        query.stride(0), query.stride(1), scale, maxParts);
-                device.launch3(MODULE, "paged_attention_reduce_" + suffix, hq, grid, 1, (int) Math.min(256, d), 0,
+                        query.stride(0), query.stride(1), scale, partition, maxParts);
+                device.launch3(MODULE, "paged_attention_reduce_d" + d + "_" + suffix, hq, grid, 1, REDUCE_THREADS, 0,
                         CudaTensors.first(out), partOut.address(0), partMax.address(0), partSum.address(0),
-                        CudaTensors.first(queryStarts), CudaTensors.first(contextLens), (int) d, maxParts);
+                        CudaTensors.first(queryStarts), CudaTensors.first(contextLens), partition, maxParts);
             } // stream-ordered release: the scratch is reused only by later work on the same stream
             return;
         }
@@ -120,6 +130,31 @@ final class CudaPagedKv implements PagedKvKernels {
                 CudaTensors.first(valueCache), CudaTensors.first(blockTables), CudaTensors.first(queryStarts),
                 CudaTensors.first(contextLens), (int) seqs, (int) rows, (int) hq, hkv, (int) d, blockSize, tableWidth,
                 query.stride(0), query.stride(1), scale);
+    }
+
+    /**
+     * Tokens per partition: {@value #PARTITION}, halved (down to {@value #MIN_PARTITION}) while the (head, sequence,
+     * partition) blocks would not fill the device several times over: a batch of one long sequence then still runs
+     * in full waves, where 512-token partitions leave the last wave half empty.
+     */
+    static int partitionTokens(CudaDevice device, long heads, long seqs, int maxContextLength) {
+        if (forcedPartition != 0) {
+            return forcedPartition;
+        }
+        long target = (long) BLOCKS_PER_MULTIPROCESSOR * device.multiprocessors();
+        int partition = PARTITION;
+        while (partition > MIN_PARTITION && heads * seqs * Math.ceilDiv(maxContextLength, partition) < target) {
+            partition /= 2;
+        }
+        return partition;
+    }
+
+    /** Fixes the partition size (128, 256 or 512; 0 restores the automatic choice), for PagedAttentionBench. */
+    static void forcePartition(int tokens) {
+        if (tokens != 0 && tokens != 128 && tokens != 256 && tokens != 512) {
+            throw new IllegalArgumentException("partition must be 0 (automatic), 128, 256 or 512, got " + tokens);
+        }
+        forcedPartition = tokens;
     }
 
     /** A y or z grid dimension, at most 65535. */

@@ -18,9 +18,10 @@ import org.junit.jupiter.api.Test;
 /**
  * The CUDA paged KV kernels equal the CPU reference ({@link ai.fulgur.ops.cpu.CpuPagedKv}, itself checked against a
  * float64 formula) on fresh random inputs: decode over contexts from 1 to 4000 tokens (one partition, and split-K
- * over several), mixed lengths in one batch, grouped-query heads, chunked-prefill rows beside decode rows, head dims
- * with and without a decode kernel, strided queries, BF16/F16/F32; outputs poisoned with NaN before each run, so an
- * element no kernel writes fails. reshapeAndCache, copyBlocks and swapBlocks must give the CPU's bits exactly.
+ * over several, partitions of 512, 256 and 128 tokens), mixed lengths in one batch, grouped-query heads,
+ * chunked-prefill rows beside decode rows, head dims with and without a decode kernel, strided queries,
+ * BF16/F16/F32; outputs poisoned with NaN before each run, so an element no kernel writes fails. reshapeAndCache,
+ * copyBlocks and swapBlocks must give the CPU's bits exactly.
  */
 class CudaPagedKvTest extends GpuTest {
     private static final DType[] DTYPES = {DType.BF16, DType.F16, DType.F32};
@@ -48,7 +49,7 @@ class CudaPagedKvTest extends GpuTest {
 
     @Test
     void decodeOneSequenceAtManyContextLengths() {
-        // one partition (up to 512), exactly one and two, and split-K up to 8 partitions
+        // one partition, and split-K over up to 32 (a batch this small gets 128-token partitions)
         int[] lengths = {1, 2, 15, 16, 17, 100, 511, 512, 513, 1000, 1537, 4000};
         long seed = 1;
         for (DType dtype : DTYPES) {
@@ -59,6 +60,29 @@ class CudaPagedKvTest extends GpuTest {
                     assertTrue(CudaPagedKv.decodeShape(w.query(), w.spec()));
                     assertGpuMatchesCpu("decode d" + d + " context " + len, w);
                 }
+            }
+        }
+    }
+
+    @Test
+    void decodeAtEachPartitionSize() {
+        // batches just large enough for 512- and 256-token partitions (smaller ones above get 128), random lengths
+        CudaDevice device = CudaBackend.device(GPU);
+        int hq = 16;
+        int maxContext = 900;
+        SplittableRandom rnd = new SplittableRandom(50);
+        for (int partition : new int[] {512, 256}) {
+            long blocks = (long) hq * Math.ceilDiv(maxContext, partition);
+            int seqs = (int) Math.ceilDiv(32L * device.multiprocessors(), blocks);
+            assertEquals(partition, CudaPagedKv.partitionTokens(device, hq, seqs, maxContext));
+            int[] lens = new int[seqs];
+            for (int s = 0; s < seqs; s++) {
+                lens[s] = s == 0 ? maxContext : 1 + rnd.nextInt(maxContext);
+            }
+            for (DType dtype : DTYPES) {
+                PagedKvWorkload w = PagedKvWorkload.random(dtype, 16, hq, 4, 64, lens, ones(seqs), false,
+                        rnd.nextLong());
+                assertGpuMatchesCpu("decode partition " + partition, w);
             }
         }
     }

@@ -18,9 +18,10 @@ import java.util.List;
  * read and out written, over the time) as a fraction of a device-to-device copy of the same byte count measured in
  * the same run (the copy's bandwidth counts its bytes read plus written, as {@link CudaOpsBench}). Two head shapes,
  * GPT-2 124M's (12 heads of 64) and a larger model's (32 heads of 128); contexts 1k to 32k with batches that keep
- * about the same cache bytes in play (enough to fill the GPU), plus batch 1 at 32k, which only split-K keeps busy.
- * Every sequence has the full context; block tables are a random permutation of the pool (no two neighbouring
- * logical blocks adjacent in memory, in general). Median of event-timed repetitions after warm-up. Run from the
+ * about the same cache bytes in play (enough to fill the GPU), plus batch 1 at 32k, which only split-K keeps busy
+ * (with the automatic partition size, then with each size forced). Every sequence has the full context; block
+ * tables are a random permutation of the pool (no two neighbouring logical blocks adjacent in memory, in general).
+ * Median of event-timed repetitions after warm-up. Run from the
  * bundle like {@link GemmBench}: {@code ... ai.fulgur.cuda.PagedAttentionBench}; prints one JSON object per line.
  */
 public final class PagedAttentionBench {
@@ -39,13 +40,18 @@ public final class PagedAttentionBench {
         int[] contexts = {1024, 2048, 4096, 8192, 16384, 32768};
         for (Model m : models) {
             for (int ctx : contexts) {
-                run(device, gpu, m, ctx, (int) Math.max(1, m.tokens() / ctx));
+                run(device, gpu, m, ctx, (int) Math.max(1, m.tokens() / ctx), 0);
             }
-            run(device, gpu, m, 32768, 1);
+            // batch 1: the automatic partition size, then each size forced
+            for (int partition : new int[] {0, 512, 256, 128}) {
+                run(device, gpu, m, 32768, 1, partition);
+            }
         }
     }
 
-    private static void run(CudaDevice device, Device gpu, Model m, int ctx, int batch) {
+    /** One row; {@code partition} 0 lets the kernel choose its partition size, else fixes it. */
+    private static void run(CudaDevice device, Device gpu, Model m, int ctx, int batch, int partition) {
+        CudaPagedKv.forcePartition(partition);
         int h = m.heads();
         int d = m.headDim();
         int blocksPerSeq = Math.ceilDiv(ctx, BLOCK);
@@ -84,16 +90,19 @@ public final class PagedAttentionBench {
         double copyMs = device.medianMillis(() -> Backends.of(gpu).elementwise().copy(copyDst, copySrc), 5, 20);
         double gbs = bytes / (ms * 1e-3) / 1e9;
         double copyGbs = 2.0 * copyElements * 2 / (copyMs * 1e-3) / 1e9;
+        int used = CudaPagedKv.partitionTokens(device, h, batch, ctx);
         System.out.printf("{\"name\": \"paged_attention_decode\", \"parameters\": {\"model\": \"%s\", \"heads\": %d, "
-                + "\"kv_heads\": %d, \"d\": %d, \"block\": %d, \"context\": %d, \"batch\": %d, \"partitions\": %d, "
-                + "\"dtype\": \"bf16\"}, \"value\": %.1f, \"unit\": \"GB/s\", \"ms\": %.4f, \"bytes\": %d, "
-                + "\"baseline_name\": \"device-to-device copy\", \"baseline_value\": %.1f, \"baseline_ms\": %.4f, "
-                + "\"ratio\": %.3f, \"card\": \"%s\", \"date\": \"%s\"}%n", m.name(), h, h, d, BLOCK, ctx, batch,
-                Math.ceilDiv(ctx, CudaPagedKv.PARTITION), gbs, ms, bytes, copyGbs, copyMs, gbs / copyGbs,
-                device.name(), LocalDate.now());
+                + "\"kv_heads\": %d, \"d\": %d, \"block\": %d, \"context\": %d, \"batch\": %d, \"partition\": %d, "
+                + "\"partition_choice\": \"%s\", \"dtype\": \"bf16\"}, \"value\": %.1f, \"unit\": \"GB/s\", "
+                + "\"ms\": %.4f, \"bytes\": %d, \"baseline_name\": \"device-to-device copy\", "
+                + "\"baseline_value\": %.1f, \"baseline_ms\": %.4f, \"ratio\": %.3f, \"card\": \"%s\", "
+                + "\"date\": \"%s\"}%n", m.name(), h, h, d, BLOCK, ctx, batch, used,
+                partition == 0 ? "auto" : "forced", gbs, ms, bytes, copyGbs, copyMs, gbs / copyGbs, device.name(),
+                LocalDate.now());
         for (Tensor t : new Tensor[] {keyCache, valueCache, query, out, blockTables, queryStarts, contextLens,
             copySrc, copyDst}) {
             t.storage().close();
         }
+        CudaPagedKv.forcePartition(0);
     }
 }
