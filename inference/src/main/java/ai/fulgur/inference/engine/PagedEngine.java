@@ -30,6 +30,12 @@ import java.util.Set;
  * </pre>
  * Requests of every kind (greedy, sampled, n parallel samples sharing the prompt's blocks, best_of, beam search)
  * share one batch. Not thread-safe (see {@link LlmEngine}).
+ *
+ * <p>Reported log-probabilities are log softmax(logits / T), T the request's temperature, or 1 for greedy decoding
+ * and beam search. A generated stop token is kept in the tokens but not in the text. Beam search (see
+ * {@code BeamSearch}) follows Hugging Face's with length_penalty 1.0 and early_stopping=True, ignores temperature,
+ * top-k, top-p and the seed, and applies stop strings to the final texts only. A request whose prompt needs more
+ * blocks than the whole device pool ends at once with finish reason "length" and no tokens.
  */
 public final class PagedEngine implements LlmEngine {
     private final Gpt2Model model;
