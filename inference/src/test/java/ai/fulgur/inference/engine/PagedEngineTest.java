@@ -429,6 +429,22 @@ class PagedEngineTest {
         }
     }
 
+    /** A prompt larger than the whole device pool can never run: it ends at once, and the others still run. */
+    @Test
+    void aPromptLargerThanThePoolEndsWithLengthAndNoTokens() {
+        try (PagedEngine engine = engine(config(4, 3, 0, false, 64, PreemptionMode.RECOMPUTE))) {
+            engine.add(greedy("huge", prompt(13, 1), 4));
+            engine.add(greedy("small", prompt(3, 2), 4));
+            Map<String, RequestOutput> outs = runToEnd(engine, new HashMap<>());
+            CompletionOutput huge = outs.get("huge").outputs().getFirst();
+            assertEquals("length", huge.finishReason());
+            assertEquals(0, huge.tokens().length);
+            assertArrayEquals(generatorTokens(prompt(3, 2), SamplingParams.greedy(4)),
+                    outs.get("small").outputs().getFirst().tokens());
+            assertAllFree(engine);
+        }
+    }
+
     @Test
     void badRequestsAreRejectedNamingTheValue() {
         try (PagedEngine engine = engine(config(4, 32, 0, false, 64, PreemptionMode.SWAP))) {
