@@ -8,7 +8,7 @@ cp="$(ls "$home"/lib/*.jar "$home"/tests/fulgur-*-tests.jar | tr '\n' ':')"
 selectors=("$@")
 if [ ${#selectors[@]} -eq 0 ]; then
   selectors=(--scan-classpath "$home/tests/fulgur-cuda-tests.jar" --scan-classpath "$home/tests/fulgur-training-tests.jar"
-    --include-tag gpu)
+    --scan-classpath "$home/tests/fulgur-inference-tests.jar" --include-tag gpu)
 fi
 exec "$home/runtime/bin/java" --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED \
   -Dai.djl.offline=true -Dai.djl.default_engine=Fulgur -Xmx16g \
