@@ -18,6 +18,7 @@ public final class ServingMetrics {
     private final MetricsRegistry registry = new MetricsRegistry();
     private volatile EngineStats stats = IDLE;
     private volatile int admissionQueue;
+    private final java.util.concurrent.atomic.AtomicInteger peakKvUsed = new java.util.concurrent.atomic.AtomicInteger();
 
     final Counter promptTokens;
     final Counter generationTokens;
@@ -91,7 +92,13 @@ public final class ServingMetrics {
             kvSlotsAllocated.add(now.deviceKv().allocatedSlots());
             kvSlotsFilled.add(now.deviceKv().filledSlots());
         }
+        peakKvUsed.accumulateAndGet(now.deviceKv().usedBlocks(), Math::max);
         stats = now;
+    }
+
+    /** The most KV blocks used at once since the previous call (for the load test's intervals). */
+    public int takePeakKvUsed() {
+        return peakKvUsed.getAndSet(0);
     }
 
     void admissionQueue(int depth) {
@@ -102,6 +109,21 @@ public final class ServingMetrics {
     public double averageKvWaste() {
         double allocated = kvSlotsAllocated.value();
         return allocated == 0 ? 0 : 1 - kvSlotsFilled.value() / allocated;
+    }
+
+    /** Σ over engine steps of allocated KV slots (for a waste figure over an interval: difference two readings). */
+    public double kvSlotsAllocatedTotal() {
+        return kvSlotsAllocated.value();
+    }
+
+    /** Σ over engine steps of filled KV slots. */
+    public double kvSlotsFilledTotal() {
+        return kvSlotsFilled.value();
+    }
+
+    /** Tokens generated so far. */
+    public double generationTokensTotal() {
+        return generationTokens.value();
     }
 
     /** Counts one answered completion request. */
