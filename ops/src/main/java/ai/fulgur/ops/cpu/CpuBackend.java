@@ -8,6 +8,7 @@ import ai.fulgur.ops.activation.ActivationKernels;
 import ai.fulgur.ops.attention.AttentionKernels;
 import ai.fulgur.ops.elementwise.ElementwiseKernels;
 import ai.fulgur.ops.indexing.IndexingKernels;
+import ai.fulgur.ops.kvcache.PagedKvKernels;
 import ai.fulgur.ops.linalg.LinalgKernels;
 import ai.fulgur.ops.loss.LossKernels;
 import ai.fulgur.ops.norm.NormKernels;
@@ -27,6 +28,7 @@ public final class CpuBackend implements Backend {
     private final RandomKernels random = new CpuRandom();
     private final OptimKernels optim = new CpuOptim();
     private final AttentionKernels attention = new CpuAttention();
+    private final PagedKvKernels pagedKv = new CpuPagedKv();
 
     @Override public Device.Kind kind() { return Device.Kind.CPU; }
     @Override public boolean isAvailable() { return true; }
@@ -58,4 +60,5 @@ public final class CpuBackend implements Backend {
     @Override public RandomKernels random() { return random; }
     @Override public OptimKernels optim() { return optim; }
     @Override public AttentionKernels attention() { return attention; }
+    @Override public PagedKvKernels pagedKv() { return pagedKv; }
 }

@@ -242,18 +242,16 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
 
     /**
      * Inference over n new positions with a key/value cache (no dropout, nothing recorded outside a gradient
-     * collector): the new keys and values are written at positions [start, start + n) of {@code keyCache} and
-     * {@code valueCache}, and the new queries attend over positions [0, start + n), the causal mask aligned
-     * bottom-right (query i sees keys j ≤ start + i). Dense attention only.
+     * collector): projects x to q, k and v and lets {@code cache} store k, v and attend (see {@link CachedAttention};
+     * for the contiguous {@link KvCache} the new positions follow the cached ones and the causal mask is aligned
+     * bottom-right). Dense attention only.
      *
-     * @param x          the new positions (B, n, C)
-     * @param keyCache   (B, capacity, Hkv, D), written in place
-     * @param valueCache (B, capacity, Hkv, D), written in place
-     * @param start      positions already in the cache; start + n ≤ capacity
+     * @param x     the new positions (B, n, C)
+     * @param cache where this layer's keys and values go
+     * @param layer this layer's index in the cache
      * @return y (B, n, C), in x's manager
      */
-    public NDArray forwardCached(ParameterStore parameterStore, NDArray x, NDArray keyCache, NDArray valueCache,
-            long start) {
+    public NDArray forwardCached(ParameterStore parameterStore, NDArray x, CachedAttention cache, int layer) {
         if (qkv == null) {
             throw new IllegalStateException(getClass().getSimpleName() + " is not initialized: its projections are "
                     + "created from the first input shape (initialize the model before decoding)");
@@ -262,19 +260,7 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
         long b = x.getShape().get(0);
         long n = x.getShape().get(1);
         long d = embeddingSize / numHeads;
-        long end = start + n;
-        Shape cacheShape = keyCache.getShape();
-        if (cacheShape.dimension() != 4 || cacheShape.get(0) != b || cacheShape.get(2) != numKvHeads
-                || cacheShape.get(3) != d || !cacheShape.equals(valueCache.getShape())) {
-            throw new IllegalArgumentException("KV cache must be (B, capacity, Hkv, D) = (" + b + ", capacity, "
-                    + numKvHeads + ", " + d + ") for keys and values, got " + cacheShape + " and "
-                    + valueCache.getShape());
-        }
-        if (start < 0 || end > cacheShape.get(1)) {
-            throw new IllegalArgumentException("positions [" + start + ", " + end + ") do not fit a KV cache of "
-                    + cacheShape.get(1) + " positions");
-        }
-        AttentionSpec spec = spec(d, n, end);
+        AttentionSpec spec = spec(d, n, n);
         if (spec.layout() != null) {
             throw new UnsupportedOperationException(getClass().getSimpleName() + " has a block-sparse layout; the "
                     + "cached path takes dense attention only");
@@ -283,13 +269,9 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
         NDArray fused = qkv.forward(parameterStore, new NDList(x), false, null).head(); // (B, n, (Hq+2Hkv)·D)
         NDArray heads = fused.reshape(b, n, numHeads + 2L * numKvHeads, d);
         NDArray q = heads.get(m, new NDIndex(":, :, 0:{}", numHeads));                      // (B, n, Hq, D)
-        NDIndex newPositions = new NDIndex(":, {}:{}", start, end);
-        keyCache.set(newPositions, heads.get(m, new NDIndex(":, :, {}:{}", numHeads, numHeads + numKvHeads)));
-        valueCache.set(newPositions, heads.get(m, new NDIndex(":, :, {}:", numHeads + numKvHeads)));
-        NDIndex filled = new NDIndex(":, 0:{}", end);
-        NDArray k = keyCache.get(m, filled);                                                 // (B, end, Hkv, D)
-        NDArray v = valueCache.get(m, filled);                                               // (B, end, Hkv, D)
-        NDArray o = attention(q, k, v, null, spec, false);                                  // (B, n, Hq, D)
+        NDArray k = heads.get(m, new NDIndex(":, :, {}:{}", numHeads, numHeads + numKvHeads)); // (B, n, Hkv, D)
+        NDArray v = heads.get(m, new NDIndex(":, :, {}:", numHeads + numKvHeads));             // (B, n, Hkv, D)
+        NDArray o = cache.attend(layer, q, k, v, spec);                                     // (B, n, Hq, D)
         return out.forward(parameterStore, new NDList(o.reshape(b, n, embeddingSize)), false, null).head();
     }
 

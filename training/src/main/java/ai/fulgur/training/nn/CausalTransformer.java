@@ -40,7 +40,9 @@ import java.util.List;
  * GELU form and layer norm epsilon of every layer, the MLP hidden size, dropout.
  *
  * <p>Generation: {@link #newCache} and {@link #forwardCached} run new tokens only, reading the keys and values of
- * earlier positions from a {@link KvCache}; prefill a prompt, then feed one token at a time.
+ * earlier positions from a {@link KvCache}; prefill a prompt, then feed one token at a time. The general
+ * {@link #forwardCached(ParameterStore, NDArray, int[], CachedAttention, int[])} takes per-token positions and any
+ * {@link CachedAttention}, so the serving engine runs the same layers over its paged cache.
  */
 public class CausalTransformer extends AbstractBlock {
     private static final byte VERSION = 1;
@@ -123,22 +125,75 @@ public class CausalTransformer extends AbstractBlock {
             throw new IllegalArgumentException("KV cache has " + cache.layers() + " layers, the model "
                     + blocks.size());
         }
-        long n = s.get(1);
-        long start = cache.length();
+        int b = Math.toIntExact(s.get(0));
+        int n = Math.toIntExact(s.get(1));
+        int start = cache.length();
         if (start + n > maxLength) {
             throw new IllegalArgumentException("positions [" + start + ", " + (start + n) + ") exceed maxLength "
                     + maxLength + " (the position embedding's rows)");
         }
         cache.checkRoom(n);
-        NDArray x = embed(ps, tokens, start, false);                                   // (B, n, C)
+        int[] positions = new int[b * n];
+        int[] lastRows = new int[b];
+        for (int i = 0; i < b; i++) {
+            for (int j = 0; j < n; j++) {
+                positions[i * n + j] = start + j;
+            }
+            lastRows[i] = i * n + n - 1;
+        }
+        NDArray logits = forwardCached(ps, tokens, positions, cache, lastPositionOnly ? lastRows : null);
+        cache.advance(n);
+        return lastPositionOnly ? logits.reshape(b, 1, vocabSize) : logits;
+    }
+
+    /**
+     * Inference over new tokens at explicit positions through any {@link CachedAttention}: the general form of the
+     * cached forward, for a ragged batch of sequences flattened into one row (B = 1, n = T tokens, each with its own
+     * position in its own sequence) as the serving engine's paged cache runs it. Only the rows in
+     * {@code outputRows} go through the final norm and the LM head (sampling needs one row per sequence).
+     *
+     * @param tokens     (B, n) INT32 or INT64
+     * @param positions  B·n position ids, row-major like tokens, each in [0, maxLength)
+     * @param cache      stores each layer's keys and values and attends (it knows which sequence a token is in)
+     * @param outputRows indices into the B·n tokens whose logits are wanted, or null for all
+     * @return logits (R, V) for R output rows, or (B, n, V) when {@code outputRows} is null, in the tokens' manager
+     */
+    public NDArray forwardCached(ParameterStore ps, NDArray tokens, int[] positions, CachedAttention cache,
+            int[] outputRows) {
+        Shape s = tokens.getShape();
+        if (s.dimension() != 2 || s.get(1) < 1) {
+            throw new IllegalArgumentException("forwardCached takes tokens (B, n) with n >= 1, got " + s);
+        }
+        long count = s.size();
+        if (positions.length != count) {
+            throw new IllegalArgumentException("forwardCached needs one position per token: " + count + " tokens "
+                    + s + ", got " + positions.length + " positions");
+        }
+        for (int i = 0; i < positions.length; i++) {
+            if (positions[i] < 0 || positions[i] >= maxLength) {
+                throw new IllegalArgumentException("position " + positions[i] + " of token " + i + " is outside [0, "
+                        + "maxLength " + maxLength + ") (the position embedding's rows)");
+            }
+        }
+        if (outputRows != null) {
+            for (int r : outputRows) {
+                if (r < 0 || r >= count) {
+                    throw new IllegalArgumentException("output row " + r + " is outside the " + count + " tokens");
+                }
+            }
+        }
+        NDManager m = tokens.getManager();
+        NDArray x = embed(ps, tokens, m.create(positions, s), false);                      // (B, n, C)
         for (int l = 0; l < blocks.size(); l++) {
             x = blocks.get(l).forwardCached(ps, x, cache, l);
         }
-        cache.advance(n);
-        if (lastPositionOnly && n > 1) {
-            x = x.get(x.getManager(), new NDIndex(":, {}:", n - 1));                    // (B, 1, C)
+        if (outputRows == null) {
+            return head(ps, x, false, null);                                               // (B, n, V)
         }
-        return head(ps, x, false, null);
+        // gather the wanted rows of the flattened tokens: an embedding lookup with x as the table
+        NDArray rows = m.create(outputRows, new Shape(1, outputRows.length));
+        NDArray picked = Embedding.embedding(rows, x.reshape(count, embeddingSize), SparseFormat.DENSE).head();
+        return head(ps, picked, false, null).reshape(outputRows.length, vocabSize);        // (R, V)
     }
 
     /**
@@ -160,6 +215,14 @@ public class CausalTransformer extends AbstractBlock {
         // the slice goes to the tokens' manager, not the parameter's, so it dies with the batch
         NDArray positions = wpe.get(tokens.getManager(), new NDIndex("{}:{}", start, start + t)); // (T, C)
         return Embedding.embedding(tokens, wte, SparseFormat.DENSE).head().add(positions);
+    }
+
+    /** wte[tokens] + wpe[positions] for tokens and positions (B, T): each token at its own position. */
+    private NDArray embed(ParameterStore ps, NDArray tokens, NDArray positions, boolean training) {
+        NDArray wte = ps.getValue(tokenEmbedding, tokens.getDevice(), training);
+        NDArray wpe = ps.getValue(positionEmbedding, tokens.getDevice(), training);
+        return Embedding.embedding(tokens, wte, SparseFormat.DENSE).head()
+                .add(Embedding.embedding(positions, wpe, SparseFormat.DENSE).head());
     }
 
     /** Logits layerNorm(x) · Wheadᵀ (B, T, V) for x (B, T, C). */

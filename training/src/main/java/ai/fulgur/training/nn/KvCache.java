@@ -2,8 +2,10 @@ package ai.fulgur.training.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.fulgur.ops.attention.AttentionSpec;
 
 /**
  * The keys and values a causal model has computed so far, so that generation runs each new token through the model
@@ -12,13 +14,14 @@ import ai.djl.ndarray.types.Shape;
  * one sequence per cache).
  *
  * <p>A {@link CausalTransformer#forwardCached cached forward} over n new tokens writes their keys and values at
- * positions [length, length + n) of every layer, attends over [0, length + n) and then advances the length by n.
+ * positions [length, length + n) of every layer ({@link #attend}), attends over [0, length + n) and then advances
+ * the length by n.
  * {@link #truncate} rolls back (positions beyond the length are ignored, not cleared). This is the plain contiguous
  * cache of the training module; the serving engine's paged cache lives in the inference module.
  *
  * <p>The arrays belong to the manager given to {@link #allocate}; {@link #close()} frees them.
  */
-public final class KvCache implements AutoCloseable {
+public final class KvCache implements CachedAttention, AutoCloseable {
     private final NDArray[] keys;
     private final NDArray[] values;
     private final int batchSize;
@@ -57,6 +60,34 @@ public final class KvCache implements AutoCloseable {
             v[l] = manager.zeros(shape, dataType);
         }
         return new KvCache(k, v, batchSize, capacity);
+    }
+
+    /**
+     * {@inheritDoc} The new keys and values go to positions [length, length + n); q attends over [0, length + n),
+     * the causal mask aligned bottom-right (new query i sees positions up to length + i). The length advances only
+     * when the caller (the model, after its last layer) says so.
+     */
+    @Override
+    public NDArray attend(int layer, NDArray q, NDArray k, NDArray v, AttentionSpec spec) {
+        NDArray keyCache = keys(layer);
+        NDArray valueCache = values(layer);
+        Shape cacheShape = keyCache.getShape();
+        Shape kShape = k.getShape();
+        if (kShape.dimension() != 4 || kShape.get(0) != batchSize || kShape.get(2) != cacheShape.get(2)
+                || kShape.get(3) != cacheShape.get(3) || !kShape.equals(v.getShape())) {
+            throw new IllegalArgumentException("new keys and values must be (B, n, Hkv, D) = (" + batchSize + ", n, "
+                    + cacheShape.get(2) + ", " + cacheShape.get(3) + ") to fit this KV cache, got k " + kShape
+                    + " and v " + v.getShape());
+        }
+        long end = length + kShape.get(1);
+        checkRoom(kShape.get(1));
+        NDManager m = q.getManager();
+        NDIndex newPositions = new NDIndex(":, {}:{}", length, end);
+        keyCache.set(newPositions, k);
+        valueCache.set(newPositions, v);
+        NDIndex filled = new NDIndex(":, 0:{}", end);
+        return AbstractMultiHeadAttention.attention(q, keyCache.get(m, filled), valueCache.get(m, filled), null,
+                spec, false);                                                                // (B, n, Hq, D)
     }
 
     /** Keys of layer {@code layer}, (B, capacity, Hkv, D); positions at or beyond {@link #length()} are stale. */

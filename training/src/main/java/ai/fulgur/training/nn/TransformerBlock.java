@@ -28,7 +28,7 @@ import ai.fulgur.ops.activation.GeluForm;
  *
  * <p>Options beyond the attention's: the GELU form (erf by default, as DJL's {@code Activation.gelu}; GPT-2 uses
  * tanh), the layer norm epsilon (1e-5 by default, GPT-2's) and the MLP hidden size. {@link #forwardCached} is the
- * inference path with a {@link KvCache}.
+ * inference path over a {@link CachedAttention} (a {@link KvCache} or a paged cache).
  */
 public class TransformerBlock extends AbstractBlock {
     private static final byte VERSION = 1;
@@ -78,18 +78,18 @@ public class TransformerBlock extends AbstractBlock {
     }
 
     /**
-     * The layer over n new positions with a key/value cache, for inference: the attention writes this layer's keys
-     * and values at positions [cache.length(), cache.length() + n) and attends over everything before them too (see
-     * {@link AbstractMultiHeadAttention#forwardCached}). The caller advances the cache after the last layer.
+     * The layer over n new positions with a key/value cache, for inference: the attention hands this layer's new
+     * queries, keys and values to {@code cache}, which stores the keys and values and attends over everything its
+     * sequences cached before them too (see {@link CachedAttention}).
      *
      * @param x     the new positions (B, n, C)
      * @param layer this layer's index in the cache
      * @return y (B, n, C), in x's manager
      */
-    public NDArray forwardCached(ParameterStore ps, NDArray x, KvCache cache, int layer) {
+    public NDArray forwardCached(ParameterStore ps, NDArray x, CachedAttention cache, int layer) {
         checkInput(x.getShape());
         NDArray a = attentionNorm.forward(ps, new NDList(x), false, null).head();
-        NDArray h = x.add(attention.forwardCached(ps, a, cache.keys(layer), cache.values(layer), cache.length()));
+        NDArray h = x.add(attention.forwardCached(ps, a, cache, layer));
         return h.add(mlp(ps, h, false, null));
     }
 
