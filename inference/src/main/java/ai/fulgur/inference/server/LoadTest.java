@@ -181,7 +181,7 @@ public final class LoadTest {
 
     /** A header for {@link #print}. */
     public static void printHeader(PrintStream out) {
-        out.printf("%-12s %6s %5s %5s %8s %9s | %-23s | %-23s | %-23s | %7s %6s%n", "mode", "rate", "ok", "fail",
+        out.printf("%-12s %6s %5s %5s %8s %9s | %-23s | %-23s | %-23s | %8s %6s%n", "mode", "rate", "ok", "fail",
                 "req/s", "out tok/s", "TTFT p50/p90/p99 ms", "TPOT p50/p90/p99 ms", "E2E p50/p90/p99 s", "KV waste",
                 "peakKV");
     }
@@ -189,7 +189,7 @@ public final class LoadTest {
     /** One table row. */
     public static void print(PrintStream out, LoadResult r) {
         out.printf("%-12s %6.2f %5d %5d %8.3f %9.1f | %7.1f %7.1f %7.1f | %7.2f %7.2f %7.2f | %7.2f %7.2f %7.2f |"
-                + " %6.2f%% %6d%n", r.mode(), r.rate(), r.completed(), r.failed(), r.requestsPerSec(),
+                + " %7.3f%% %6d%n", r.mode(), r.rate(), r.completed(), r.failed(), r.requestsPerSec(),
                 r.outputTokensPerSec(), r.ttft().p50() * 1e3, r.ttft().p90() * 1e3, r.ttft().p99() * 1e3,
                 r.tpot().p50() * 1e3, r.tpot().p90() * 1e3, r.tpot().p99() * 1e3, r.e2e().p50(), r.e2e().p90(),
                 r.e2e().p99(), r.kvWaste() * 100, r.peakKvUsed());
