@@ -242,6 +242,9 @@ final class CompletionsHandler implements HttpHandler {
             if (failure instanceof IllegalStateException) {
                 throw unavailable(failure.getMessage());
             }
+            if (failure instanceof EngineLoop.EngineFailure) {
+                throw new ApiException(500, "server_error", null, "engine_error", failure.getMessage());
+            }
             throw new ApiException(500, "server_error", null, "engine_error", "the engine failed: " + failure);
         }
     }

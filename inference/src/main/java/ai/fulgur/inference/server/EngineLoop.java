@@ -22,7 +22,10 @@ import java.util.logging.Logger;
  * through a command queue, and receive each request's outputs through its {@link Sink}, called on the loop thread.
  *
  * <p>Admission is bounded: at most {@code maxQueued} requests may be accepted and not yet have produced a token
- * (queued here or in the scheduler, or in prefill); {@link #submit} refuses more, which the server answers with 503.
+ * (queued here or in the scheduler, or in prefill; best_of and beam-search requests, whose completions are only shown
+ * at the end, count until they finish); {@link #submit} refuses more, which the server answers with 503. Requests
+ * that are generating do not count: how many run at once is the scheduler's business (its token and sequence
+ * budgets and the KV pool).
  * {@link #shutdown} stops admission, lets the live requests finish until a deadline, aborts the rest and closes the
  * engine.
  */
@@ -36,6 +39,13 @@ public final class EngineLoop implements AutoCloseable {
 
         /** The request ended without a normal finish: rejected by the engine, engine failure, or shutdown. */
         void onFailure(RuntimeException error);
+    }
+
+    /** The engine failed (a step threw, or the loop crashed): the requests it held end with this. */
+    public static final class EngineFailure extends RuntimeException {
+        EngineFailure(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     private static final class Live {
@@ -223,7 +233,7 @@ public final class EngineLoop implements AutoCloseable {
             crash = t;
             accepting = false;
             LOG.log(Level.SEVERE, "engine loop crashed", t);
-            abortAll(new IllegalStateException("the engine loop crashed: " + t, t));
+            abortAll(new EngineFailure("the engine loop crashed: " + t, t));
         } finally {
             try {
                 engine.close();
@@ -240,7 +250,7 @@ public final class EngineLoop implements AutoCloseable {
         } catch (RuntimeException e) {
             // The engine's state is suspect after a failed step: end every live request and keep serving new ones.
             LOG.log(Level.SEVERE, "engine step failed; aborting " + live.size() + " requests", e);
-            abortAll(new IllegalStateException("the engine failed: " + e, e));
+            abortAll(new EngineFailure("the engine failed: " + e, e));
             return;
         }
         long now = System.nanoTime();

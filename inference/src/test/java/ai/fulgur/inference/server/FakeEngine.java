@@ -35,6 +35,8 @@ final class FakeEngine implements LlmEngine {
     private long generated;
     private long promptTokens;
     volatile int aborted;
+    /** The next step throws, as a failing kernel would. */
+    volatile boolean failNextStep;
     volatile int addedTotal;
 
     private static final class Live {
@@ -87,6 +89,10 @@ final class FakeEngine implements LlmEngine {
 
     @Override
     public List<RequestOutput> step() {
+        if (failNextStep) {
+            failNextStep = false;
+            throw new IllegalStateException("simulated kernel failure");
+        }
         if (stepSleepMillis > 0) {
             try {
                 Thread.sleep(stepSleepMillis);

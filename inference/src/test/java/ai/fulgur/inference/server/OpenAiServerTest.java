@@ -386,4 +386,43 @@ class OpenAiServerTest {
         assertError(post("{\"prompt\":\"late\"}"), 503, null);
         assertEquals(503, get("/health").statusCode());
     }
+
+    @Test
+    void anEngineFailureEndsTheLiveRequestsAndServingGoesOn() throws Exception {
+        start(256, 8, 5, 64);
+        CompletableFuture<HttpResponse<String>> live = client.sendAsync(HttpRequest.newBuilder(
+                uri("/v1/completions")).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"doomed\",\"max_tokens\":100}")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        waitFor("the request to run", () -> server.loop().metrics().stats().running() == 1);
+        engine.failNextStep = true;
+        HttpResponse<String> r = live.get();
+        assertEquals(500, r.statusCode(), r.body());
+        assertEquals("engine_error", json(r).getAsJsonObject("error").get("code").getAsString());
+        assertTrue(json(r).getAsJsonObject("error").get("message").getAsString().contains("simulated kernel failure"),
+                r.body());
+        assertEquals(1, engine.aborted);
+        assertEquals(0, usedBlocksOnLoop());
+        assertEquals(200, get("/health").statusCode());
+        assertEquals(200, post("{\"prompt\":\"next\",\"max_tokens\":3}").statusCode());
+        assertEquals(1, server.loop().metrics().requestCount(500));
+    }
+
+    @Test
+    void closingAbortsWhatIsLive() throws Exception {
+        start(256, 8, 5, 64);
+        CompletableFuture<HttpResponse<String>> live = client.sendAsync(HttpRequest.newBuilder(
+                uri("/v1/completions")).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"cut\",\"max_tokens\":200,"
+                        + "\"stream\":true}")).build(), HttpResponse.BodyHandlers.ofString());
+        waitFor("the request to run", () -> server.loop().metrics().stats().running() == 1);
+        server.loop().close(); // no drain
+        HttpResponse<String> r = live.get();
+        assertEquals(200, r.statusCode()); // the stream had started: the error is its last event
+        List<String> data = events(r.body());
+        assertEquals("[DONE]", data.getLast());
+        JsonObject error = JsonParser.parseString(data.get(data.size() - 2)).getAsJsonObject().getAsJsonObject("error");
+        assertTrue(error.get("message").getAsString().contains("shut down"), r.body());
+        assertEquals(1, engine.aborted);
+    }
 }
