@@ -9,6 +9,7 @@ import ai.fulgur.ops.attention.AttentionKernels;
 import ai.fulgur.ops.cpu.CpuStorage;
 import ai.fulgur.ops.elementwise.ElementwiseKernels;
 import ai.fulgur.ops.indexing.IndexingKernels;
+import ai.fulgur.ops.kvcache.PagedKvKernels;
 import ai.fulgur.ops.linalg.LinalgKernels;
 import ai.fulgur.ops.loss.LossKernels;
 import ai.fulgur.ops.norm.NormKernels;
@@ -31,6 +32,7 @@ public final class CudaBackend implements Backend {
     private final RandomKernels random = new CudaRandom();
     private final OptimKernels optim = new CudaOptim();
     private final AttentionKernels attention = new CudaAttention();
+    private final PagedKvKernels pagedKv = new CudaPagedKv();
 
     @Override public Device.Kind kind() { return Device.Kind.CUDA; }
     @Override public boolean isAvailable() { return CudaDriver.isAvailable(); }
@@ -81,4 +83,5 @@ public final class CudaBackend implements Backend {
     @Override public RandomKernels random() { return random; }
     @Override public OptimKernels optim() { return optim; }
     @Override public AttentionKernels attention() { return attention; }
+    @Override public PagedKvKernels pagedKv() { return pagedKv; }
 }

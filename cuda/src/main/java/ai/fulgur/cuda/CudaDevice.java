@@ -342,6 +342,16 @@ public final class CudaDevice {
         staging.download(dst, src, bytes);
     }
 
+    /** Device bytes at {@code dst} = bytes [srcOffset, srcOffset + bytes) of the primitive array {@code src}. */
+    void copyToDevice(CUdeviceptr dst, Object src, long srcOffset, long bytes) {
+        staging.upload(dst, src, srcOffset, bytes);
+    }
+
+    /** Bytes [dstOffset, dstOffset + bytes) of the primitive array {@code dst} = device bytes at {@code src}. */
+    void copyToHost(Object dst, long dstOffset, CUdeviceptr src, long bytes) {
+        staging.download(dst, dstOffset, src, bytes);
+    }
+
     /** Page-locked host bytes this device holds for staging copies. */
     public long pinnedBytes() {
         return staging.pinnedBytes();

@@ -68,12 +68,17 @@ final class PinnedStaging implements AutoCloseable {
 
     /** Device bytes [dst, dst + bytes) = the first {@code bytes} bytes of the primitive array {@code src}. */
     synchronized void upload(CUdeviceptr dst, Object src, long bytes) {
+        upload(dst, src, 0, bytes);
+    }
+
+    /** Device bytes [dst, dst + bytes) = bytes [srcOffset, srcOffset + bytes) of the primitive array {@code src}. */
+    synchronized void upload(CUdeviceptr dst, Object src, long srcOffset, long bytes) {
         if (bytes <= 0) {
             return;
         }
         device.enter();
         allocate();
-        MemorySegment array = heap(src, bytes);
+        MemorySegment array = heap(src, srcOffset + bytes).asSlice(srcOffset);
         int slot = 0;
         for (long done = 0; done < bytes; done += bufferBytes, slot = (slot + 1) % BUFFERS) {
             long n = Math.min(bufferBytes, bytes - done);
@@ -88,12 +93,17 @@ final class PinnedStaging implements AutoCloseable {
 
     /** The first {@code bytes} bytes of the primitive array {@code dst} = device bytes [src, src + bytes). */
     synchronized void download(Object dst, CUdeviceptr src, long bytes) {
+        download(dst, 0, src, bytes);
+    }
+
+    /** Bytes [dstOffset, dstOffset + bytes) of the primitive array {@code dst} = device bytes [src, src + bytes). */
+    synchronized void download(Object dst, long dstOffset, CUdeviceptr src, long bytes) {
         if (bytes <= 0) {
             return;
         }
         device.enter();
         allocate();
-        MemorySegment array = heap(dst, bytes);
+        MemorySegment array = heap(dst, dstOffset + bytes).asSlice(dstOffset);
         long chunks = Math.ceilDiv(bytes, bufferBytes);
         // queue the first BUFFERS chunks, then: wait for chunk c, drain it, queue chunk c + BUFFERS into its buffer
         for (long c = 0; c < Math.min(BUFFERS, chunks); c++) {

@@ -136,7 +136,7 @@ public final class Scheduler {
                 continue;
             }
             boolean fits = true;
-            while (!blocks.canAppendSlots(seqs, plan::get)) {
+            while (!blocks.canAppendSlots(plan.keySet(), plan::get)) {
                 SequenceGroup victim = running.getLast();
                 if (victim == group && running.size() == 1) {
                     ignore(group, step); // alone on the device and still too big: it can never run
@@ -152,7 +152,7 @@ public final class Scheduler {
             if (!fits) {
                 break; // the group was the last running one
             }
-            step.run(seqs, plan);
+            step.run(plan);
             i++;
         }
     }
@@ -162,14 +162,14 @@ public final class Scheduler {
             SequenceGroup group = swapped.getFirst();
             List<Sequence> seqs = group.sequences(SequenceStatus.SWAPPED);
             Map<Sequence, Integer> plan = step.plan(seqs);
-            if (plan == null || !blocks.canSwapIn(group, plan::get)) {
+            if (plan == null || !blocks.canSwapIn(group, s -> plan.getOrDefault(s, 0))) {
                 return; // the oldest swapped request goes first; nothing overtakes it
             }
             step.swapIn.addAll(blocks.swapIn(group));
             swapped.removeFirst();
             seqs.forEach(s -> s.setStatus(SequenceStatus.RUNNING));
             insertInOrder(running, group);
-            step.run(seqs, plan);
+            step.run(plan);
         }
     }
 
@@ -190,7 +190,7 @@ public final class Scheduler {
             waiting.removeFirst();
             seqs.forEach(s -> s.setStatus(SequenceStatus.RUNNING));
             insertInOrder(running, group);
-            step.run(seqs, step.plan(seqs));
+            step.run(step.plan(seqs));
         }
     }
 
@@ -317,21 +317,24 @@ public final class Scheduler {
 
         /**
          * Tokens for each sequence within the budgets, at least one each (a long prompt is chunked), or null if the
-         * group does not fit this step.
+         * group does not fit this step. A sequence whose tokens are all computed waits for its siblings: beams
+         * recomputed after preemption come back in chunks of different lengths, and the beam search needs all of
+         * them before its next step.
          */
         Map<Sequence, Integer> plan(List<Sequence> seqs) {
-            if (seqs.isEmpty() || !hasRoomFor(seqs.size())) {
+            List<Sequence> busy = seqs.stream().filter(s -> s.numUncomputedTokens() > 0).toList();
+            if (busy.isEmpty() && !seqs.isEmpty()) {
+                throw new IllegalStateException(seqs.getFirst() + " has no token to compute: append its sampled "
+                        + "token or finish it before the next schedule()");
+            }
+            if (busy.isEmpty() || !hasRoomFor(busy.size())) {
                 return null;
             }
             Map<Sequence, Integer> plan = new LinkedHashMap<>();
             int left = tokenBudget;
-            for (int k = 0; k < seqs.size(); k++) {
-                Sequence seq = seqs.get(k);
-                if (seq.numUncomputedTokens() < 1) {
-                    throw new IllegalStateException(seq + " has no token to compute: append its sampled token "
-                            + "or finish it before the next schedule()");
-                }
-                int reserved = seqs.size() - k - 1; // one token for each sequence still to plan
+            for (int k = 0; k < busy.size(); k++) {
+                Sequence seq = busy.get(k);
+                int reserved = busy.size() - k - 1; // one token for each sequence still to plan
                 int n = Math.min(seq.numUncomputedTokens(), left - reserved);
                 plan.put(seq, n);
                 left -= n;
@@ -340,15 +343,15 @@ public final class Scheduler {
         }
 
         /** Makes the planned slots writable (collecting copy-on-write copies) and records the chunks. */
-        void run(List<Sequence> seqs, Map<Sequence, Integer> plan) {
-            for (Sequence seq : seqs) {
+        void run(Map<Sequence, Integer> plan) {
+            for (Sequence seq : plan.keySet()) {
                 int n = plan.get(seq);
                 copies.addAll(blocks.appendSlots(seq, n));
                 chunks.add(new ScheduledChunk(seq, seq.numComputedTokens(), n,
                         seq.numComputedTokens() + n == seq.tokenCount()));
                 tokenBudget -= n;
             }
-            sequenceBudget -= seqs.size();
+            sequenceBudget -= plan.size();
         }
     }
 }

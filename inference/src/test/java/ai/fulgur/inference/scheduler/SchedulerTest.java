@@ -183,6 +183,26 @@ class SchedulerTest {
         assertEquals(4, blocks.numFreeBlocks());
     }
 
+    /** A sequence with nothing to compute waits while a sibling catches up; a group with nothing at all fails. */
+    @Test
+    void aComputedSequenceWaitsForItsSiblings() {
+        BlockManager blocks = new BlockManager(4, 8, 0);
+        Scheduler s = new Scheduler(new SchedulerConfig(64, 8, PreemptionMode.RECOMPUTE), blocks);
+        SequenceGroup g = request("beams", 0, 6, 2);
+        s.add(g);
+        s.completeStep(s.schedule());
+        Sequence parent = seq(g);
+        Sequence child = s.fork(g, parent);
+        child.appendToken(11); // the parent has no new token yet: its beam step waits for the child's logits
+
+        SchedulerOutput second = s.schedule();
+        assertEquals(1, second.chunks().size(), describe(second));
+        chunk(second.chunks().getFirst(), child, 6, 1, true);
+        s.completeStep(second);
+        IllegalStateException e = assertThrows(IllegalStateException.class, s::schedule);
+        assertTrue(e.getMessage().contains("no token to compute"), e.getMessage());
+    }
+
     @Test
     void samplesForkAfterThePromptAndCopyTheSharedLastBlockOnWrite() {
         BlockManager blocks = new BlockManager(4, 8, 0);
