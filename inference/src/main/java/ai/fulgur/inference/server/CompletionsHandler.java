@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.UUID;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -76,7 +77,7 @@ final class CompletionsHandler implements HttpHandler {
                     exchange.getRequestMethod() + " is not allowed on /v1/completions; use POST");
         }
         String contentType = exchange.getRequestHeaders().getFirst("Content-Type");
-        if (contentType != null && !contentType.toLowerCase(java.util.Locale.ROOT).contains("json")) {
+        if (contentType != null && !contentType.toLowerCase(Locale.ROOT).contains("json")) {
             throw new ApiException(415, "invalid_request_error", null, "unsupported_media_type",
                     "Content-Type must be application/json, got " + contentType);
         }

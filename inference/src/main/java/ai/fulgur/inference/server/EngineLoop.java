@@ -9,10 +9,14 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
@@ -158,8 +162,8 @@ public final class EngineLoop implements AutoCloseable {
     }
 
     /** Runs {@code task} on the loop thread between steps and waits for it (tests, the load driver's snapshots). */
-    public <T> T onLoopThread(java.util.function.Supplier<T> task) throws InterruptedException {
-        var result = new java.util.concurrent.CompletableFuture<T>();
+    public <T> T onLoopThread(Supplier<T> task) throws InterruptedException {
+        CompletableFuture<T> result = new CompletableFuture<>();
         commands.add(() -> {
             try {
                 result.complete(task.get());
@@ -169,9 +173,9 @@ public final class EngineLoop implements AutoCloseable {
         });
         try {
             return result.get(30, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             throw (RuntimeException) e.getCause();
-        } catch (java.util.concurrent.TimeoutException e) {
+        } catch (TimeoutException e) {
             throw new IllegalStateException("the engine loop did not answer within 30 s");
         }
     }

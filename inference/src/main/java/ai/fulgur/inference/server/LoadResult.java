@@ -1,5 +1,7 @@
 package ai.fulgur.inference.server;
 
+import java.util.Arrays;
+
 /**
  * What one load-test run measured (client side, except the KV waste, which is the engine's).
  *
@@ -28,8 +30,8 @@ public record LoadResult(String mode, double rate, int sent, int completed, int 
                 return new Latency(Double.NaN, Double.NaN, Double.NaN, Double.NaN);
             }
             double[] v = values.clone();
-            java.util.Arrays.sort(v);
-            return new Latency(rank(v, 0.50), rank(v, 0.90), rank(v, 0.99), java.util.Arrays.stream(v).average()
+            Arrays.sort(v);
+            return new Latency(rank(v, 0.50), rank(v, 0.90), rank(v, 0.99), Arrays.stream(v).average()
                     .orElseThrow());
         }
 

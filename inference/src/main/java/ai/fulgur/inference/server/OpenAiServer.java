@@ -2,6 +2,7 @@ package ai.fulgur.inference.server;
 
 import ai.fulgur.datasets.tokenizer.Tokenizer;
 import ai.fulgur.inference.engine.EngineStats;
+import ai.fulgur.inference.server.metrics.MetricsRegistry;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.sun.net.httpserver.HttpExchange;
@@ -51,7 +52,7 @@ public final class OpenAiServer implements AutoCloseable {
         http.createContext("/v1/models", get("/v1/models", this::models));
         http.createContext("/health", get("/health", this::health));
         http.createContext("/metrics", get("/metrics", exchange -> HttpResponses.send(exchange, 200,
-                ai.fulgur.inference.server.metrics.MetricsRegistry.CONTENT_TYPE, loop.metrics().render())));
+                MetricsRegistry.CONTENT_TYPE, loop.metrics().render())));
         http.createContext("/", get(null, exchange -> {
             throw new ApiException(404, "invalid_request_error", null, "not_found", "no route "
                     + exchange.getRequestURI().getPath() + "; the routes are POST /v1/completions, GET /v1/models, "

@@ -5,6 +5,7 @@ import ai.fulgur.inference.kvcache.KvUsage;
 import ai.fulgur.inference.server.metrics.Counter;
 import ai.fulgur.inference.server.metrics.Histogram;
 import ai.fulgur.inference.server.metrics.MetricsRegistry;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The serving metrics {@code GET /metrics} exposes: engine load and KV pool gauges (from the last
@@ -18,7 +19,7 @@ public final class ServingMetrics {
     private final MetricsRegistry registry = new MetricsRegistry();
     private volatile EngineStats stats = IDLE;
     private volatile int admissionQueue;
-    private final java.util.concurrent.atomic.AtomicInteger peakKvUsed = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger peakKvUsed = new AtomicInteger();
 
     final Counter promptTokens;
     final Counter generationTokens;
