@@ -88,7 +88,7 @@ public final class PagedEngine implements LlmEngine {
             int promptEnd = chunk.sequence().promptLength();
             promptTokens += Math.max(0, Math.min(chunk.start() + chunk.numTokens(), promptEnd) - chunk.start());
         }
-        Map<Sequence, RequestState> owners = owners(plan);
+        Map<Sequence, RequestState> owners = owners();
         for (ModelRunner.SequenceLogits l : logits) {
             RequestState r = owners.get(l.sequence());
             generatedTokens += r.onLogits(l.sequence(), l.logits(), scheduler);
@@ -108,8 +108,8 @@ public final class PagedEngine implements LlmEngine {
         return outputs;
     }
 
-    /** The request of each scheduled sequence. */
-    private Map<Sequence, RequestState> owners(SchedulerOutput plan) {
+    /** The request of each live sequence. */
+    private Map<Sequence, RequestState> owners() {
         Map<Sequence, RequestState> owners = new IdentityHashMap<>();
         for (RequestState r : requests.values()) {
             for (Sequence seq : r.group().sequences()) {
