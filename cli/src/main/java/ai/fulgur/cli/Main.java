@@ -16,7 +16,9 @@ public final class Main {
             "prepare", new PrepareCommand(),
             "generate", new GenerateCommand(),
             "finetune", new FinetuneCommand(),
-            "devices", new DevicesCommand()));
+            "devices", new DevicesCommand(),
+            "serve", new ServeCommand(),
+            "bench", new BenchServeCommand()));
 
     private Main() {}
 
