@@ -6,9 +6,12 @@ import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
 import ai.fulgur.autograd.djl.FulgurNDArray;
 import ai.fulgur.ops.DType;
+import ai.fulgur.ops.Device;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.distributed.Collectives;
 import ai.fulgur.ops.distributed.Communicator;
+import ai.fulgur.ops.distributed.Rendezvous;
 import ai.fulgur.ops.elementwise.Elementwise;
 import ai.fulgur.ops.elementwise.UnaryOp;
 import java.util.ArrayList;
@@ -24,7 +27,7 @@ import java.util.List;
  * gradients of consecutive parameters of one dtype are copied into one flat buffer, all-reduced with one collective
  * call, scaled by 1/size and copied back. The collectives run after the backward pass (not yet overlapped with it).
  */
-public final class DataParallel {
+public final class DataParallel implements AutoCloseable {
     /** Bytes of gradients per all-reduce. */
     public static final long BUCKET_BYTES = 25L << 20;
 
@@ -33,6 +36,21 @@ public final class DataParallel {
     /** Data parallelism over {@code communicator}'s group. */
     public DataParallel(Communicator communicator) {
         this.communicator = communicator;
+    }
+
+    /**
+     * Joins a group as {@code rank} of {@code size}, training on {@code device} (a CPU group talks over loopback; a
+     * GPU group through NCCL).
+     */
+    public static DataParallel join(ai.djl.Device device, int rank, int size, Rendezvous rendezvous) {
+        Device d = device.isGpu() ? Device.cuda(device.getDeviceId()) : Device.CPU;
+        return new DataParallel(Collectives.join(d, rank, size, rendezvous));
+    }
+
+    /** Leaves the group. */
+    @Override
+    public void close() {
+        communicator.close();
     }
 
     /** This process's rank. */

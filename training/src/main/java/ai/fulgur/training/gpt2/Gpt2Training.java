@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.training.tracker.Tracker;
 import ai.fulgur.datasets.lm.CausalLmDataset;
 import ai.fulgur.datasets.shard.TokenSource;
+import ai.fulgur.training.distributed.DataParallel;
 import ai.fulgur.training.loop.TrainingLoop;
 import ai.fulgur.training.loop.TrainingState;
 import ai.fulgur.training.loss.TokenCrossEntropyLoss;
@@ -72,6 +73,18 @@ public final class Gpt2Training {
     public static TrainingLoop.Result train(Gpt2Model model, TokenSource train, TokenSource validation, Config c,
             Path checkpointDir, TrainingLoop.WeightsWriter extraFiles, TrainingState resume, int untilStep,
             TrainingLoop.Listener listener, Device device) {
+        return train(model, train, validation, c, checkpointDir, extraFiles, resume, untilStep, listener, device,
+                null);
+    }
+
+    /**
+     * As {@link #train(Gpt2Model, TokenSource, TokenSource, Config, Path, TrainingLoop.WeightsWriter, TrainingState,
+     * int, TrainingLoop.Listener, Device)}, as one rank of {@code dataParallel}'s group (null: alone); the config's
+     * batch size is the global batch.
+     */
+    public static TrainingLoop.Result train(Gpt2Model model, TokenSource train, TokenSource validation, Config c,
+            Path checkpointDir, TrainingLoop.WeightsWriter extraFiles, TrainingState resume, int untilStep,
+            TrainingLoop.Listener listener, Device device, DataParallel dataParallel) {
         int positions = model.getConfig().nPositions();
         if (c.blockSize() > positions) {
             throw new IllegalArgumentException("block size " + c.blockSize() + " exceeds the model's n_positions "
@@ -98,6 +111,9 @@ public final class Gpt2Training {
                         extraFiles.write(dir);
                     }
                 }, listener, device);
+        if (dataParallel != null) {
+            loop.dataParallel(dataParallel);
+        }
         return loop.run(resume, untilStep);
     }
 
