@@ -42,6 +42,8 @@ final class TrainGpt2 {
                   --device NAME     cpu, gpu or gpu:N                                            [engine default]
                   --gpus N          data parallel over N GPUs, one process each (--batch is the global batch)
                   --processes N     data parallel over N processes on --device (CPU: for development)    [1]
+                  --accumulate K    split each rank's batch into K micro-batches (gradient accumulation)  [1]
+                  --recompute       recompute each layer's activations in the backward pass (less memory)
                   --seed N          initialisation, windows and dropout                          [1]
                   --from DIR        start from this checkpoint's weights and tokenizer (fine-tuning)
                   --freeze N        freeze the embeddings and the first N layers                 [0]
@@ -89,6 +91,8 @@ final class TrainGpt2 {
         int seed = args.integer("seed", 1, 0);
         int gpus = args.integer("gpus", 0, 0);
         int processes = args.integer("processes", gpus > 0 ? gpus : 1, 1);
+        int accumulate = args.integer("accumulate", 1, 1);
+        boolean recompute = args.flag("recompute");
         args.finish();
         if (dropout >= 1) {
             throw new Args.UsageException("--dropout must be below 1, got " + dropout);
@@ -102,9 +106,9 @@ final class TrainGpt2 {
             }
             device = "gpu";
         }
-        if (batch % processes != 0) {
+        if (batch % (processes * accumulate) != 0) {
             throw new Args.UsageException("--batch " + batch + " must be a multiple of the " + processes
-                    + " data-parallel processes");
+                    + " data-parallel processes times the " + accumulate + " micro-batches");
         }
         DataParallelLaunch.Rank rank = DataParallelLaunch.current();
         if (processes > 1 && rank == null) {
@@ -144,6 +148,7 @@ final class TrainGpt2 {
             if (freeze > 0) {
                 model.getBlock().freezeEmbeddingsAndLayers(freeze);
             }
+            model.getBlock().setRecompute(recompute);
             out.printf("GPT-2: %d layers, %d heads, embedding %d, %d positions, vocabulary %d (%,d parameters), on %s%n",
                     c.nLayer(), c.nHead(), c.nEmbd(), c.nPositions(), c.vocabSize(),
                     ai.fulgur.training.gpt2.Gpt2.parameterCount(c), dev);
@@ -159,7 +164,8 @@ final class TrainGpt2 {
                             group.localBatch(batch));
                 }
                 result = Gpt2Training.train(model, corpus.train(), corpus.validation(), run, checkpoint,
-                        dir -> saveTokenizer(corpus.tokenizer(), dir), state, steps, progress, dev, group);
+                        dir -> saveTokenizer(corpus.tokenizer(), dir), state, steps, progress, dev,
+                        new Gpt2Training.BatchSplit(group, accumulate));
             }
             out.printf("validation loss %.4f after %d steps%n", result.lastEvalLoss(), result.steps());
             if (checkpoint != null) {

@@ -14,8 +14,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * {@code fulgur train gpt2 --processes 2} (two CPU ranks, each with half of every batch) ends at the validation loss
- * of the same run in one process, writes one checkpoint, and usage mistakes are named.
+ * {@code fulgur train gpt2 --processes 2 --accumulate 2 --recompute} (two CPU ranks, each with half of every batch
+ * in two micro-batches, activations recomputed) ends at the validation loss of the same run in one process, writes
+ * one checkpoint, and usage mistakes are named.
  */
 class DataParallelCommandTest {
     @TempDir
@@ -45,7 +46,8 @@ class DataParallelCommandTest {
             "--steps", "5", "--batch", "4", "--eval-every", "5", "--device", "cpu"};
         String[] one = fulgur(concat(common, "--save", dir.resolve("one").toString()));
         assertEquals("0", one[0], one[1] + one[2]);
-        String[] two = fulgur(concat(common, "--processes", "2", "--save", dir.resolve("two").toString()));
+        String[] two = fulgur(concat(common, "--processes", "2", "--accumulate", "2", "--recompute", "--save",
+                dir.resolve("two").toString()));
         assertEquals("0", two[0], two[1] + two[2]);
         assertTrue(two[1].contains("data parallel: 2 ranks, global batch 4 (2 per rank)"), two[1]);
         assertEquals(validationLoss(one[1]), validationLoss(two[1]), 2e-4);
@@ -56,7 +58,7 @@ class DataParallelCommandTest {
     void aBatchThatDoesNotSplitIsAUsageError() {
         String[] r = fulgur("train", "gpt2", "--data", "x.txt", "--batch", "5", "--processes", "2");
         assertEquals("2", r[0], r[1] + r[2]);
-        assertTrue(r[2].contains("--batch 5 must be a multiple of the 2 data-parallel processes"), r[2]);
+        assertTrue(r[2].contains("--batch 5 must be a multiple of the 2 data-parallel processes times the 1 micro-batches"), r[2]);
         r = fulgur("train", "gpt2", "--data", "x.txt", "--gpus", "2", "--device", "cpu");
         assertEquals("2", r[0], r[1] + r[2]);
         assertTrue(r[2].contains("--gpus places rank r on gpu:r"), r[2]);

@@ -99,6 +99,7 @@ public final class TrainingLoop {
     private final Listener listener;
     private final Device device;
     private DataParallel dataParallel;
+    private int microBatches = 1;
 
     /**
      * A run of {@code model} (its block initialised) minimising {@code loss} on {@code train}.
@@ -140,6 +141,19 @@ public final class TrainingLoop {
     public TrainingLoop dataParallel(DataParallel group) {
         group.localBatch(options.batchSize());
         this.dataParallel = group;
+        return this;
+    }
+
+    /**
+     * Gradient accumulation: each step's batch (per rank) runs as {@code count} micro-batches of equal size, forward
+     * and backward one after the other, their gradients summed with each loss weighted 1/count, so the step sees the
+     * gradient of the whole batch while only one micro-batch's activations exist at a time. Returns this loop.
+     */
+    public TrainingLoop accumulate(int count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("micro-batches per step must be >= 1, got " + count);
+        }
+        this.microBatches = count;
         return this;
     }
 
@@ -187,6 +201,11 @@ public final class TrainingLoop {
             }
             int ranks = dataParallel == null ? 1 : dataParallel.size();
             int localBatch = options.batchSize() / ranks;
+            if (localBatch % microBatches != 0) {
+                throw new IllegalArgumentException("the batch of " + localBatch + " samples" + (ranks > 1
+                        ? " per rank" : "") + " does not split into " + microBatches + " equal micro-batches");
+            }
+            int micro = localBatch / microBatches;
             boolean writesCheckpoints = checkpointDir != null && (dataParallel == null || dataParallel.isLeader());
             long tokens = 0;
             long started = System.nanoTime();
@@ -197,13 +216,22 @@ public final class TrainingLoop {
                     if (dataParallel != null) {
                         first = dataParallel.localFirst(first, options.batchSize());
                     }
-                    NDList[] batch = batch(train, scope, first, localBatch);
-                    tokens += batch[0].head().size() * ranks;
+                    NDArray summed = null;
                     try (GradientCollector gc = trainer.newGradientCollector()) {
-                        NDList predictions = trainer.forward(batch[0], batch[1]);
-                        NDArray l = trainer.getLoss().evaluate(batch[1], predictions);
-                        gc.backward(l);
-                        stepLoss = dataParallel == null ? l.getFloat() : dataParallel.average(l);
+                        for (int m = 0; m < microBatches; m++) {
+                            NDList[] batch = batch(train, scope, first + (long) m * micro, micro);
+                            tokens += batch[0].head().size() * ranks;
+                            NDList predictions = trainer.forward(batch[0], batch[1]);
+                            NDArray l = trainer.getLoss().evaluate(batch[1], predictions);
+                            if (microBatches > 1) {
+                                l = l.div(microBatches);
+                            }
+                            gc.backward(l);
+                            // the step's loss stays on the device until it is read once below
+                            NDArray value = l.stopGradient();
+                            summed = summed == null ? value : summed.add(value);
+                        }
+                        stepLoss = dataParallel == null ? summed.getFloat() : dataParallel.average(summed);
                     }
                     if (dataParallel != null) {
                         dataParallel.averageGradients(model.getBlock());
