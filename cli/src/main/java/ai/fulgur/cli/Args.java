@@ -14,6 +14,7 @@ final class Args {
     private final Map<String, String> options = new LinkedHashMap<>();
     private final List<String> positional = new ArrayList<>();
     private final Set<String> consumed = new java.util.HashSet<>();
+    private List<String> commandLine = List.of();
 
     /** A usage mistake: wrong option, bad value. */
     static final class UsageException extends RuntimeException {
@@ -44,6 +45,17 @@ final class Args {
             }
         }
         return a;
+    }
+
+    /** The same options, remembering the whole command line (command name first) they came from. */
+    Args withCommandLine(String[] argv) {
+        commandLine = List.of(argv);
+        return this;
+    }
+
+    /** The whole command line, command name first (to start the same command again, as data-parallel ranks). */
+    List<String> commandLine() {
+        return commandLine;
     }
 
     boolean help() {

@@ -39,7 +39,7 @@ public final class Main {
             return 2;
         }
         try {
-            return command.run(Args.parse(Arrays.copyOfRange(args, 1, args.length)), out, err);
+            return command.run(Args.parse(Arrays.copyOfRange(args, 1, args.length)).withCommandLine(args), out, err);
         } catch (Args.UsageException e) {
             err.println("fulgur " + args[0] + ": " + e.getMessage());
             err.println(command.usage());

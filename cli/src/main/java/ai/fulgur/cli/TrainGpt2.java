@@ -5,6 +5,7 @@ import ai.djl.engine.Engine;
 import ai.fulgur.datasets.tokenizer.Gpt2Tokenizer;
 import ai.fulgur.inference.generate.Generator;
 import ai.fulgur.inference.sampling.SamplingParams;
+import ai.fulgur.training.distributed.DataParallel;
 import ai.fulgur.training.gpt2.Gpt2Config;
 import ai.fulgur.training.gpt2.Gpt2Model;
 import ai.fulgur.training.gpt2.Gpt2Training;
@@ -39,6 +40,10 @@ final class TrainGpt2 {
                                     tokenizer, training_state.safetensors, loss.svg
                   --resume DIR      continue the run checkpointed in DIR (same data and options)
                   --device NAME     cpu, gpu or gpu:N                                            [engine default]
+                  --gpus N          data parallel over N GPUs, one process each (--batch is the global batch)
+                  --processes N     data parallel over N processes on --device (CPU: for development)    [1]
+                  --accumulate K    split each rank's batch into K micro-batches (gradient accumulation)  [1]
+                  --recompute       recompute each layer's activations in the backward pass (less memory)
                   --seed N          initialisation, windows and dropout                          [1]
                   --from DIR        start from this checkpoint's weights and tokenizer (fine-tuning)
                   --freeze N        freeze the embeddings and the first N layers                 [0]
@@ -84,9 +89,33 @@ final class TrainGpt2 {
         String save = args.string("save", resume);
         String device = args.string("device", null);
         int seed = args.integer("seed", 1, 0);
+        int gpus = args.integer("gpus", 0, 0);
+        int processes = args.integer("processes", gpus > 0 ? gpus : 1, 1);
+        int accumulate = args.integer("accumulate", 1, 1);
+        boolean recompute = args.flag("recompute");
         args.finish();
         if (dropout >= 1) {
             throw new Args.UsageException("--dropout must be below 1, got " + dropout);
+        }
+        if (gpus > 0) {
+            if (processes != gpus) {
+                throw new Args.UsageException("--gpus " + gpus + " and --processes " + processes + " disagree; give one");
+            }
+            if (device != null && !device.equals("gpu")) {
+                throw new Args.UsageException("--gpus places rank r on gpu:r; drop --device " + device);
+            }
+            device = "gpu";
+        }
+        if (batch % (processes * accumulate) != 0) {
+            throw new Args.UsageException("--batch " + batch + " must be a multiple of the " + processes
+                    + " data-parallel processes times the " + accumulate + " micro-batches");
+        }
+        DataParallelLaunch.Rank rank = DataParallelLaunch.current();
+        if (processes > 1 && rank == null) {
+            return DataParallelLaunch.launch(processes, args.commandLine(), out);
+        }
+        if (rank != null && !rank.isLeader()) {
+            out = new PrintStream(java.io.OutputStream.nullOutputStream());
         }
 
         CorpusLoader corpus = CorpusLoader.load(data, tokenizerSpec, out);
@@ -94,6 +123,9 @@ final class TrainGpt2 {
         Engine engine = Engine.getEngine("Fulgur");
         engine.setRandomSeed(seed);
         Device dev = ai.fulgur.autograd.djl.DeviceNames.parse(device, engine);
+        if (rank != null && dev.isGpu()) {
+            dev = Device.gpu(rank.rank());
+        }
         Gpt2Model model;
         TrainingState state = null;
         if (resume != null) {
@@ -116,6 +148,7 @@ final class TrainGpt2 {
             if (freeze > 0) {
                 model.getBlock().freezeEmbeddingsAndLayers(freeze);
             }
+            model.getBlock().setRecompute(recompute);
             out.printf("GPT-2: %d layers, %d heads, embedding %d, %d positions, vocabulary %d (%,d parameters), on %s%n",
                     c.nLayer(), c.nHead(), c.nEmbd(), c.nPositions(), c.vocabSize(),
                     ai.fulgur.training.gpt2.Gpt2.parameterCount(c), dev);
@@ -123,16 +156,25 @@ final class TrainGpt2 {
                     evalEvery, 8, checkpointEvery, seed);
             Path checkpoint = save == null ? null : Path.of(save);
             TrainingLoop.Result result;
-            try (ConsoleProgress progress = new ConsoleProgress(out)) {
+            try (ConsoleProgress progress = new ConsoleProgress(out);
+                    DataParallel group = rank == null ? null
+                            : DataParallel.join(dev, rank.rank(), rank.size(), rank.rendezvous())) {
+                if (group != null) {
+                    out.printf("data parallel: %d ranks, global batch %d (%d per rank)%n", group.size(), batch,
+                            group.localBatch(batch));
+                }
                 result = Gpt2Training.train(model, corpus.train(), corpus.validation(), run, checkpoint,
-                        dir -> saveTokenizer(corpus.tokenizer(), dir), state, steps, progress, dev);
+                        dir -> saveTokenizer(corpus.tokenizer(), dir), state, steps, progress, dev,
+                        new Gpt2Training.BatchSplit(group, accumulate));
             }
             out.printf("validation loss %.4f after %d steps%n", result.lastEvalLoss(), result.steps());
             if (checkpoint != null) {
                 out.println("checkpoint (Hugging Face GPT2LMHeadModel + tokenizer + training state), loss curve: "
                         + checkpoint.resolve("loss.svg").toAbsolutePath());
             }
-            sample(model, corpus.tokenizer(), out);
+            if (rank == null || rank.isLeader()) {
+                sample(model, corpus.tokenizer(), out);
+            }
         }
         return 0;
     }

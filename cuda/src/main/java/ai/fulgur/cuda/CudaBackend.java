@@ -73,6 +73,12 @@ public final class CudaBackend implements Backend {
         return host;
     }
 
+    @Override
+    public ai.fulgur.ops.distributed.Communicator communicator(Device device, int rank, int size,
+            ai.fulgur.ops.distributed.Rendezvous rendezvous) {
+        return new NcclCommunicator(device, rank, size, rendezvous);
+    }
+
     @Override public ElementwiseKernels elementwise() { return elementwise; }
     @Override public ReduceKernels reduce() { return reduce; }
     @Override public LinalgKernels linalg() { return linalg; }

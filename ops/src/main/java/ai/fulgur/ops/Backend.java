@@ -3,6 +3,8 @@ package ai.fulgur.ops;
 import ai.fulgur.ops.activation.ActivationKernels;
 import ai.fulgur.ops.attention.AttentionKernels;
 import ai.fulgur.ops.cpu.CpuStorage;
+import ai.fulgur.ops.distributed.Communicator;
+import ai.fulgur.ops.distributed.Rendezvous;
 import ai.fulgur.ops.elementwise.ElementwiseKernels;
 import ai.fulgur.ops.indexing.IndexingKernels;
 import ai.fulgur.ops.kvcache.PagedKvKernels;
@@ -66,5 +68,13 @@ public interface Backend {
     /** The paged KV cache kernels; a backend without them says so when asked. */
     default PagedKvKernels pagedKv() {
         throw new UnsupportedOperationException("the " + kind() + " backend has no paged KV cache kernels yet");
+    }
+
+    /**
+     * Joins a group of {@code size} ranks (one process each, this one on {@code device}) for collective operations;
+     * see {@link ai.fulgur.ops.distributed.Collectives#join}.
+     */
+    default Communicator communicator(Device device, int rank, int size, Rendezvous rendezvous) {
+        throw new UnsupportedOperationException("the " + kind() + " backend has no collective operations");
     }
 }

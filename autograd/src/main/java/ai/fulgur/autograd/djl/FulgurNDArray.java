@@ -94,7 +94,8 @@ public final class FulgurNDArray extends UnsupportedNDArrayOps {
      * {@code Function} directly (FlashAttention) wraps the call in this so it records only inside a collector.
      */
     public static <T> T recorded(Supplier<T> op) {
-        try (GradMode.Scope s = GradMode.set(FulgurGradientCollector.isRecording())) {
+        // a collector records, except inside a no-grad scope of this thread (a recomputed layer's first forward)
+        try (GradMode.Scope s = GradMode.set(FulgurGradientCollector.isRecording() && GradMode.isEnabled())) {
             return op.get();
         }
     }

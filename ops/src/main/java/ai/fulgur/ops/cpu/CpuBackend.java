@@ -61,4 +61,10 @@ public final class CpuBackend implements Backend {
     @Override public OptimKernels optim() { return optim; }
     @Override public AttentionKernels attention() { return attention; }
     @Override public PagedKvKernels pagedKv() { return pagedKv; }
+
+    @Override
+    public ai.fulgur.ops.distributed.Communicator communicator(Device device, int rank, int size,
+            ai.fulgur.ops.distributed.Rendezvous rendezvous) {
+        return new CpuCommunicator(rank, size, rendezvous);
+    }
 }

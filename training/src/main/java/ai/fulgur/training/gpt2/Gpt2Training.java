@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.training.tracker.Tracker;
 import ai.fulgur.datasets.lm.CausalLmDataset;
 import ai.fulgur.datasets.shard.TokenSource;
+import ai.fulgur.training.distributed.DataParallel;
 import ai.fulgur.training.loop.TrainingLoop;
 import ai.fulgur.training.loop.TrainingState;
 import ai.fulgur.training.loss.TokenCrossEntropyLoss;
@@ -72,6 +73,27 @@ public final class Gpt2Training {
     public static TrainingLoop.Result train(Gpt2Model model, TokenSource train, TokenSource validation, Config c,
             Path checkpointDir, TrainingLoop.WeightsWriter extraFiles, TrainingState resume, int untilStep,
             TrainingLoop.Listener listener, Device device) {
+        return train(model, train, validation, c, checkpointDir, extraFiles, resume, untilStep, listener, device,
+                BatchSplit.NONE);
+    }
+
+    /**
+     * How each step's global batch is split: over the ranks of a data-parallel group (null: one process) and, on each
+     * rank, into micro-batches whose gradients are accumulated.
+     */
+    public record BatchSplit(DataParallel dataParallel, int microBatches) {
+        /** One process, one micro-batch. */
+        public static final BatchSplit NONE = new BatchSplit(null, 1);
+    }
+
+    /**
+     * As {@link #train(Gpt2Model, TokenSource, TokenSource, Config, Path, TrainingLoop.WeightsWriter, TrainingState,
+     * int, TrainingLoop.Listener, Device)}, with the config's batch size as the global batch, split as {@code split}
+     * says.
+     */
+    public static TrainingLoop.Result train(Gpt2Model model, TokenSource train, TokenSource validation, Config c,
+            Path checkpointDir, TrainingLoop.WeightsWriter extraFiles, TrainingState resume, int untilStep,
+            TrainingLoop.Listener listener, Device device, BatchSplit split) {
         int positions = model.getConfig().nPositions();
         if (c.blockSize() > positions) {
             throw new IllegalArgumentException("block size " + c.blockSize() + " exceeds the model's n_positions "
@@ -98,6 +120,10 @@ public final class Gpt2Training {
                         extraFiles.write(dir);
                     }
                 }, listener, device);
+        if (split.dataParallel() != null) {
+            loop.dataParallel(split.dataParallel());
+        }
+        loop.accumulate(split.microBatches());
         return loop.run(resume, untilStep);
     }
 

@@ -14,6 +14,7 @@ import ai.djl.training.loss.Loss;
 import ai.djl.translate.Batchifier;
 import ai.fulgur.autograd.djl.FulgurEngine;
 import ai.fulgur.training.checkpoint.AtomicFiles;
+import ai.fulgur.training.distributed.DataParallel;
 import ai.fulgur.training.optim.GradientClipping;
 import ai.fulgur.training.optim.ResumableAdamW;
 import java.io.IOException;
@@ -97,6 +98,8 @@ public final class TrainingLoop {
     private final WeightsWriter weights;
     private final Listener listener;
     private final Device device;
+    private DataParallel dataParallel;
+    private int microBatches = 1;
 
     /**
      * A run of {@code model} (its block initialised) minimising {@code loss} on {@code train}.
@@ -127,6 +130,31 @@ public final class TrainingLoop {
         this.weights = weights;
         this.listener = listener == null ? new Listener() { } : listener;
         this.device = device;
+    }
+
+    /**
+     * Makes this run one rank of a data-parallel group: each step it takes its slice of the global batch (the
+     * options' batch size, which must split evenly over the ranks), starts from rank 0's weights, averages gradients
+     * over the ranks before clipping and the optimizer step, and reports the mean loss; only rank 0 writes
+     * checkpoints. Returns this loop.
+     */
+    public TrainingLoop dataParallel(DataParallel group) {
+        group.localBatch(options.batchSize());
+        this.dataParallel = group;
+        return this;
+    }
+
+    /**
+     * Gradient accumulation: each step's batch (per rank) runs as {@code count} micro-batches of equal size, forward
+     * and backward one after the other, their gradients summed with each loss weighted 1/count, so the step sees the
+     * gradient of the whole batch while only one micro-batch's activations exist at a time. Returns this loop.
+     */
+    public TrainingLoop accumulate(int count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("micro-batches per step must be >= 1, got " + count);
+        }
+        this.microBatches = count;
+        return this;
     }
 
     /** Runs from step 0. */
@@ -168,18 +196,45 @@ public final class TrainingLoop {
                     f.restoreRandomState(resume.seed(), resume.randomOffset());
                 }
             }
+            if (dataParallel != null) {
+                dataParallel.broadcastParameters(model.getBlock());
+            }
+            int ranks = dataParallel == null ? 1 : dataParallel.size();
+            int localBatch = options.batchSize() / ranks;
+            if (localBatch % microBatches != 0) {
+                throw new IllegalArgumentException("the batch of " + localBatch + " samples" + (ranks > 1
+                        ? " per rank" : "") + " does not split into " + microBatches + " equal micro-batches");
+            }
+            int micro = localBatch / microBatches;
+            boolean writesCheckpoints = checkpointDir != null && (dataParallel == null || dataParallel.isLeader());
             long tokens = 0;
             long started = System.nanoTime();
             for (int step = start; step < untilStep; step++) {
                 double stepLoss;
                 try (NDManager scope = model.getNDManager().newSubManager(device)) {
-                    NDList[] batch = batch(train, scope, (long) step * options.batchSize(), options.batchSize());
-                    tokens += batch[0].head().size();
+                    long first = (long) step * options.batchSize();
+                    if (dataParallel != null) {
+                        first = dataParallel.localFirst(first, options.batchSize());
+                    }
+                    NDArray summed = null;
                     try (GradientCollector gc = trainer.newGradientCollector()) {
-                        NDList predictions = trainer.forward(batch[0], batch[1]);
-                        NDArray l = trainer.getLoss().evaluate(batch[1], predictions);
-                        gc.backward(l);
-                        stepLoss = l.getFloat();
+                        for (int m = 0; m < microBatches; m++) {
+                            NDList[] batch = batch(train, scope, first + (long) m * micro, micro);
+                            tokens += batch[0].head().size() * ranks;
+                            NDList predictions = trainer.forward(batch[0], batch[1]);
+                            NDArray l = trainer.getLoss().evaluate(batch[1], predictions);
+                            if (microBatches > 1) {
+                                l = l.div(microBatches);
+                            }
+                            gc.backward(l);
+                            // the step's loss stays on the device until it is read once below
+                            NDArray value = l.stopGradient();
+                            summed = summed == null ? value : summed.add(value);
+                        }
+                        stepLoss = dataParallel == null ? summed.getFloat() : dataParallel.average(summed);
+                    }
+                    if (dataParallel != null) {
+                        dataParallel.averageGradients(model.getBlock());
                     }
                     if (options.maxGradNorm() > 0) {
                         GradientClipping.clipByGlobalNorm(model.getBlock(), options.maxGradNorm());
@@ -196,7 +251,7 @@ public final class TrainingLoop {
                     curve.addEval(done, e);
                     listener.onEval(done, e);
                 }
-                if (checkpointDir != null && (last || options.checkpointEvery() > 0
+                if (writesCheckpoints && (last || options.checkpointEvery() > 0
                         && done % options.checkpointEvery() == 0)) {
                     checkpoint(adam, done, curve);
                     listener.onCheckpoint(done, checkpointDir);

@@ -277,6 +277,17 @@ public class CausalTransformer extends AbstractBlock {
         }
     }
 
+    /**
+     * Turns activation recomputation on or off for every transformer block (see
+     * {@link TransformerBlock#setRecompute}): training keeps only each block's input and recomputes the rest in the
+     * backward pass, for long sequences or big batches that would not fit otherwise.
+     */
+    public void setRecompute(boolean on) {
+        for (TransformerBlock b : blocks) {
+            b.setRecompute(on);
+        }
+    }
+
     /** The vocabulary size V. */
     public int getVocabSize() {
         return vocabSize;

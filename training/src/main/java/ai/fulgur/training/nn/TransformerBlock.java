@@ -11,7 +11,15 @@ import ai.djl.nn.norm.Dropout;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import ai.djl.nn.Parameter;
+import ai.djl.util.Pair;
+import ai.fulgur.autograd.Variable;
+import ai.fulgur.autograd.djl.FulgurEngine;
+import ai.fulgur.autograd.djl.FulgurNDArray;
+import ai.fulgur.autograd.functions.Recompute;
 import ai.fulgur.ops.activation.GeluForm;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A pre-LN transformer layer (GPT-2's):
@@ -41,6 +49,7 @@ public class TransformerBlock extends AbstractBlock {
     private final LayerNorm mlpNorm;
     private final Linear fc;
     private final Linear proj;
+    private boolean recompute;
 
     /** Builds the layer from a validated builder. */
     protected TransformerBlock(Builder builder) {
@@ -64,17 +73,65 @@ public class TransformerBlock extends AbstractBlock {
         return new Builder();
     }
 
+    /**
+     * Activation recomputation: when on (and training on the Fulgur engine), the layer keeps only its input for the
+     * backward pass and runs its forward again there (dropout replays the same masks), trading one extra forward for
+     * the memory of all its activations.
+     */
+    public void setRecompute(boolean on) {
+        this.recompute = on;
+    }
+
+    /** Whether activation recomputation is on. */
+    public boolean isRecompute() {
+        return recompute;
+    }
+
     /** {@inheritDoc} */
     @Override
     protected NDList forwardInternal(ParameterStore ps, NDList inputs, boolean training,
             PairList<String, Object> params) {
+        NDArray x = inputs.get(0);
+        if (recompute && training && x.getManager().getEngine() instanceof FulgurEngine engine) {
+            return new NDList(recomputed(engine, ps, inputs, params));
+        }
+        return new NDList(layer(ps, inputs, training, params));
+    }
+
+    /** The layer as a {@link Recompute} node: its activations are dropped after the forward and rebuilt in backward. */
+    private NDArray recomputed(FulgurEngine engine, ParameterStore ps, NDList inputs,
+            PairList<String, Object> params) {
+        NDArray x = inputs.get(0);
+        List<Variable> weights = new ArrayList<>();
+        for (Pair<String, Parameter> p : getParameters()) {
+            weights.add(FulgurNDArray.variableOf(ps.getValue(p.getValue(), x.getDevice(), true), "recompute"));
+        }
+        Variable out = Recompute.apply(in -> {
+            // the layer's arrays live in a scope of their own, dropped as soon as the layer's output exists
+            try (NDManager scope = x.getManager().newSubManager()) {
+                NDList layerIn = new NDList(FulgurNDArray.wrap(scope, in));
+                if (inputs.size() > 1) {
+                    layerIn.add(inputs.get(1));
+                }
+                return FulgurNDArray.variableOf(layer(ps, layerIn, true, params), "recompute");
+            }
+        }, FulgurNDArray.variableOf(x, "recompute"), weights.toArray(Variable[]::new), () -> {
+            long seed = engine.seed();
+            long offset = engine.randomOffset();
+            return () -> engine.restoreRandomState(seed, offset);
+        });
+        return FulgurNDArray.wrap(x.getManager(), out);
+    }
+
+    /** The layer's computation (see the class comment). */
+    private NDArray layer(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDArray x = inputs.get(0);
         NDList attentionIn = new NDList(attentionNorm.forward(ps, new NDList(x), training, params).head());
         if (inputs.size() > 1) {
             attentionIn.add(inputs.get(1));
         }
         NDArray h = x.add(dropout(attention.forward(ps, attentionIn, training, params).head(), training));
-        return new NDList(h.add(dropout(mlp(ps, h, training, params), training)));
+        return h.add(dropout(mlp(ps, h, training, params), training));
     }
 
     /**
