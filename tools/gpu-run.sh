@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One GPU-machine session's work, run from the repository root there (see the device notes in docs/PERF.md):
 # unpack the bundle carried in .bundle/, run the gpu-tagged tests, the GEMM benchmark and its PyTorch baseline.
-# Logs go to $OUT (or ./gpu-out). Usage: tools/gpu-run.sh [tests|bench|attention|train|all]
+# Logs go to $OUT (or ./gpu-out). Usage: tools/gpu-run.sh [tests|bench|attention|train|serve|all]
 set -uo pipefail
 what="${1:-all}"
 out="${OUT:-$PWD/gpu-out}"
@@ -37,4 +37,18 @@ if [ "$what" = train ] || [ "$what" = all ]; then
   # the default job (addition transformer, FlashAttention on CUDA) and the DJL MLP example, on the GPU
   "$f/bin/fulgur" train --device gpu --quiet 2>&1 | tee "$out/train-gpu.log" | tail -4
   "$f/bin/fulgur" train mlp --device gpu --quiet 2>&1 | tee "$out/train-mlp-gpu.log" | tail -2
+fi
+if [ "$what" = serve ]; then
+  # serving on the GPU: a GPT-2 124M checkpoint (one training step from random weights, so both sides load the same
+  # file), the load test (continuous vs static batching), then Hugging Face generate on the same checkpoint and
+  # request distribution
+  ckpt=/tmp/fulgur-run/ckpt-124m
+  data="$(ls .bundle/tinyshakespeare.txt 2>/dev/null || ls ../shared/data/tinyshakespeare.txt)"
+  "$f/bin/fulgur" train gpt2 --data "$data" --tokenizer gpt2 --preset 124m --steps 1 --batch 1 --block 64 \
+    --precision fp32 --device gpu --save "$ckpt" > "$out/serve-ckpt.log" 2>&1 || tail -20 "$out/serve-ckpt.log"
+  "$f/bin/fulgur" bench serve --checkpoint "$ckpt" --device gpu --rates 4,16,64 --requests 64 --prompt-min 32 \
+    --prompt-max 256 --output-min 64 --output-max 128 --static-batch 8 --kv-memory-gib 8 --time-limit 120 \
+    --json "$out/serve-fulgur.json" 2>&1 | tee "$out/serve-fulgur.log" | tail -12
+  PYTHONUNBUFFERED=1 python3 tools/bench/hf_generate.py --checkpoint "$ckpt" --requests 64 --batch 8 \
+    --prompt-min 32 --prompt-max 256 --output-min 64 --output-max 128 2>&1 | tee "$out/serve-hf.jsonl" | tail -3
 fi
