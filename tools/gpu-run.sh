@@ -48,7 +48,8 @@ if [ "$what" = serve ]; then
     --precision fp32 --device gpu --save "$ckpt" > "$out/serve-ckpt.log" 2>&1 || tail -20 "$out/serve-ckpt.log"
   "$f/bin/fulgur" bench serve --checkpoint "$ckpt" --device gpu --rates 4,16,64 --requests 64 --prompt-min 32 \
     --prompt-max 256 --output-min 64 --output-max 128 --static-batch 8 --kv-memory-gib 8 --time-limit 120 \
-    --json "$out/serve-fulgur.json" 2>&1 | tee "$out/serve-fulgur.log" | tail -12
+    --dtype bf16 --json "$out/serve-fulgur.json" 2>&1 | tee "$out/serve-fulgur.log" | tail -12
   PYTHONUNBUFFERED=1 python3 tools/bench/hf_generate.py --checkpoint "$ckpt" --requests 64 --batch 8 \
-    --prompt-min 32 --prompt-max 256 --output-min 64 --output-max 128 2>&1 | tee "$out/serve-hf.jsonl" | tail -3
+    --prompt-min 32 --prompt-max 256 --output-min 64 --output-max 128 \
+    --dtype bfloat16 2>&1 | tee "$out/serve-hf.jsonl" | tail -3
 fi

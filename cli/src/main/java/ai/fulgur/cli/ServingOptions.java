@@ -2,6 +2,7 @@ package ai.fulgur.cli;
 
 import ai.djl.Device;
 import ai.djl.engine.Engine;
+import ai.djl.ndarray.types.DataType;
 import ai.fulgur.datasets.tokenizer.Tokenizer;
 import ai.fulgur.datasets.tokenizer.Tokenizers;
 import ai.fulgur.inference.engine.EngineConfig;
@@ -24,9 +25,10 @@ final class ServingOptions {
               --checkpoint DIR        a GPT-2 checkpoint (config.json + model.safetensors; Fulgur's or Hugging Face's)
               --tokenizer T           gpt2, bert or a directory                   [the checkpoint's, else gpt2]
               --device NAME           cpu, gpu or gpu:N                                         [engine default]
+              --dtype T               fp32, bf16 or fp16 weights, activations and KV cache                [fp32]
               --block-size N          tokens per KV block                                                  [16]
               --kv-blocks N           device KV blocks                          [as many as --kv-memory-gib holds]
-              --kv-memory-gib X       memory for the device KV pool (F32 keys and values)                   [1]
+              --kv-memory-gib X       memory for the device KV pool (keys and values in --dtype)           [1]
               --swap-blocks N         CPU swap pool blocks (0: preemption recomputes)        [a quarter of the pool]
               --max-batch-tokens N    tokens computed per step (prefill chunks + decodes)                 [2048]
               --max-seqs N            sequences per step                                                   [256]
@@ -38,6 +40,7 @@ final class ServingOptions {
     final String preset;
     final String tokenizerName;
     final String device;
+    final DataType dtype;
     final int blockSize;
     final int kvBlocks;
     final double kvMemoryGib;
@@ -60,6 +63,13 @@ final class ServingOptions {
         }
         tokenizerName = args.string("tokenizer", null);
         device = args.string("device", null);
+        String type = args.string("dtype", "fp32");
+        dtype = switch (type) {
+            case "fp32" -> DataType.FLOAT32;
+            case "bf16" -> DataType.BFLOAT16;
+            case "fp16" -> DataType.FLOAT16;
+            default -> throw new Args.UsageException("--dtype must be fp32, bf16 or fp16, got '" + type + "'");
+        };
         blockSize = args.integer("block-size", 16, 1);
         kvBlocks = args.integer("kv-blocks", 0, 1);
         kvMemoryGib = args.number("kv-memory-gib", 1, 0);
@@ -105,15 +115,15 @@ final class ServingOptions {
         Engine engine = Engine.getEngine("Fulgur");
         Device dev = ai.fulgur.autograd.djl.DeviceNames.parse(device, engine);
         if (checkpoint != null) {
-            return Gpt2Model.load(Path.of(checkpoint), dev, "Fulgur");
+            return Gpt2Model.load(Path.of(checkpoint), dev, "Fulgur", dtype);
         }
-        return Gpt2Model.newModel(Gpt2Config.preset(preset).withDropout(0), dev, "Fulgur", 0);
+        return Gpt2Model.newModel(Gpt2Config.preset(preset).withDropout(0), dev, "Fulgur", 0, dtype);
     }
 
     /** The engine settings for {@code model}: the pool from --kv-blocks or --kv-memory-gib. */
     EngineConfig engineConfig(Gpt2Config model) {
         int blocks = kvBlocks > 0 ? kvBlocks : PoolSizing.numBlocks((long) (kvMemoryGib * (1L << 30)), 1.0,
-                model.nLayer(), model.nHead(), model.headDim(), blockSize, 4);
+                model.nLayer(), model.nHead(), model.headDim(), blockSize, dtype.getNumOfBytes());
         int perSequence = (model.nPositions() + blockSize - 1) / blockSize;
         if (blocks < perSequence) {
             throw new Args.UsageException("the KV pool of " + blocks + " blocks cannot hold one full-context "

@@ -66,6 +66,24 @@ class ModelRunnerTest {
      */
     @Test
     void pagedLogitsEqualThePlainForwardForAMixedBatch() {
+        mixedBatch();
+    }
+
+    /**
+     * The same with prefill chunks on the paged kernel's row path instead of the FlashAttention kernels over the
+     * gathered contexts (the default): both paths reproduce the plain forward.
+     */
+    @Test
+    void prefillOnThePagedRowPathAgrees() {
+        System.setProperty("fulgur.paged.prefill", "rows");
+        try {
+            mixedBatch();
+        } finally {
+            System.clearProperty("fulgur.paged.prefill");
+        }
+    }
+
+    private static void mixedBatch() {
         BlockManager blocks = new BlockManager(4, 24, 0, false, null);
         Scheduler scheduler = new Scheduler(new SchedulerConfig(10, 8, PreemptionMode.RECOMPUTE), blocks);
         int[] a = {3, 17, 42, 8, 8};

@@ -106,6 +106,11 @@ public final class Gpt2Checkpoint {
      *                             tensors, named with the expected and found shapes)
      */
     public static Gpt2Model load(Path dir, Device device, String engineName) throws IOException {
+        return load(dir, device, engineName, DataType.FLOAT32);
+    }
+
+    /** As {@link #load(Path, Device, String)} with parameters of {@code dtype} (the file's values rounded to it). */
+    public static Gpt2Model load(Path dir, Device device, String engineName, DataType dtype) throws IOException {
         if (!Files.isDirectory(dir)) {
             throw new CheckpointException("no GPT-2 checkpoint directory at " + dir.toAbsolutePath()
                     + " (expected a directory holding " + CONFIG_FILE + " and " + WEIGHTS_FILE + ")");
@@ -122,7 +127,7 @@ public final class Gpt2Checkpoint {
                             : "";
             throw new CheckpointException(weights + " is missing" + hint);
         }
-        Gpt2Model model = Gpt2Model.allocate(config, device, engineName);
+        Gpt2Model model = Gpt2Model.allocate(config, device, engineName, dtype);
         try {
             loadWeights(weights, model.getBlock(), config);
             return model;

@@ -55,7 +55,16 @@ public final class Gpt2Model implements AutoCloseable {
      *                   standard ops)
      */
     public static Gpt2Model newModel(Gpt2Config config, Device device, String engineName, long seed) {
-        Gpt2Model m = allocate(config, device, engineName);
+        return newModel(config, device, engineName, seed, DataType.FLOAT32);
+    }
+
+    /**
+     * As {@link #newModel(Gpt2Config, Device, String, long)} with parameters (and so activations) of {@code dtype}:
+     * FLOAT32 for training (mixed precision keeps F32 masters), BFLOAT16 or FLOAT16 for inference on tensor cores.
+     */
+    public static Gpt2Model newModel(Gpt2Config config, Device device, String engineName, long seed,
+            DataType dtype) {
+        Gpt2Model m = allocate(config, device, engineName, dtype);
         Gpt2.initializeWeights(m.block, config, seed);
         return m;
     }
@@ -70,14 +79,26 @@ public final class Gpt2Model implements AutoCloseable {
         return Gpt2Checkpoint.load(dir, device, engineName);
     }
 
+    /** As {@link #load(Path, Device, String)} with parameters of {@code dtype} (BFLOAT16 or FLOAT16 for serving). */
+    public static Gpt2Model load(Path dir, Device device, String engineName, DataType dtype) throws IOException {
+        return Gpt2Checkpoint.load(dir, device, engineName, dtype);
+    }
+
     /** A model of {@code config} with zero parameters, about to be overwritten (loading, initialisation). */
     static Gpt2Model allocate(Gpt2Config config, Device device, String engineName) {
+        return allocate(config, device, engineName, DataType.FLOAT32);
+    }
+
+    static Gpt2Model allocate(Gpt2Config config, Device device, String engineName, DataType dtype) {
+        if (!dtype.isFloating()) {
+            throw new IllegalArgumentException("GPT-2 parameters must be a floating-point type, got " + dtype);
+        }
         CausalTransformer block = Gpt2.block(config);
         Model model = Model.newInstance("gpt2", device, engineName);
         try {
             model.setBlock(block);
             block.setInitializer(Initializer.ZEROS, (Parameter p) -> true); // cheap: every value is set afterwards
-            block.initialize(model.getNDManager(), DataType.FLOAT32, Gpt2.initShape());
+            block.initialize(model.getNDManager(), dtype, Gpt2.initShape());
             return new Gpt2Model(config, model, block);
         } catch (RuntimeException e) {
             model.close();
