@@ -32,10 +32,24 @@ __device__ __forceinline__ uint32_t chunk_offset(int r, int c) {
 template <int D, int ROWS, int THREADS, typename T>
 __device__ __forceinline__ void load_tile(uint32_t dst, const T* g, int64_t sn, int64_t valid) {
     constexpr int CHUNKS = D / 8;
-    static_assert((ROWS * CHUNKS) % THREADS == 0, "tile chunks must divide among the threads");
 #pragma unroll
-    for (int it = 0; it < ROWS * CHUNKS / THREADS; it++) {
+    for (int it = 0; it < (ROWS * CHUNKS + THREADS - 1) / THREADS; it++) {
         const int idx = it * THREADS + threadIdx.x;
+        if ((ROWS * CHUNKS) % THREADS != 0 && idx >= ROWS * CHUNKS) break;
+        const int r = idx / CHUNKS;
+        const int c = idx % CHUNKS;
+        const bool ok = r < valid;
+        cp_async16(dst + chunk_offset<ROWS>(r, c), ok ? g + r * sn + c * 8 : g, ok);
+    }
+}
+
+// load_tile for the copying warpgroup of the warp-specialised schedule: a rolled loop, so it fits in few registers.
+template <int D, int ROWS, typename T>
+__device__ __forceinline__ void load_tile_rolled(uint32_t dst, const T* g, int64_t sn, int64_t valid) {
+    constexpr int CHUNKS = D / 8;
+    static_assert((ROWS * CHUNKS) % 128 == 0, "tile chunks must divide among 128 threads");
+#pragma unroll 1
+    for (int idx = threadIdx.x; idx < ROWS * CHUNKS; idx += 128) {
         const int r = idx / CHUNKS;
         const int c = idx % CHUNKS;
         const bool ok = r < valid;
@@ -164,7 +178,92 @@ __device__ __forceinline__ void accumulate_pv(float (&o)[D / 2], const uint32_t 
 #endif
 }
 
-template <typename T, int D, int BN, int WG>
+// Sets the scores of (row, key) pairs the mask hides to −∞; sc holds rows row_a, row_a + 8 and keys j0 + 8n + 2t (+1).
+template <int BN>
+__device__ __forceinline__ void mask_tile(float (&sc)[BN / 2], const MaskRule& mask, int64_t row_a, int64_t j0, int t) {
+#pragma unroll
+    for (int n = 0; n < BN / 8; n++) {
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const int64_t i = row_a + (e >> 1) * 8;
+            const int64_t j = j0 + n * 8 + 2 * t + (e & 1);
+            if (!mask.visible(i, j)) sc[4 * n + e] = -INFINITY;
+        }
+    }
+}
+
+// Online softmax of one score tile in log2 units: sc becomes p = 2^(s·scale·log2 e − m) with m the new running max;
+// the row sums absorb the tile, and corr (the factor O must be scaled by) is returned per row half.
+template <int BN>
+__device__ __forceinline__ void softmax_tile(float (&sc)[BN / 2], float (&mrow)[2], float (&lrow)[2], float (&corr)[2],
+                                             float sl2) {
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        float mx = -INFINITY;
+#pragma unroll
+        for (int n = 0; n < BN / 8; n++) mx = fmaxf(mx, fmaxf(sc[4 * n + 2 * r], sc[4 * n + 2 * r + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        mx = fmaxf(mrow[r], mx * sl2);
+        const float base = mx == -INFINITY ? 0.f : mx;
+        corr[r] = fast_exp2(mrow[r] - base);
+        mrow[r] = mx;
+        float sum = 0.f;
+#pragma unroll
+        for (int n = 0; n < BN / 8; n++) {
+            sc[4 * n + 2 * r] = fast_exp2(fmaf(sc[4 * n + 2 * r], sl2, -base));
+            sc[4 * n + 2 * r + 1] = fast_exp2(fmaf(sc[4 * n + 2 * r + 1], sl2, -base));
+            sum += sc[4 * n + 2 * r] + sc[4 * n + 2 * r + 1];
+        }
+        lrow[r] = lrow[r] * corr[r] + sum;
+    }
+}
+
+template <int D>
+__device__ __forceinline__ void rescale(float (&o)[D / 2], const float (&corr)[2]) {
+#pragma unroll
+    for (int a = 0; a < D / 8; a++) {
+        o[4 * a] *= corr[0];
+        o[4 * a + 1] *= corr[0];
+        o[4 * a + 2] *= corr[1];
+        o[4 * a + 3] *= corr[1];
+    }
+}
+
+// P as the register A operand: k-step ks covers keys 16·ks … (the S n-tiles 2·ks and 2·ks + 1)
+template <typename T, int BN>
+__device__ __forceinline__ void pack_p(uint32_t (&pa)[BN / 16][4], const float (&sc)[BN / 2]) {
+#pragma unroll
+    for (int ks = 0; ks < BN / 16; ks++) {
+#pragma unroll
+        for (int j = 0; j < 4; j++) pa[ks][j] = Pack2<T>::pack(sc[8 * ks + 2 * j], sc[8 * ks + 2 * j + 1]);
+    }
+}
+
+// OVERLAP: the scores of tile t + 1 are issued before P(t)·V(t), and their softmax runs while the tensor cores do
+// P(t)·V(t) (FlashAttention-3's intra-warpgroup pipelining); otherwise each product is waited for in turn.
+// One asynchronous product each, its accumulator (and A) registers fenced on both sides so the compiler keeps every
+// other access of them outside the window in which the tensor cores own them (else ptxas serialises the wgmmas).
+template <typename T, int D, int BM, int BN>
+__device__ __forceinline__ void issue_scores(float (&sc)[BN / 2], uint32_t q_tile, uint32_t k_tile) {
+    fence_regs(sc);
+    wgmma_fence();
+    scores<T, D, BM, BN>(sc, q_tile, k_tile);
+    wgmma_commit();
+    fence_regs(sc);
+}
+template <typename T, int D, int BN>
+__device__ __forceinline__ void issue_pv(float (&o)[D / 2], uint32_t (&pa)[BN / 16][4], uint32_t v_tile) {
+    fence_regs(o);
+    fence_regs(pa);
+    wgmma_fence();
+    accumulate_pv<T, D, BN>(o, pa, v_tile);
+    wgmma_commit();
+    fence_regs(o);
+    fence_regs(pa);
+}
+
+template <typename T, int D, int BN, int WG, bool OVERLAP>
 __device__ __forceinline__ void forward(const FlashParams& p) {
 #ifdef HOPPER_WGMMA
     constexpr int BM = 64 * WG;
@@ -208,84 +307,50 @@ __device__ __forceinline__ void forward(const FlashParams& p) {
     for (int a = 0; a < D / 2; a++) o[a] = 0.f;
     float mrow[2] = {-INFINITY, -INFINITY};
     float lrow[2] = {0.f, 0.f};
+    float corr[2];
     const float sl2 = (float) p.scale_log2;
     const int64_t row_a = i0 + wg * 64 + warp * 16 + g; // this thread's rows: row_a, row_a + 8
     // this warpgroup's 64 rows of the Q tile (a multiple of 1024 bytes into each column block)
     const uint32_t q_wg = sQ + wg * 64 * 128;
+    // whether tile kt needs the element mask (some (row, key) of it hidden)
+    auto masked = [&](int kt) {
+        const int64_t j0 = (int64_t) kt * BN;
+        return !(mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN);
+    };
+    auto load_k = [&](int kt, int buf) {
+        const int64_t j = (int64_t) kt * BN;
+        load_tile<D, BN, THREADS>(sK + buf * TILE_KV, gK + j * p.k_sn, p.k_sn, si.nk - j);
+    };
+    auto load_v = [&](int kt, int buf) {
+        const int64_t j = (int64_t) kt * BN;
+        load_tile<D, BN, THREADS>(sV + buf * TILE_KV, gV + j * p.v_sn, p.v_sn, si.nk - j);
+    };
 
-    if (tend > tfirst) {
+    if (tend > tfirst && !OVERLAP) {
         // commit groups: (Q, K0), V0; per tile K(t+1) after the scores and V(t+1) after P·V
         load_tile<D, BM, THREADS>(sQ, gQ, p.q_sn, rows_here);
-        load_tile<D, BN, THREADS>(sK, gK + (int64_t) tfirst * BN * p.k_sn, p.k_sn, si.nk - (int64_t) tfirst * BN);
+        load_k(tfirst, 0);
         cp_async_commit();
-        load_tile<D, BN, THREADS>(sV, gV + (int64_t) tfirst * BN * p.v_sn, p.v_sn, si.nk - (int64_t) tfirst * BN);
+        load_v(tfirst, 0);
         cp_async_commit();
         for (int kt = tfirst; kt < tend; kt++) {
             const int buf = (kt - tfirst) & 1;
             cp_async_wait<1>(); // K(t) has landed
             fence_async_shared();
             __syncthreads();
-            if (kt + 1 < tend) {
-                const int64_t j1 = (int64_t) (kt + 1) * BN;
-                load_tile<D, BN, THREADS>(sK + (buf ^ 1) * TILE_KV, gK + j1 * p.k_sn, p.k_sn, si.nk - j1);
-            }
+            if (kt + 1 < tend) load_k(kt + 1, buf ^ 1);
             cp_async_commit();
-            const int64_t j0 = (int64_t) kt * BN;
-
             float sc[BN / 2]; // element (row g + 8·(e >> 1), key 8n + 2t + (e & 1)) at sc[4n + e]
             wgmma_fence();
             scores<T, D, BM, BN>(sc, q_wg, sK + buf * TILE_KV);
             wgmma_commit();
             wgmma_wait<0>();
             fence_regs(sc);
-
-            const bool full = mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
-            if (!full) {
-#pragma unroll
-                for (int n = 0; n < BN / 8; n++) {
-#pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        const int64_t i = row_a + (e >> 1) * 8;
-                        const int64_t j = j0 + n * 8 + 2 * t + (e & 1);
-                        if (!mask.visible(i, j)) sc[4 * n + e] = -INFINITY;
-                    }
-                }
-            }
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                float mx = -INFINITY;
-#pragma unroll
-                for (int n = 0; n < BN / 8; n++) mx = fmaxf(mx, fmaxf(sc[4 * n + 2 * r], sc[4 * n + 2 * r + 1]));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-                mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-                mx = fmaxf(mrow[r], mx * sl2);
-                const float base_r = mx == -INFINITY ? 0.f : mx;
-                const float corr = fast_exp2(mrow[r] - base_r);
-                mrow[r] = mx;
-                float sum = 0.f;
-#pragma unroll
-                for (int n = 0; n < BN / 8; n++) {
-                    sc[4 * n + 2 * r] = fast_exp2(fmaf(sc[4 * n + 2 * r], sl2, -base_r));
-                    sc[4 * n + 2 * r + 1] = fast_exp2(fmaf(sc[4 * n + 2 * r + 1], sl2, -base_r));
-                    sum += sc[4 * n + 2 * r] + sc[4 * n + 2 * r + 1];
-                }
-                lrow[r] = lrow[r] * corr + sum;
-#pragma unroll
-                for (int a = 0; a < D / 8; a++) {
-                    o[4 * a + 2 * r] *= corr;
-                    o[4 * a + 2 * r + 1] *= corr;
-                }
-            }
-            // P as the A operand: k-step ks covers keys 16·ks … (the S n-tiles 2·ks and 2·ks + 1)
+            if (masked(kt)) mask_tile<BN>(sc, mask, row_a, (int64_t) kt * BN, t);
+            softmax_tile<BN>(sc, mrow, lrow, corr, sl2);
+            rescale<D>(o, corr);
             uint32_t pa[BN / 16][4];
-#pragma unroll
-            for (int ks = 0; ks < BN / 16; ks++) {
-                pa[ks][0] = Pack2<T>::pack(sc[8 * ks + 0], sc[8 * ks + 1]);
-                pa[ks][1] = Pack2<T>::pack(sc[8 * ks + 2], sc[8 * ks + 3]);
-                pa[ks][2] = Pack2<T>::pack(sc[8 * ks + 4], sc[8 * ks + 5]);
-                pa[ks][3] = Pack2<T>::pack(sc[8 * ks + 6], sc[8 * ks + 7]);
-            }
-
+            pack_p<T, BN>(pa, sc);
             cp_async_wait<1>(); // V(t) has landed
             fence_async_shared();
             __syncthreads();
@@ -295,12 +360,57 @@ __device__ __forceinline__ void forward(const FlashParams& p) {
             wgmma_wait<0>();
             fence_regs(o);
             fence_regs(pa); // the A registers must stay untouched until the product has read them
-            if (kt + 1 < tend) {
-                const int64_t j1 = (int64_t) (kt + 1) * BN;
-                load_tile<D, BN, THREADS>(sV + (buf ^ 1) * TILE_KV, gV + j1 * p.v_sn, p.v_sn, si.nk - j1);
-            }
+            if (kt + 1 < tend) load_v(kt + 1, buf ^ 1);
             cp_async_commit();
         }
+    }
+    if (tend > tfirst && OVERLAP) {
+        // commit groups: (Q, K0), V0, K1; then per tile (V(t+1), K(t+2)) once tile t's operands are in place
+        load_tile<D, BM, THREADS>(sQ, gQ, p.q_sn, rows_here);
+        load_k(tfirst, 0);
+        cp_async_commit();
+        load_v(tfirst, 0);
+        cp_async_commit();
+        if (tfirst + 1 < tend) load_k(tfirst + 1, 1);
+        cp_async_commit();
+        cp_async_wait<2>(); // Q, K0
+        fence_async_shared();
+        __syncthreads();
+        uint32_t pa[BN / 16][4];
+        float sc[BN / 2];
+        issue_scores<T, D, BM, BN>(sc, q_wg, sK);
+        wgmma_wait<0>();
+        fence_regs(sc);
+        if (masked(tfirst)) mask_tile<BN>(sc, mask, row_a, (int64_t) tfirst * BN, t);
+        softmax_tile<BN>(sc, mrow, lrow, corr, sl2);
+        pack_p<T, BN>(pa, sc);
+        for (int kt = tfirst; kt + 1 < tend; kt++) {
+            const int buf = (kt - tfirst) & 1;
+            cp_async_wait<0>(); // V(t), K(t+1)
+            fence_async_shared();
+            __syncthreads(); // every warpgroup is past tile t − 1's products: its buffers are free
+            if (kt + 1 < tend) load_v(kt + 1, buf ^ 1);
+            if (kt + 2 < tend) load_k(kt + 2, buf);
+            cp_async_commit();
+            issue_scores<T, D, BM, BN>(sc, q_wg, sK + (buf ^ 1) * TILE_KV);
+            issue_pv<T, D, BN>(o, pa, sV + buf * TILE_KV);
+            wgmma_wait<1>(); // the scores; P(t)·V(t) may still run
+            fence_regs(sc);
+            if (masked(kt + 1)) mask_tile<BN>(sc, mask, row_a, (int64_t) (kt + 1) * BN, t);
+            softmax_tile<BN>(sc, mrow, lrow, corr, sl2);
+            wgmma_wait<0>();
+            fence_regs(o);
+            fence_regs(pa);
+            rescale<D>(o, corr);
+            pack_p<T, BN>(pa, sc);
+        }
+        cp_async_wait<0>(); // the last V
+        fence_async_shared();
+        __syncthreads();
+        issue_pv<T, D, BN>(o, pa, sV + ((tend - 1 - tfirst) & 1) * TILE_KV);
+        wgmma_wait<0>();
+        fence_regs(o);
+        fence_regs(pa);
     }
 
     // epilogue: O = o / l, lse = max·scale + ln l (as flash_fwd_*)
@@ -325,16 +435,231 @@ __device__ __forceinline__ void forward(const FlashParams& p) {
 #endif
 }
 
+// ---------------------------------------------------------------------------------------------------------------------
+// Warp-specialised schedule: warpgroup 0 copies (Q once, then K and V tiles into two-slot rings, cp.async completing
+// on mbarriers), warpgroups 1 and 2 compute 64 query rows each. The two compute warpgroups take turns on the tensor
+// cores (named barriers 1 and 2): while one issues S(t+1) = Q·K(t+1)ᵀ and P(t)·V(t), the other runs its softmax
+// (FlashAttention-3's ping-pong); within a warpgroup the softmax of S(t+1) overlaps its own P(t)·V(t).
+
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+#ifdef HOPPER_WGMMA
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+#endif
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+#ifdef HOPPER_WGMMA
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+#endif
+}
+// arrives on bar once every cp.async this thread has issued so far has landed
+__device__ __forceinline__ void mbar_arrive_copies(uint32_t bar) {
+#ifdef HOPPER_WGMMA
+    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
+#endif
+}
+// waits until the phase of bar with this parity has completed
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+#ifdef HOPPER_WGMMA
+    uint32_t done;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done) : "r"(bar), "r"(parity) : "memory");
+    } while (!done);
+#endif
+}
+__device__ __forceinline__ void named_sync(int id, int threads) {
+    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void named_arrive(int id, int threads) {
+    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
+template <typename T, int D, int BN>
+__device__ __forceinline__ void forward_ws(const FlashParams& p) {
+#ifdef HOPPER_WGMMA
+    constexpr int BM = 128;
+    constexpr int TILE_Q = BM * D * 2;
+    constexpr int TILE_KV = BN * D * 2;
+    extern __shared__ __align__(1024) unsigned char smem_raw[];
+    __shared__ __align__(8) uint64_t bars[9]; // full K[2], full V[2], empty K[2], empty V[2], Q
+    const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;
+    const uint32_t sQ = base;
+    const uint32_t sK = sQ + TILE_Q;
+    const uint32_t sV = sK + 2 * TILE_KV;
+    const uint32_t bar0 = smem_u32(bars);
+    auto full_k = [&](int slot) { return bar0 + 8 * slot; };
+    auto full_v = [&](int slot) { return bar0 + 8 * (2 + slot); };
+    auto empty_k = [&](int slot) { return bar0 + 8 * (4 + slot); };
+    auto empty_v = [&](int slot) { return bar0 + 8 * (6 + slot); };
+    const uint32_t full_q = bar0 + 64;
+
+    const int s = blockIdx.z;
+    const int h = blockIdx.y;
+    const int mb = gridDim.x - 1 - blockIdx.x;
+    const SeqInfo si = seq_info(p, s);
+    const int64_t i0 = (int64_t) mb * BM;
+    if (i0 >= si.nq) return;
+    const int hk = (int) (h / (p.hq / p.hkv));
+    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, LayoutMask{nullptr, 1, 0, 0}};
+    const int64_t rows_here = min((int64_t) BM, si.nq - i0);
+    const int64_t kfirst = mask.first_key(i0);
+    const int64_t kend = mask.end_key(i0 + rows_here - 1);
+    const int tfirst = (int) (kfirst / BN);
+    const int ntiles = kend > kfirst ? (int) ((kend + BN - 1) / BN) - tfirst : 0;
+
+    if (threadIdx.x == 0) {
+        for (int i = 0; i < 4; i++) mbar_init(bar0 + 8 * i, 128);      // the copying threads
+        for (int i = 4; i < 8; i++) mbar_init(bar0 + 8 * i, 8);        // the computing warps, one arrival each
+        mbar_init(full_q, 128);
+    }
+    __syncthreads();
+
+    const int wg = threadIdx.x >> 7;
+    if (wg == 0) {
+        // copying warpgroup: few registers, the rest go to the computing ones
+        asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(D == 128 ? 24 : 40) : "memory");
+        if (ntiles > 0) {
+            const T* gQ = reinterpret_cast<const T*>(p.q) + si.b * p.q_sb + (si.q0 + i0) * p.q_sn + h * p.q_sh;
+            const T* gK = reinterpret_cast<const T*>(p.k) + si.b * p.k_sb + si.k0 * p.k_sn + hk * p.k_sh;
+            const T* gV = reinterpret_cast<const T*>(p.v) + si.b * p.v_sb + si.k0 * p.v_sn + hk * p.v_sh;
+            load_tile_rolled<D, BM>(sQ, gQ, p.q_sn, rows_here);
+            mbar_arrive_copies(full_q);
+            for (int n = 0; n < ntiles; n++) {
+                const int slot = n & 1;
+                const uint32_t free_parity = ((n >> 1) & 1) ^ 1; // a fresh barrier passes at once
+                const int64_t j = (int64_t) (tfirst + n) * BN;
+                mbar_wait(empty_k(slot), free_parity);
+                load_tile_rolled<D, BN>(sK + slot * TILE_KV, gK + j * p.k_sn, p.k_sn, si.nk - j);
+                mbar_arrive_copies(full_k(slot));
+                mbar_wait(empty_v(slot), free_parity);
+                load_tile_rolled<D, BN>(sV + slot * TILE_KV, gV + j * p.v_sn, p.v_sn, si.nk - j);
+                mbar_arrive_copies(full_v(slot));
+            }
+            asm volatile("cp.async.wait_all;\n" ::: "memory");
+        }
+    } else {
+        // 128·24 + 256·240 (or 128·40 + 256·232) registers: within the 64 Ki of the SM
+        asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(D == 128 ? 240 : 232) : "memory");
+        const int c = wg - 1;                   // compute warpgroup: rows c·64 …
+        const int warp = (threadIdx.x >> 5) & 3;
+        const int lane = threadIdx.x & 31;
+        const int g = lane >> 2;
+        const int t = lane & 3;
+        float o[D / 2];
+#pragma unroll
+        for (int a = 0; a < D / 2; a++) o[a] = 0.f;
+        float mrow[2] = {-INFINITY, -INFINITY};
+        float lrow[2] = {0.f, 0.f};
+        float corr[2];
+        const float sl2 = (float) p.scale_log2;
+        const int64_t row_a = i0 + c * 64 + warp * 16 + g;
+        const uint32_t q_wg = sQ + c * 64 * 128;
+        auto masked = [&](int kt) {
+            const int64_t j0 = (int64_t) kt * BN;
+            return !(mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN);
+        };
+        // a slot is released by one lane per warp once the warp's products have read it (wgmma.wait is warp-wide)
+        auto release = [&](uint32_t bar) {
+            if (lane == 0) mbar_arrive(bar);
+        };
+        // turns on the tensor cores: warpgroup c waits on barrier 1 + c and hands over on the other one
+        const int mine = 1 + c, other = 2 - c;
+        if (ntiles > 0) {
+            if (c == 1) named_arrive(other, 256); // warpgroup 0 goes first
+            uint32_t pa[BN / 16][4];
+            float sc[BN / 2];
+            mbar_wait(full_q, 0);
+            mbar_wait(full_k(0), 0);
+            fence_async_shared();
+            named_sync(mine, 256);
+            issue_scores<T, D, BM, BN>(sc, q_wg, sK);
+            named_arrive(other, 256);
+            wgmma_wait<0>();
+            fence_regs(sc);
+            release(empty_k(0));
+            if (masked(tfirst)) mask_tile<BN>(sc, mask, row_a, (int64_t) tfirst * BN, t);
+            softmax_tile<BN>(sc, mrow, lrow, corr, sl2);
+            pack_p<T, BN>(pa, sc);
+            for (int n = 1; n < ntiles; n++) { // S(n) and P(n − 1)·V(n − 1)
+                const int slot = n & 1, pslot = (n - 1) & 1;
+                mbar_wait(full_k(slot), (n >> 1) & 1);
+                mbar_wait(full_v(pslot), ((n - 1) >> 1) & 1);
+                fence_async_shared();
+                named_sync(mine, 256);
+                issue_scores<T, D, BM, BN>(sc, q_wg, sK + slot * TILE_KV);
+                issue_pv<T, D, BN>(o, pa, sV + pslot * TILE_KV);
+                named_arrive(other, 256);
+                wgmma_wait<1>();
+                fence_regs(sc);
+                release(empty_k(slot));
+                const int kt = tfirst + n;
+                if (masked(kt)) mask_tile<BN>(sc, mask, row_a, (int64_t) kt * BN, t);
+                softmax_tile<BN>(sc, mrow, lrow, corr, sl2);
+                wgmma_wait<0>();
+                fence_regs(o);
+                fence_regs(pa);
+                release(empty_v(pslot));
+                rescale<D>(o, corr);
+                pack_p<T, BN>(pa, sc);
+            }
+            const int last = (ntiles - 1) & 1;
+            mbar_wait(full_v(last), ((ntiles - 1) >> 1) & 1);
+            fence_async_shared();
+            named_sync(mine, 256);
+            issue_pv<T, D, BN>(o, pa, sV + last * TILE_KV);
+            if (c == 0) named_arrive(other, 256); // warpgroup 1 has no turn to hand over any more
+            wgmma_wait<0>();
+            fence_regs(o);
+            fence_regs(pa);
+            release(empty_v(last));
+        }
+        T* gO = reinterpret_cast<T*>(p.o) + si.b * p.o_sb + si.q0 * p.o_sn + h * p.o_sh;
+        float* gL = reinterpret_cast<float*>(p.lse) + (si.b * p.hq + h) * p.nq_rows + si.q0;
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            float l = lrow[r];
+            l += __shfl_xor_sync(0xffffffffu, l, 1);
+            l += __shfl_xor_sync(0xffffffffu, l, 2);
+            const int64_t i = row_a + r * 8;
+            if (i >= si.nq) continue;
+            const float inv = l > 0.f ? 1.f / l : 0.f;
+            T* orow = gO + i * p.o_sn;
+#pragma unroll
+            for (int a = 0; a < D / 8; a++) {
+                *reinterpret_cast<uint32_t*>(orow + a * 8 + 2 * t) =
+                        Pack2<T>::pack(o[4 * a + 2 * r] * inv, o[4 * a + 2 * r + 1] * inv);
+            }
+            if (t == 0) gL[i] = l > 0.f ? (mrow[r] + log2f(l)) * FLASH_LN2 : INFINITY;
+        }
+    }
+#endif
+}
+
 } // namespace hopper
 
-#define HOPPER_FWD(NAME, T, D, BN, WG)                                                                  \
-    extern "C" __global__ void __launch_bounds__(128 * WG, 1) NAME(const FlashParams p) {              \
-        hopper::forward<T, D, BN, WG>(p);                                                               \
+#define HOPPER_FWD(NAME, T, D, BN, WG, OVERLAP, MINB)                                                   \
+    extern "C" __global__ void __launch_bounds__(128 * WG, MINB) NAME(const FlashParams p) {           \
+        hopper::forward<T, D, BN, WG, OVERLAP>(p);                                                      \
     }
 
-// name: flash_fwd_hopper_<dtype>_d<D>; 128 · WG threads; shared memory (64·WG + 4·BN)·D·2 + 1024 bytes (host:
-// HopperFlashForward, which must match these tile sizes)
-HOPPER_FWD(flash_fwd_hopper_bf16_d64, __nv_bfloat16, 64, 128, 2)
-HOPPER_FWD(flash_fwd_hopper_f16_d64, __half, 64, 128, 2)
-HOPPER_FWD(flash_fwd_hopper_bf16_d128, __nv_bfloat16, 128, 128, 2)
-HOPPER_FWD(flash_fwd_hopper_f16_d128, __half, 128, 128, 2)
+// name: flash_fwd_hopper_<dtype>_d<D>; 128·WG threads, shared memory (64·WG + 4·BN)·D·2 + 1024 bytes. The host
+// (HopperFlashForward) must use these tile sizes. Chosen on an H200 (docs/PERF.md, "Hopper forward"): d64 one
+// warpgroup, 64-key tiles, three blocks an SM; d128 two warpgroups, 128-key tiles, one block an SM.
+HOPPER_FWD(flash_fwd_hopper_bf16_d64, __nv_bfloat16, 64, 64, 1, false, 3)
+HOPPER_FWD(flash_fwd_hopper_f16_d64, __half, 64, 64, 1, false, 3)
+HOPPER_FWD(flash_fwd_hopper_bf16_d128, __nv_bfloat16, 128, 128, 2, false, 1)
+HOPPER_FWD(flash_fwd_hopper_f16_d128, __half, 128, 128, 2, false, 1)
+// tuning variants (bf16 only; compared by cuda/src/test/python/hopper_harness.py, figures in docs/PERF.md):
+// _w<WG>b<BN> plain schedule, _o the intra-warpgroup overlap, _ws the warp-specialised ping-pong schedule
+HOPPER_FWD(flash_fwd_hopper_bf16_d64_w1b128, __nv_bfloat16, 64, 128, 1, false, 2)
+HOPPER_FWD(flash_fwd_hopper_bf16_d64_w2b128, __nv_bfloat16, 64, 128, 2, false, 1)
+HOPPER_FWD(flash_fwd_hopper_bf16_d64_w2b128o, __nv_bfloat16, 64, 128, 2, true, 1)
+HOPPER_FWD(flash_fwd_hopper_bf16_d128_w1b64, __nv_bfloat16, 128, 64, 1, false, 2)
+HOPPER_FWD(flash_fwd_hopper_bf16_d128_w2b128o, __nv_bfloat16, 128, 128, 2, true, 1)
+#define HOPPER_FWD_WS(NAME, T, D, BN)                                                                   \
+    extern "C" __global__ void __launch_bounds__(384, 1) NAME(const FlashParams p) {                   \
+        hopper::forward_ws<T, D, BN>(p);                                                                \
+    }
+HOPPER_FWD_WS(flash_fwd_hopper_bf16_d64_ws, __nv_bfloat16, 64, 128)
+HOPPER_FWD_WS(flash_fwd_hopper_bf16_d128_ws, __nv_bfloat16, 128, 128)
+HOPPER_FWD_WS(flash_fwd_hopper_bf16_d128_ws64, __nv_bfloat16, 128, 64)

@@ -31,7 +31,7 @@ class Hopper:
                   q=q.data_ptr(), k=k.data_ptr(), v=v.data_ptr(), o=o.data_ptr(), lse=lse.data_ptr(),
                   **strides("q", q), **strides("k", k), **strides("v", v), **strides("o", o))
         dt = {torch.bfloat16: "bf16", torch.float16: "f16"}[q.dtype]
-        bm = 64 * wg
+        bm = 64 * wg if wg < 3 or "ws" not in name else 128  # warp-specialised: 1 copying + 2 computing groups
         smem = (bm + 4 * bn) * D * 2 + 1024
         launch(self.mod.fn(f"flash_fwd_hopper_{dt}_d{D}{name}", smem), ((Nq + bm - 1) // bm, Hq, B), 128 * wg, smem,
                params(**kw))
@@ -80,6 +80,8 @@ def check(fatbins, variants):
     worst = 0.0
     for dtype in (torch.bfloat16, torch.float16):
         for (name, d, bn, wg) in variants:
+            if name and dtype != torch.bfloat16:
+                continue  # tuning variants are built for bf16 only
             for (b, nq, nk, hq, hkv, causal, scale, tr) in cases:
                 g = torch.Generator(device="cuda").manual_seed(nq * 7 + nk + d)
                 def rnd(n, h):
@@ -153,10 +155,13 @@ def bench(fatbins, variants, lengths):
                        "tflops": {k_: round(flops / (t * 1e-3) / 1e12, 1) for k_, t in res.items()}}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    names = list(rows[0]["tflops"].keys())
-    print("d n causal " + " ".join(names))
-    for r in rows:
-        print(r["d"], r["n"], "c" if r["causal"] else "-", " ".join(str(r["tflops"].get(x, "-")) for x in names))
+    for d in (64, 128):
+        names = list(next(r for r in rows if r["d"] == d)["tflops"].keys())
+        print("d n causal " + " ".join(names))
+        for r in rows:
+            if r["d"] == d:
+                print(r["d"], r["n"], "c" if r["causal"] else "-",
+                      " ".join(str(r["tflops"].get(x, "-")) for x in names))
 
 
 def main():
