@@ -28,18 +28,23 @@ __device__ __forceinline__ uint32_t chunk_offset(int r, int c) {
 }
 
 // Copies rows [0, ROWS) of a strided head slice (row stride sn elements, D contiguous) into a swizzled tile; rows at
-// or past `valid` are zero-filled (their source is not read). All THREADS threads take part.
+// or past `valid` are zero-filled (their source is not read). All THREADS threads take part: thread x copies chunk
+// x % (D/8) of rows x / (D/8) + k·STEP, so one source pointer and one destination offset serve all its chunks (STEP
+// is a multiple of 8: the swizzle of a chunk is the same in every row it copies).
 template <int D, int ROWS, int THREADS, typename T>
 __device__ __forceinline__ void load_tile(uint32_t dst, const T* g, int64_t sn, int64_t valid) {
     constexpr int CHUNKS = D / 8;
+    constexpr int STEP = THREADS / CHUNKS;
+    static_assert(THREADS % CHUNKS == 0 && STEP % 8 == 0 && ROWS % STEP == 0, "tile shape and threads do not fit");
+    const int r0 = (int) (threadIdx.x % THREADS) / CHUNKS;
+    const int c = (int) threadIdx.x % CHUNKS;
+    const uint32_t d0 = dst + chunk_offset<ROWS>(r0, c);
+    const T* src = g + r0 * sn + c * 8;
 #pragma unroll
-    for (int it = 0; it < (ROWS * CHUNKS + THREADS - 1) / THREADS; it++) {
-        const int idx = it * THREADS + threadIdx.x;
-        if ((ROWS * CHUNKS) % THREADS != 0 && idx >= ROWS * CHUNKS) break;
-        const int r = idx / CHUNKS;
-        const int c = idx % CHUNKS;
-        const bool ok = r < valid;
-        cp_async16(dst + chunk_offset<ROWS>(r, c), ok ? g + r * sn + c * 8 : g, ok);
+    for (int k = 0; k < ROWS / STEP; k++) {
+        const bool ok = r0 + k * STEP < valid;
+        cp_async16(d0 + k * STEP * 128, ok ? src : g, ok);
+        src += STEP * sn;
     }
 }
 
@@ -644,18 +649,19 @@ __device__ __forceinline__ void forward_ws(const FlashParams& p) {
 
 // name: flash_fwd_hopper_<dtype>_d<D>; 128·WG threads, shared memory (64·WG + 4·BN)·D·2 + 1024 bytes. The host
 // (HopperFlashForward) must use these tile sizes. Chosen on an H200 (docs/PERF.md, "Hopper forward"): d64 one
-// warpgroup, 64-key tiles, three blocks an SM; d128 two warpgroups, 128-key tiles, one block an SM.
+// warpgroup, 64-key tiles, three blocks an SM, plain schedule; d128 two warpgroups, 128-key tiles, one block an SM,
+// the scores of the next tile overlapping P·V.
 HOPPER_FWD(flash_fwd_hopper_bf16_d64, __nv_bfloat16, 64, 64, 1, false, 3)
 HOPPER_FWD(flash_fwd_hopper_f16_d64, __half, 64, 64, 1, false, 3)
-HOPPER_FWD(flash_fwd_hopper_bf16_d128, __nv_bfloat16, 128, 128, 2, false, 1)
-HOPPER_FWD(flash_fwd_hopper_f16_d128, __half, 128, 128, 2, false, 1)
+HOPPER_FWD(flash_fwd_hopper_bf16_d128, __nv_bfloat16, 128, 128, 2, true, 1)
+HOPPER_FWD(flash_fwd_hopper_f16_d128, __half, 128, 128, 2, true, 1)
 // tuning variants (bf16 only; compared by cuda/src/test/python/hopper_harness.py, figures in docs/PERF.md):
 // _w<WG>b<BN> plain schedule, _o the intra-warpgroup overlap, _ws the warp-specialised ping-pong schedule
 HOPPER_FWD(flash_fwd_hopper_bf16_d64_w1b128, __nv_bfloat16, 64, 128, 1, false, 2)
 HOPPER_FWD(flash_fwd_hopper_bf16_d64_w2b128, __nv_bfloat16, 64, 128, 2, false, 1)
 HOPPER_FWD(flash_fwd_hopper_bf16_d64_w2b128o, __nv_bfloat16, 64, 128, 2, true, 1)
 HOPPER_FWD(flash_fwd_hopper_bf16_d128_w1b64, __nv_bfloat16, 128, 64, 1, false, 2)
-HOPPER_FWD(flash_fwd_hopper_bf16_d128_w2b128o, __nv_bfloat16, 128, 128, 2, true, 1)
+HOPPER_FWD(flash_fwd_hopper_bf16_d128_w2b128, __nv_bfloat16, 128, 128, 2, false, 1)
 #define HOPPER_FWD_WS(NAME, T, D, BN)                                                                   \
     extern "C" __global__ void __launch_bounds__(384, 1) NAME(const FlashParams p) {                   \
         hopper::forward_ws<T, D, BN>(p);                                                                \

@@ -4,7 +4,8 @@ torch tensors, compares O and the logsumexp with an fp32 torch reference on the 
 bottom-right, GQA, softmax scale, strided views, lengths that are not tile multiples), and times the Hopper kernel
 against the mma.sync kernel and torch SDPA (FLASH and cuDNN backends) on FlashAttentionBench's shapes.
 Usage: python3 hopper_harness.py FATBIN_DIR [check|bench|all] [variant ...]
-A variant is name:d:bn:wg (kernel flash_fwd_hopper_<dtype>_d<d><name>); prints one JSON object per line.
+A variant is name:d:bn:wg (kernel flash_fwd_hopper_<dtype>_d<d><name>); name@file takes the kernel from
+FATBIN_DIR/file.fatbin instead (an earlier or experimental build). Prints one JSON object per line.
 """
 import json
 import math
@@ -20,6 +21,8 @@ from flash_harness import Flash, Module, launch, params, strides
 class Hopper:
     def __init__(self, d):
         self.mod = Module(f"{d}/flash_attention_hopper.fatbin")
+        self.dir = d
+        self.extra = {}
 
     def forward(self, q, k, v, opt, o=None, lse=None, name="", bn=128, wg=2):
         B, Nq, Hq, D = q.shape
@@ -33,7 +36,13 @@ class Hopper:
         dt = {torch.bfloat16: "bf16", torch.float16: "f16"}[q.dtype]
         bm = 64 * wg if wg < 3 or "ws" not in name else 128  # warp-specialised: 1 copying + 2 computing groups
         smem = (bm + 4 * bn) * D * 2 + 1024
-        launch(self.mod.fn(f"flash_fwd_hopper_{dt}_d{D}{name}", smem), ((Nq + bm - 1) // bm, Hq, B), 128 * wg, smem,
+        mod = self.mod
+        if "@" in name:  # name@file: a kernel of another fatbin in the same folder (an experiment)
+            name, f = name.split("@")
+            if f not in self.extra:
+                self.extra[f] = Module(f"{self.dir}/{f}.fatbin")
+            mod = self.extra[f]
+        launch(mod.fn(f"flash_fwd_hopper_{dt}_d{D}{name}", smem), ((Nq + bm - 1) // bm, Hq, B), 128 * wg, smem,
                params(**kw))
         return o, lse
 
