@@ -5,7 +5,9 @@
 // shared memory (cp.async, 16-byte chunks, zero-filled past the sequence end). Per key tile each warpgroup computes
 // S = Q·Kᵀ (SS wgmma, both operands K-major), masks it, runs the online softmax in registers (exp2 with
 // scale·log2 e folded in, as flash_attention_forward.cu), packs P to 16 bits in registers and adds P·V (RS wgmma: P
-// is the register A operand, V the shared-memory B operand read transposed, i.e. N-major).
+// is the register A operand, V the shared-memory B operand read transposed, i.e. N-major). Two schedules: plain (each
+// product waited for in turn) and overlapped (S(t+1) issued with P(t)·V(t), its softmax running while the tensor
+// cores do P(t)·V(t)); a third, warp-specialised one (forward_ws) is kept as a measured tuning variant.
 // Writes O and the F32 logsumexp exactly as flash_fwd_* (a row that sees no key gets zeros and +∞), so the mma.sync
 // backward reads them. No dropout, block-sparse layout or sequence table: the host keeps those on flash_fwd_*.
 //
