@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One GPU-machine session's work, run from the repository root there (see the device notes in docs/PERF.md):
 # unpack the bundle carried in .bundle/, run the gpu-tagged tests, the GEMM benchmark and its PyTorch baseline.
-# Logs go to $OUT (or ./gpu-out). Usage: tools/gpu-run.sh [tests|bench|attention|train|serve|all]
+# Logs go to $OUT (or ./gpu-out). Usage: tools/gpu-run.sh [tests|bench|attention|train|serve|hopper|all]
 set -uo pipefail
 what="${1:-all}"
 out="${OUT:-$PWD/gpu-out}"
@@ -52,4 +52,14 @@ if [ "$what" = serve ]; then
   PYTHONUNBUFFERED=1 python3 tools/bench/hf_generate.py --checkpoint "$ckpt" --requests 64 --batch 8 \
     --prompt-min 32 --prompt-max 256 --output-min 64 --output-max 128 \
     --dtype bfloat16 2>&1 | tee "$out/serve-hf.jsonl" | tail -3
+fi
+if [ "$what" = hopper ]; then
+  # the Hopper (wgmma) forward: its tests and CudaAttentionTest, then its benchmark against the mma.sync forward
+  # (same run) and PyTorch SDPA (FLASH and cuDNN backends) on the same shapes
+  "$f/bin/fulgur-gpu-tests" --select-class ai.fulgur.cuda.HopperFlashForwardSelectionTest \
+    --select-class ai.fulgur.cuda.HopperFlashForwardTest --select-class ai.fulgur.cuda.CudaAttentionTest 2>&1 \
+    | tee "$out/gpu-tests-hopper.log" | grep -E "✘|tests (found|successful|failed|aborted)|=>" | head -40
+  "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
+    -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.HopperFlashForwardBench 2>&1 | tee "$out/hopper-fwd.jsonl"
+  PYTHONUNBUFFERED=1 python3 tools/bench/torch_attention.py 2>&1 | tee "$out/attention-torch.jsonl"
 fi

@@ -51,11 +51,24 @@ final class CudaAttention implements AttentionKernels {
         Tensor table = sequenceTable(seqs, spec, d);
         long[] p = params(spec, q, k, v, o, lse, null, null, null, null, 0L, table, seqs.count(), 0L,
                 layoutMask(spec, d));
+        HopperFlashForward hopper = HopperFlashForward.select(q, spec, d.computeCapability());
+        if (hopper != null) { // wgmma on sm_90a for the options it covers
+            hopper.launch(d, p, maxOf(seqs.nq()), q.shape().dim(2), gridZ(seqs));
+            return;
+        }
         String name = "flash_fwd_" + dtypeName(q) + "_" + kernels.suffix() + variant(spec);
         int smem = kernels.forwardSharedBytes();
         configure(d, kernels.forwardModule(), name, smem);
         d.launch3(kernels.forwardModule(), name, Math.ceilDiv(maxOf(seqs.nq()), kernels.fwdRows()),
                 q.shape().dim(2), gridZ(seqs), kernels.fwdThreads(), smem, p);
+    }
+
+    /** The name of the kernel {@link #flashForward} launches for these inputs (tests and benchmarks report it). */
+    static String forwardKernel(Tensor q, AttentionSpec spec) {
+        FlashKernels kernels = kernels("flashForward", q, spec);
+        HopperFlashForward hopper = HopperFlashForward.select(q, spec, CudaTensors.device(q).computeCapability());
+        return hopper != null ? hopper.kernelName()
+                : "flash_fwd_" + dtypeName(q) + "_" + kernels.suffix() + variant(spec);
     }
 
     // dq, dout, o (B, Nq, Hq, D); dk, dv, k, v (B, Nk, Hkv, D); lse F32 (B, Hq, Nq)
