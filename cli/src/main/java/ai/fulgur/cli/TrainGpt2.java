@@ -9,6 +9,7 @@ import ai.fulgur.training.gpt2.Gpt2Config;
 import ai.fulgur.training.gpt2.Gpt2Model;
 import ai.fulgur.training.gpt2.Gpt2Training;
 import ai.fulgur.training.loop.TrainingLoop;
+import ai.fulgur.training.precision.Precision;
 import ai.fulgur.training.loop.TrainingState;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -40,6 +41,9 @@ final class TrainGpt2 {
                   --resume DIR      continue the run checkpointed in DIR (same data and options)
                   --device NAME     cpu, gpu or gpu:N                                            [engine default]
                   --seed N          initialisation, windows and dropout                          [1]
+                  --precision P     fp32, bf16 or fp16: what forward and backward compute in; weights and AdamW
+                                    state stay F32; fp16 adds dynamic loss scaling, skipped steps shown
+                                                                                 [bf16 on a GPU, fp32 on the CPU]
                   --from DIR        start from this checkpoint's weights and tokenizer (fine-tuning)
                   --freeze N        freeze the embeddings and the first N layers                 [0]
                 """;
@@ -83,8 +87,15 @@ final class TrainGpt2 {
         int checkpointEvery = args.integer("checkpoint-every", 0, 0);
         String save = args.string("save", resume);
         String device = args.string("device", null);
+        String precisionName = args.string("precision", null);
         int seed = args.integer("seed", 1, 0);
         args.finish();
+        Precision explicitPrecision;
+        try {
+            explicitPrecision = precisionName == null ? null : Precision.parse(precisionName);
+        } catch (IllegalArgumentException e) {
+            throw new Args.UsageException(e.getMessage());
+        }
         if (dropout >= 1) {
             throw new Args.UsageException("--dropout must be below 1, got " + dropout);
         }
@@ -94,6 +105,7 @@ final class TrainGpt2 {
         Engine engine = Engine.getEngine("Fulgur");
         engine.setRandomSeed(seed);
         Device dev = ai.fulgur.autograd.djl.DeviceNames.parse(device, engine);
+        Precision precision = explicitPrecision == null ? Precision.defaultFor(dev) : explicitPrecision;
         Gpt2Model model;
         TrainingState state = null;
         if (resume != null) {
@@ -116,11 +128,12 @@ final class TrainGpt2 {
             if (freeze > 0) {
                 model.getBlock().freezeEmbeddingsAndLayers(freeze);
             }
-            out.printf("GPT-2: %d layers, %d heads, embedding %d, %d positions, vocabulary %d (%,d parameters), on %s%n",
+            out.printf("GPT-2: %d layers, %d heads, embedding %d, %d positions, vocabulary %d (%,d parameters), on %s, "
+                    + "%s%n",
                     c.nLayer(), c.nHead(), c.nEmbd(), c.nPositions(), c.vocabSize(),
-                    ai.fulgur.training.gpt2.Gpt2.parameterCount(c), dev);
+                    ai.fulgur.training.gpt2.Gpt2.parameterCount(c), dev, precision.label());
             Gpt2Training.Config run = new Gpt2Training.Config(steps, batch, block, lr, lr / 10, warmup, decay, clip,
-                    evalEvery, 8, checkpointEvery, seed);
+                    evalEvery, 8, checkpointEvery, seed, precision);
             Path checkpoint = save == null ? null : Path.of(save);
             TrainingLoop.Result result;
             try (ConsoleProgress progress = new ConsoleProgress(out)) {
