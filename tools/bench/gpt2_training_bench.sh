@@ -8,7 +8,8 @@ bundle="${BUNDLE:-.bundle}"
 out="${OUT:-$PWD/gpu-out}"
 what="${*:-tests throughput memory}"
 batch="${BATCH:-8}"
-steps="${STEPS:-10}"
+steps="${STEPS:-20}"
+warmup="${WARMUP:-10}" # the JIT compiles the step's Java code over the first steps
 mkdir -p "$out" /tmp/fulgur-run
 tar -C /tmp/fulgur-run -xJf "$bundle"/fulgur-*-linux-x86_64.tar.xz
 tar -C /tmp/fulgur-run -xJf "$bundle"/fulgur-tests.tar.xz
@@ -21,23 +22,30 @@ java() {
 }
 if [[ " $what " == *" tests "* ]]; then
   "$f/bin/fulgur-gpu-tests" --select-class ai.fulgur.training.gpt2.Gpt2GpuMixedPrecisionTest \
-    --select-class ai.fulgur.training.gpt2.Gpt2GpuTrainingTest 2>&1 | tee "$out/gpu-tests.log" \
+    --select-class ai.fulgur.training.gpt2.Gpt2GpuTrainingTest --select-class 'ai.fulgur.cuda.CachingAllocatorTest$OnTheGpu'  2>&1 | tee "$out/gpu-tests.log" \
     | grep -E "✘|✔|tests (found|successful|failed|aborted)|follow|skipped|=>" | head -40
 fi
 if [[ " $what " == *" throughput "* ]]; then
-  echo "== Fulgur GPT-2 124M, bf16, T=1024, B=$batch"
-  java ai.fulgur.training.gpt2.Gpt2TrainingBench --seq 1024 --batch "$batch" --steps "$steps" --warmup 3 \
-    --precision bf16 --card "$card" --phases 2>&1 | tee -a "$out/rows.jsonl" | grep -v '^WARN' | tail -3
+  for gc in 0.8 0; do
+    echo "== Fulgur GPT-2 124M, bf16, T=1024, B=$batch, gcThreshold $gc"
+    java -Dfulgur.cuda.gcThreshold=$gc ai.fulgur.training.gpt2.Gpt2TrainingBench --seq 1024 --batch "$batch" \
+      --steps "$steps" --warmup "$warmup" --precision bf16 --card "$card" --phases 2>&1 | tee -a "$out/rows.jsonl" \
+      | grep -v '^WARN' | tail -3
+  done
   echo "== PyTorch GPT-2 124M, bf16, T=1024, B=$batch, torch.compile"
-  PYTHONUNBUFFERED=1 python3 tools/bench/torch_gpt2.py --seq 1024 --batch "$batch" --steps "$steps" --warmup 3 \
+  PYTHONUNBUFFERED=1 python3 tools/bench/torch_gpt2.py --seq 1024 --batch "$batch" --steps "$steps" --warmup "$warmup" \
     2>&1 | tee -a "$out/rows.jsonl" | tail -3
 fi
 if [[ " $what " == *" memory "* ]]; then
   for seq in 1024 4096 8192; do
     echo "== memory T=$seq B=1: flash, then composed"
-    java ai.fulgur.training.gpt2.Gpt2TrainingBench --seq "$seq" --batch 1 --steps 2 --warmup 1 --precision bf16 \
-      --card "$card" 2>&1 | tee -a "$out/memory.jsonl" | grep '^{' | tail -1
-    java -Dfulgur.attention=composed ai.fulgur.training.gpt2.Gpt2TrainingBench --seq "$seq" --batch 1 --steps 2 \
+    # gcThreshold 0: the allocator collects garbage as it grows, so the peak stays within ~25% of the live peak
+    java -Dfulgur.cuda.gcThreshold=0 ai.fulgur.training.gpt2.Gpt2TrainingBench --seq "$seq" --batch 1 --steps 2 \
       --warmup 1 --precision bf16 --card "$card" 2>&1 | tee -a "$out/memory.jsonl" | grep '^{' | tail -1
+    java -Dfulgur.cuda.gcThreshold=0 -Dfulgur.attention=composed ai.fulgur.training.gpt2.Gpt2TrainingBench \
+      --seq "$seq" --batch 1 --steps 2 --warmup 1 --precision bf16 --card "$card" 2>&1 | tee -a "$out/memory.jsonl" \
+      | grep '^{' | tail -1
+    PYTHONUNBUFFERED=1 python3 tools/bench/torch_gpt2.py --seq "$seq" --batch 1 --steps 2 --warmup 1 --no-compile \
+      2>&1 | tee -a "$out/memory.jsonl" | tail -1
   done
 fi

@@ -121,6 +121,9 @@ public final class Gpt2TrainingBench {
                 row.put("tflops", flopsPerToken * tokensPerSecond / 1e12);
                 row.put("mfu", flopsPerToken * tokensPerSecond / (peakTflops * 1e12));
                 row.put("peak_bytes", peakBytes(opsDevice));
+                row.put("gc_threshold", System.getProperty("fulgur.cuda.gcThreshold", "default"));
+                row.put("allocator_collections", statistic(opsDevice, "allocatorCollections"));
+                row.put("driver_allocations", statistic(opsDevice, "driverAllocations"));
                 if (phases) {
                     row.putAll(phases(trainer, m, device, inputs, labels, precision));
                 }
@@ -203,13 +206,18 @@ public final class Gpt2TrainingBench {
     }
 
     private static long peakBytes(ai.fulgur.ops.Device d) {
+        return statistic(d, "peakBytes");
+    }
+
+    /** A long statistic of the CUDA device (peakBytes, driverAllocations, allocatorCollections), or -1. */
+    private static long statistic(ai.fulgur.ops.Device d, String name) {
         if (d == null) {
             return -1;
         }
         try {
             Object cuda = cudaDevice(d);
-            Method peak = cuda.getClass().getMethod("peakBytes");
-            return (Long) peak.invoke(cuda);
+            Method m = cuda.getClass().getMethod(name);
+            return (Long) m.invoke(cuda);
         } catch (ReflectiveOperationException e) {
             return -1;
         }
