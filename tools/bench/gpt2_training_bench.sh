@@ -26,9 +26,10 @@ if [[ " $what " == *" tests "* ]]; then
     | grep -E "✘|✔|tests (found|successful|failed|aborted)|follow|skipped|=>" | head -40
 fi
 if [[ " $what " == *" throughput "* ]]; then
-  for gc in 0.8 0; do
-    echo "== Fulgur GPT-2 124M, bf16, T=1024, B=$batch, gcThreshold $gc"
-    java -Dfulgur.cuda.gcThreshold=$gc ai.fulgur.training.gpt2.Gpt2TrainingBench --seq 1024 --batch "$batch" \
+  # the allocator's collection policy: default (0.8 of the card), and adaptive from 0 with a headroom of 1
+  for gc in "-Dfulgur.cuda.gcThreshold=0.8" "-Dfulgur.cuda.gcThreshold=0 -Dfulgur.cuda.gcHeadroom=1"; do
+    echo "== Fulgur GPT-2 124M, bf16, T=1024, B=$batch, $gc"
+    java $gc ai.fulgur.training.gpt2.Gpt2TrainingBench --seq 1024 --batch "$batch" \
       --steps "$steps" --warmup "$warmup" --precision bf16 --card "$card" --phases 2>&1 | tee -a "$out/rows.jsonl" \
       | grep -v '^WARN' | tail -3
   done

@@ -21,7 +21,10 @@ import java.util.Map;
  *
  * Casts are autograd {@link Cast} functions, so the half gradients flow back to the F32 parameters. A parameter (a
  * leaf that requires a gradient) is cast once per scope and the cast reused by every op that reads it, until its
- * version changes (an optimizer step), as PyTorch's autocast weight cache does:
+ * version changes (an optimizer step), as PyTorch's autocast weight cache does. Casts belong to the engine: backward
+ * frees each one as soon as the ops that read it have run their backward (without waiting for the garbage
+ * collector).
+ *
  * <pre>{@code
  * try (Autocast.Scope s = Autocast.enable(DType.BF16)) {
  *     loss = model.forward(x);      // GEMMs and attention in BF16, norms and the loss in F32
@@ -133,17 +136,23 @@ public final class Autocast {
         private Variable cast(Variable x, DType to) {
             boolean parameter = x.isLeaf() && x.requiresGrad() && to == dtype;
             if (!parameter) {
-                return Cast.apply(x, to);
+                return internal(Cast.apply(x, to));
             }
             CachedCast c = casts.get(x);
             // a cast made with recording off has no graph node: reuse it only under the same mode
             // nor after a backward freed its node (gradient accumulation runs several graphs in one scope)
             if (c == null || c.version != x.version() || c.recorded != GradMode.isEnabled()
                     || c.cast.gradFn() != null && c.cast.gradFn().isReleased()) {
-                c = new CachedCast(x.version(), GradMode.isEnabled(), Cast.apply(x, to));
+                c = new CachedCast(x.version(), GradMode.isEnabled(), internal(Cast.apply(x, to)));
                 casts.put(x, c);
             }
             return c.cast;
+        }
+
+        /** A cast only the engine holds: backward frees it once the ops reading it are done (see Tape). */
+        private static Variable internal(Variable cast) {
+            cast.markInternal();
+            return cast;
         }
 
         @Override

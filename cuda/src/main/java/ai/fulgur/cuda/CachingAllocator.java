@@ -18,8 +18,8 @@ import jcuda.CudaException;
  * autograd graph and DJL's managers leave most activations and gradients to the latter. The JVM's heap does not see
  * device memory, so it may not collect for many steps while the device fills up with dead blocks. So, before the
  * bytes handed out pass a threshold (and before giving up when the driver is out of memory), the allocator runs the
- * garbage collector and waits for the cleaners; where the live bytes alone pass the threshold, it is raised by a
- * quarter above them, so collections stay rare. The threshold is {@code -Dfulgur.cuda.gcThreshold}: bytes, or a
+ * garbage collector and waits for the cleaners; where the live bytes alone pass the threshold, it is raised above
+ * them by a headroom ({@code -Dfulgur.cuda.gcHeadroom}, default 0.25, i.e. a quarter), so collections stay rare. The threshold is {@code -Dfulgur.cuda.gcThreshold}: bytes, or a
  * fraction of the device's memory (default 0.8). A small value keeps the peak statistic within about a quarter of
  * the memory really live at the peak (more collections: for measuring memory, not speed).
  *
@@ -50,6 +50,8 @@ final class CachingAllocator {
     private final java.util.concurrent.atomic.AtomicLong releases = new java.util.concurrent.atomic.AtomicLong();
     private final java.util.concurrent.atomic.AtomicLong collections = new java.util.concurrent.atomic.AtomicLong();
     private static final long GC_WAIT_MS = 200;
+    /** {@code -Dfulgur.cuda.gcHeadroom}: how far above live memory a raised threshold goes (default 0.25). */
+    private static final double HEADROOM = Double.parseDouble(System.getProperty("fulgur.cuda.gcHeadroom", "0.25"));
 
     /**
      * An allocator that collects garbage before handing out more than {@code gcThresholdBytes} at once
@@ -104,10 +106,10 @@ final class CachingAllocator {
         return allocated + size > threshold;
     }
 
-    /** When live memory alone passes the threshold, lifts it by a quarter so collections stay rare. */
+    /** When live memory alone passes the threshold, lifts it by the headroom above it so collections stay rare. */
     private synchronized void raiseThresholdIfStillOver(long size) {
         if (allocated + size > threshold) {
-            threshold = (allocated + size) + (allocated + size) / 4;
+            threshold = (long) ((allocated + size) * (1 + HEADROOM));
         }
     }
 

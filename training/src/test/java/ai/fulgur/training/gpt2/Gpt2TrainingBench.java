@@ -122,6 +122,7 @@ public final class Gpt2TrainingBench {
                 row.put("mfu", flopsPerToken * tokensPerSecond / (peakTflops * 1e12));
                 row.put("peak_bytes", peakBytes(opsDevice));
                 row.put("gc_threshold", System.getProperty("fulgur.cuda.gcThreshold", "default"));
+                row.put("gc_headroom", System.getProperty("fulgur.cuda.gcHeadroom", "default"));
                 row.put("allocator_collections", statistic(opsDevice, "allocatorCollections"));
                 row.put("driver_allocations", statistic(opsDevice, "driverAllocations"));
                 if (phases) {
