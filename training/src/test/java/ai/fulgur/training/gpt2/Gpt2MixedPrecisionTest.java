@@ -78,8 +78,8 @@ class Gpt2MixedPrecisionTest {
         }
         double fe = full.eval().get(full.eval().size() - 1).loss();
         double he = half.eval().get(half.eval().size() - 1).loss();
-        System.out.printf("%s: train %.4f -> %.4f (fp32 %.4f -> %.4f, worst step relative %.4f); validation %.4f "
-                + "(fp32 %.4f, relative %.4f)%n", what, h.get(0).loss(), h.get(h.size() - 1).loss(), f.get(0).loss(),
+        System.out.printf("%s: train %.4f -> %.4f (reference %.4f -> %.4f, worst step relative %.4f); validation %.4f "
+                + "(reference %.4f, relative %.4f)%n", what, h.get(0).loss(), h.get(h.size() - 1).loss(), f.get(0).loss(),
                 f.get(f.size() - 1).loss(), worst, he, fe, Math.abs(he - fe) / fe);
         assertTrue(Math.abs(he - fe) <= 0.02 * fe, what + " validation loss " + he + " vs fp32 " + fe + ": over 2%");
         assertTrue(f.get(f.size() - 1).loss() < f.get(0).loss() - 1, "the model learns: " + f);
