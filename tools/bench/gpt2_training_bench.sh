@@ -2,7 +2,7 @@
 # GPT-2 124M training on one GPU, Fulgur against PyTorch in one call, plus peak memory of FlashAttention against the
 # composed (naive) attention at sequence 1k, 4k, 8k. Run from the directory holding the two bundle tars in $BUNDLE
 # (default .bundle): tools/make-bundle.sh --with-tests. Rows go to $OUT (or ./gpu-out).
-#   BUNDLE=.bundle OUT=/tmp/out bash tools/bench/gpt2_training_bench.sh [tests] [throughput] [memory]
+#   BUNDLE=.bundle OUT=/tmp/out bash tools/bench/gpt2_training_bench.sh [tests] [throughput] [bert] [memory]
 set -uo pipefail
 bundle="${BUNDLE:-.bundle}"
 out="${OUT:-$PWD/gpu-out}"
@@ -36,6 +36,14 @@ if [[ " $what " == *" throughput "* ]]; then
   echo "== PyTorch GPT-2 124M, bf16, T=1024, B=$batch, torch.compile"
   PYTHONUNBUFFERED=1 python3 tools/bench/torch_gpt2.py --seq 1024 --batch "$batch" --steps "$steps" --warmup "$warmup" \
     2>&1 | tee -a "$out/rows.jsonl" | tail -3
+fi
+if [[ " $what " == *" bert "* ]]; then
+  echo "== Fulgur BERT-base MLM, bf16, T=512, B=${BERT_BATCH:-16}"
+  java ai.fulgur.training.bert.BertTrainingBench --seq 512 --batch "${BERT_BATCH:-16}" --steps "$steps" \
+    --warmup "$warmup" --precision bf16 --card "$card" --phases 2>&1 | tee -a "$out/bert.jsonl" | grep '^{' | tail -1
+  echo "== PyTorch BERT-base MLM, bf16, T=512, B=${BERT_BATCH:-16}, torch.compile"
+  PYTHONUNBUFFERED=1 python3 tools/bench/torch_bert.py --seq 512 --batch "${BERT_BATCH:-16}" --steps "$steps" \
+    --warmup "$warmup" 2>&1 | tee -a "$out/bert.jsonl" | tail -1
 fi
 if [[ " $what " == *" memory "* ]]; then
   for seq in 1024 4096 8192; do
