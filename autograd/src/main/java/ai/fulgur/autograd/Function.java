@@ -44,6 +44,11 @@ public abstract class Function {
             return new Variable(output, false);
         }
         this.inputs = inputs;
+        for (Variable v : inputs) {
+            if (v != null && v.isInternal()) {
+                v.addConsumer();
+            }
+        }
         return new Variable(output, this);
     }
 

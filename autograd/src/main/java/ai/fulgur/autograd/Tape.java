@@ -1,6 +1,7 @@
 package ai.fulgur.autograd;
 
 import ai.fulgur.ops.Checks;
+import ai.fulgur.ops.Storage;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.elementwise.Elementwise;
 import java.util.ArrayDeque;
@@ -40,7 +41,14 @@ final class Tape {
         }
         List<Function> order = topologicalOrder(root.gradFn());
         Map<Function, Tensor> pending = new IdentityHashMap<>();
+        // Gradients made during this backward are freed as soon as nothing needs them, not when the JVM next
+        // collects garbage: on a GPU they are most of a step's memory. A storage is freed when no pending gradient
+        // refers to it (views share storages, and ADD passes one tensor to both inputs, so references are counted).
+        // Only storages made here are freed: the seed is the caller's, and leaves keep copies, never these.
+        Map<Storage, Integer> references = new IdentityHashMap<>();
+        Storage seedStorage = seed.storage();
         pending.put(root.gradFn(), seed);
+        reference(references, seed);
         for (Function fn : order) {
             Tensor g = pending.remove(fn);
             if (g == null) {
@@ -48,6 +56,8 @@ final class Tape {
             }
             Tensor[] grads = fn.runBackward(g);
             Variable[] inputs = fn.inputs();
+            List<Tensor> done = new ArrayList<>();
+            done.add(g);
             for (int i = 0; i < inputs.length; i++) {
                 Variable v = inputs[i];
                 if (v == null || !v.requiresGrad() || grads[i] == null) {
@@ -59,14 +69,44 @@ final class Tape {
                 }
                 if (v.isLeaf()) {
                     v.accumulateGrad(grads[i]);
+                    done.add(grads[i]);
                 } else {
-                    pending.merge(v.gradFn(), grads[i], Elementwise::add);
+                    Tensor previous = pending.get(v.gradFn());
+                    Tensor sum = previous == null ? grads[i] : Elementwise.add(previous, grads[i]);
+                    pending.put(v.gradFn(), sum);
+                    reference(references, sum);
+                    if (previous != null) {
+                        release(references, previous);
+                        done.add(previous);
+                        done.add(grads[i]);
+                    }
+                }
+            }
+            release(references, g);
+            for (Tensor t : done) {
+                Storage st = t.storage();
+                if (st != seedStorage && !references.containsKey(st)) {
+                    st.close();
                 }
             }
             if (!retainGraph) {
+                for (Variable v : inputs) {
+                    // an engine-made input (an autocast cast) whose readers have all run backward is dead
+                    if (v != null && v.isInternal() && v.consumed()) {
+                        v.data().storage().close();
+                    }
+                }
                 fn.release();
             }
         }
+    }
+
+    private static void reference(Map<Storage, Integer> references, Tensor t) {
+        references.merge(t.storage(), 1, Integer::sum);
+    }
+
+    private static void release(Map<Storage, Integer> references, Tensor t) {
+        references.computeIfPresent(t.storage(), (k, n) -> n == 1 ? null : n - 1);
     }
 
     /** Ops reachable from {@code root}, each after every op that consumes its output (reverse post-order). */

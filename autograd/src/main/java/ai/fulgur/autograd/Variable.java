@@ -25,6 +25,8 @@ public final class Variable {
     private boolean requiresGrad;
     private Tensor grad;
     private int version;
+    private boolean internal; // made by the engine for its own use (an autocast cast): freed once consumed
+    private int pendingConsumers; // recorded ops reading an internal variable whose backward has not run yet
 
     /** A leaf. */
     Variable(Tensor data, boolean requiresGrad) {
@@ -131,10 +133,33 @@ public final class Variable {
         return new Variable(data, false);
     }
 
+    /**
+     * Marks a variable that only the engine holds (an autocast cast, read by the op it was made for): backward
+     * frees its storage once every recorded op reading it has run its backward.
+     */
+    void markInternal() {
+        internal = true;
+    }
+
+    boolean isInternal() {
+        return internal;
+    }
+
+    /** Counts a recorded op reading this internal variable; see {@link #consumed()}. */
+    void addConsumer() {
+        pendingConsumers++;
+    }
+
+    /** One reader's backward has run; true when it was the last (the storage can go). */
+    boolean consumed() {
+        return --pendingConsumers == 0;
+    }
+
     void accumulateGrad(Tensor g) {
         Tensor cast = g.dtype() == data.dtype() ? g : g.cast(data.dtype());
         if (grad == null) {
-            grad = cast.copy(); // never alias: the same tensor may flow to several inputs
+            // never alias g: the same tensor may flow to several inputs, and backward frees it after use
+            grad = cast == g ? g.copy() : cast;
         } else {
             Elementwise.binaryInPlace(BinaryOp.ADD, grad, cast);
         }

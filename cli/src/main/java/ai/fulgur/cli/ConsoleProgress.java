@@ -7,7 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * Shows a training run as a progress bar (step, smoothed loss, tokens/s, ETA; one redrawn line on a terminal,
+ * Shows a training run as a progress bar (step, smoothed loss, in fp16 the loss scale and skipped steps, tokens/s, ETA; one redrawn line on a terminal,
  * periodic lines otherwise) and prints every evaluation and checkpoint on its own line.
  */
 final class ConsoleProgress implements TrainingLoop.Listener, AutoCloseable {
@@ -16,6 +16,8 @@ final class ConsoleProgress implements TrainingLoop.Listener, AutoCloseable {
     private double smoothed = Double.NaN;
     private int firstStep = -1; // a resumed run starts past 0
     private double lastEval = Double.NaN;
+    private double lossScale = Double.NaN; // fp16 only
+    private long skippedSteps;
 
     ConsoleProgress(PrintStream out) {
         this.out = out;
@@ -34,11 +36,22 @@ final class ConsoleProgress implements TrainingLoop.Listener, AutoCloseable {
         if (!Double.isNaN(lastEval)) {
             fields.put("eval", String.format("%.4f", lastEval));
         }
+        if (!Double.isNaN(lossScale)) {
+            fields.put("scale", String.format("%.0f", lossScale));
+            fields.put("skipped", skippedSteps);
+        }
         fields.put("tok/s", String.format("%,.0f", tokens / Math.max(seconds, 1e-9)));
         bar.update(step, fields);
         if (step == steps) {
             close();
         }
+    }
+
+    @Override
+    public void onLossScale(int step, double scale, boolean skipped, long skippedSteps) {
+        // called before onStep of the same step, so the bar shows this step's scale
+        this.lossScale = scale;
+        this.skippedSteps = skippedSteps;
     }
 
     @Override

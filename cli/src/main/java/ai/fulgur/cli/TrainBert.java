@@ -7,6 +7,7 @@ import ai.fulgur.datasets.tokenizer.WordPieceTokenizer;
 import ai.fulgur.training.bert.BertConfig;
 import ai.fulgur.training.bert.BertPretraining;
 import ai.fulgur.training.loop.TrainingLoop;
+import ai.fulgur.training.precision.Precision;
 import java.io.PrintStream;
 import java.nio.file.Path;
 
@@ -26,6 +27,8 @@ final class TrainBert {
                   --steps N [500]  --batch N [16]  --lr X [1e-3]  --warmup N [steps/20]  --eval-every N [steps/10]
                   --save DIR        Hugging Face BertForMaskedLM checkpoint with vocab.txt and loss.svg
                   --seed N --device NAME
+                  --precision P     fp32, bf16 or fp16 (F32 weights and optimizer state; fp16 adds dynamic loss
+                                    scaling)                                          [bf16 on a GPU, fp32 on the CPU]
                 """;
     }
 
@@ -44,8 +47,15 @@ final class TrainBert {
         int evalEvery = args.integer("eval-every", Math.max(1, steps / 10), 0);
         String save = args.string("save", null);
         String device = args.string("device", null);
+        String precisionName = args.string("precision", null);
         int seed = args.integer("seed", 1, 0);
         args.finish();
+        Precision explicitPrecision;
+        try {
+            explicitPrecision = precisionName == null ? null : Precision.parse(precisionName);
+        } catch (IllegalArgumentException e) {
+            throw new Args.UsageException(e.getMessage());
+        }
         if (!(Tokenizers.byName(tokenizerSpec) instanceof WordPieceTokenizer)) {
             throw new Args.UsageException("BERT needs a WordPiece tokenizer (bert, or a directory with vocab.txt); '"
                     + tokenizerSpec + "' is not one");
@@ -63,13 +73,14 @@ final class TrainBert {
         BertConfig config = preset.withVocabSize(tokenizer.vocabSize());
         Engine engine = Engine.getEngine("Fulgur");
         Device dev = ai.fulgur.autograd.djl.DeviceNames.parse(device, engine);
-        out.printf("BERT: %d layers, %d heads, hidden %d, vocabulary %d, rows of %d tokens, on %s%n",
+        Precision precision = explicitPrecision == null ? Precision.defaultFor(dev) : explicitPrecision;
+        out.printf("BERT: %d layers, %d heads, hidden %d, vocabulary %d, rows of %d tokens, on %s, %s%n",
                 config.numHiddenLayers(), config.numAttentionHeads(), config.hiddenSize(), config.vocabSize(),
-                maxLength, dev);
+                maxLength, dev, precision.label());
         TrainingLoop.Result r;
         try (ConsoleProgress progress = new ConsoleProgress(out)) {
             r = BertPretraining.train(config, tokenizer, corpus.train(), corpus.validation(),
-                    new BertPretraining.Config(steps, batch, maxLength, lr, warmup, evalEvery, seed),
+                    new BertPretraining.Config(steps, batch, maxLength, lr, warmup, evalEvery, seed, precision),
                     save == null ? null : Path.of(save), progress, dev);
         }
         out.printf("masked-LM training loss %.4f -> %.4f; validation loss %.4f%n",

@@ -10,6 +10,7 @@ import ai.fulgur.training.gpt2.Gpt2Config;
 import ai.fulgur.training.gpt2.Gpt2Model;
 import ai.fulgur.training.gpt2.Gpt2Training;
 import ai.fulgur.training.loop.TrainingLoop;
+import ai.fulgur.training.precision.Precision;
 import ai.fulgur.training.loop.TrainingState;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -45,6 +46,9 @@ final class TrainGpt2 {
                   --accumulate K    split each rank's batch into K micro-batches (gradient accumulation)  [1]
                   --recompute       recompute each layer's activations in the backward pass (less memory)
                   --seed N          initialisation, windows and dropout                          [1]
+                  --precision P     fp32, bf16 or fp16: what forward and backward compute in; weights and AdamW
+                                    state stay F32; fp16 adds dynamic loss scaling, skipped steps shown
+                                                                                 [bf16 on a GPU, fp32 on the CPU]
                   --from DIR        start from this checkpoint's weights and tokenizer (fine-tuning)
                   --freeze N        freeze the embeddings and the first N layers                 [0]
                 """;
@@ -88,12 +92,19 @@ final class TrainGpt2 {
         int checkpointEvery = args.integer("checkpoint-every", 0, 0);
         String save = args.string("save", resume);
         String device = args.string("device", null);
+        String precisionName = args.string("precision", null);
         int seed = args.integer("seed", 1, 0);
         int gpus = args.integer("gpus", 0, 0);
         int processes = args.integer("processes", gpus > 0 ? gpus : 1, 1);
         int accumulate = args.integer("accumulate", 1, 1);
         boolean recompute = args.flag("recompute");
         args.finish();
+        Precision explicitPrecision;
+        try {
+            explicitPrecision = precisionName == null ? null : Precision.parse(precisionName);
+        } catch (IllegalArgumentException e) {
+            throw new Args.UsageException(e.getMessage());
+        }
         if (dropout >= 1) {
             throw new Args.UsageException("--dropout must be below 1, got " + dropout);
         }
@@ -126,6 +137,7 @@ final class TrainGpt2 {
         if (rank != null && dev.isGpu()) {
             dev = Device.gpu(rank.rank());
         }
+        Precision precision = explicitPrecision == null ? Precision.defaultFor(dev) : explicitPrecision;
         Gpt2Model model;
         TrainingState state = null;
         if (resume != null) {
@@ -149,11 +161,12 @@ final class TrainGpt2 {
                 model.getBlock().freezeEmbeddingsAndLayers(freeze);
             }
             model.getBlock().setRecompute(recompute);
-            out.printf("GPT-2: %d layers, %d heads, embedding %d, %d positions, vocabulary %d (%,d parameters), on %s%n",
+            out.printf("GPT-2: %d layers, %d heads, embedding %d, %d positions, vocabulary %d (%,d parameters), on %s, "
+                    + "%s%n",
                     c.nLayer(), c.nHead(), c.nEmbd(), c.nPositions(), c.vocabSize(),
-                    ai.fulgur.training.gpt2.Gpt2.parameterCount(c), dev);
+                    ai.fulgur.training.gpt2.Gpt2.parameterCount(c), dev, precision.label());
             Gpt2Training.Config run = new Gpt2Training.Config(steps, batch, block, lr, lr / 10, warmup, decay, clip,
-                    evalEvery, 8, checkpointEvery, seed);
+                    evalEvery, 8, checkpointEvery, seed, precision);
             Path checkpoint = save == null ? null : Path.of(save);
             TrainingLoop.Result result;
             try (ConsoleProgress progress = new ConsoleProgress(out);

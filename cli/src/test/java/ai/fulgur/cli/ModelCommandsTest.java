@@ -107,5 +107,20 @@ class ModelCommandsTest {
         Run preset = fulgur("train", "gpt2", "--data", empty.toString(), "--preset", "huge");
         assertEquals(2, preset.code());
         assertTrue(preset.err().contains("huge"), preset.err());
+        Run precision = fulgur("train", "gpt2", "--data", empty.toString(), "--precision", "fp8");
+        assertEquals(2, precision.code());
+        assertTrue(precision.err().contains("fp8") && precision.err().contains("bf16"), precision.err());
+    }
+
+    @Test
+    void trainGpt2InFp16ShowsTheLossScale() throws Exception {
+        Path corpus = dir.resolve("corpus.txt");
+        Files.writeString(corpus, "To be, or not to be, that is the question:\n".repeat(40));
+        Run train = fulgur("train", "gpt2", "--data", corpus.toString(), "--tokenizer", "bpe:300", "--block", "16",
+                "--steps", "4", "--batch", "2", "--eval-every", "2", "--precision", "fp16");
+        assertEquals(0, train.code(), train.out() + train.err());
+        assertTrue(train.out().contains("fp16"), train.out());
+        assertTrue(train.out().contains("scale") && train.out().contains("skipped"), train.out());
+        assertTrue(train.out().contains("validation loss"), train.out());
     }
 }

@@ -43,7 +43,7 @@ public final class CudaDevice {
     private final int index;
     private final CUcontext context = new CUcontext();
     private final NativeStream stream = new NativeStream();
-    private final CachingAllocator allocator = new CachingAllocator();
+    private final CachingAllocator allocator;
     private final PinnedStaging staging = new PinnedStaging(this, PinnedStaging.DEFAULT_BUFFER_BYTES);
     private final Map<String, CUfunction> functions = new HashMap<>();
     private final Map<String, CUmodule> modules = new HashMap<>();
@@ -67,10 +67,36 @@ public final class CudaDevice {
         this.computeMajor = attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
         this.computeMinor = attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
         this.multiprocessors = attribute(dev, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        long[] total = {0};
+        jcuda.driver.JCudaDriver.cuDeviceTotalMem(total, dev);
+        this.allocator = new CachingAllocator(gcThreshold(System.getProperty("fulgur.cuda.gcThreshold"), total[0]));
         cuDevicePrimaryCtxRetain(context, dev);
         cuCtxSetCurrent(context);
         current.set(true);
         cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT);
+    }
+
+    /**
+     * The caching allocator's garbage-collection threshold from {@code -Dfulgur.cuda.gcThreshold}: a fraction of
+     * the device's {@code totalBytes} when at most 1 (default 0.8), else bytes.
+     */
+    static long gcThreshold(String setting, long totalBytes) {
+        double v;
+        try {
+            v = setting == null ? 0.8 : Double.parseDouble(setting);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("fulgur.cuda.gcThreshold must be a fraction of device memory (0..1) "
+                    + "or a number of bytes, got '" + setting + "'");
+        }
+        if (!(v >= 0) || Double.isInfinite(v)) {
+            throw new IllegalArgumentException("fulgur.cuda.gcThreshold must be >= 0, got " + setting);
+        }
+        return v <= 1 ? (long) (v * totalBytes) : (long) v;
+    }
+
+    /** Garbage collections the caching allocator asked for (see {@link CachingAllocator}). */
+    public long allocatorCollections() {
+        return allocator.collections();
     }
 
     private static int attribute(CUdevice dev, int attribute) {

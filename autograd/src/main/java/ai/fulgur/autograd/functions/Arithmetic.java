@@ -1,5 +1,6 @@
 package ai.fulgur.autograd.functions;
 
+import ai.fulgur.autograd.Autocast;
 import ai.fulgur.autograd.Function;
 import ai.fulgur.autograd.Variable;
 import ai.fulgur.ops.Tensor;
@@ -20,6 +21,9 @@ public final class Arithmetic extends Function {
 
     /** a op b; comparisons and logical ops give a BOOL constant (they have no gradient). */
     public static Variable binary(BinaryOp op, Variable a, Variable b) {
+        Variable[] promoted = Autocast.promote(a, b); // under autocast F32 + half widens the half operand
+        a = promoted[0];
+        b = promoted[1];
         Tensor out = Elementwise.binary(op, a.data(), b.data());
         if (op.isComparison() || op == BinaryOp.MOD) {
             return Variable.constant(out);

@@ -1,5 +1,6 @@
 package ai.fulgur.autograd.functions;
 
+import ai.fulgur.autograd.Autocast;
 import ai.fulgur.autograd.Function;
 import ai.fulgur.autograd.Variable;
 import ai.fulgur.ops.Tensor;
@@ -26,6 +27,9 @@ public class FlashAttention extends Function {
     }
 
     static Variable record(FlashAttention fn, Variable q, Variable k, Variable v) {
+        q = Autocast.toHalf(q); // under autocast the tiles run on tensor cores in the scope's half type
+        k = Autocast.toHalf(k);
+        v = Autocast.toHalf(v);
         Attention.Forward f = Attention.flashForward(q.data(), k.data(), v.data(), fn.spec);
         Variable result = fn.record(f.out(), q, k, v);
         if (!result.isLeaf()) {

@@ -1,5 +1,6 @@
 package ai.fulgur.autograd.functions;
 
+import ai.fulgur.autograd.Autocast;
 import ai.fulgur.autograd.Function;
 import ai.fulgur.autograd.Variable;
 import ai.fulgur.ops.Shape;
@@ -23,6 +24,7 @@ public final class LayerNorm extends Function {
         if ((gamma == null) != (beta == null)) {
             throw new IllegalArgumentException("layerNorm: give both gamma and beta or neither");
         }
+        x = Autocast.toF32(x); // under autocast: statistics in F32, and the F32 gamma, beta apply as they are
         Norm.LayerNormResult r = Norm.layerNormForward(x.data(), normalized,
                 gamma == null ? null : gamma.data(), beta == null ? null : beta.data(), eps);
         LayerNorm fn = new LayerNorm(normalized, gamma != null);

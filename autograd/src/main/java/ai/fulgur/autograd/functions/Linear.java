@@ -1,5 +1,6 @@
 package ai.fulgur.autograd.functions;
 
+import ai.fulgur.autograd.Autocast;
 import ai.fulgur.autograd.Function;
 import ai.fulgur.autograd.Variable;
 import ai.fulgur.ops.Backends;
@@ -18,11 +19,14 @@ import ai.fulgur.ops.reduce.Reduce;
  *
  * <p>Forward is one fused product-plus-bias ({@link Linalg#linear}, cuBLASLt's bias epilogue on CUDA) where the
  * backend says it fuses ({@link ai.fulgur.ops.linalg.LinalgKernels#fusesLinear}); elsewhere, the CPU included, a
- * matmul followed by an add, as before.
+ * matmul followed by an add, as before. Under {@link Autocast} x, W and b are cast to the scope's half type first.
  */
 public final class Linear extends Function {
 
     public static Variable apply(Variable x, Variable weight, Variable bias) {
+        x = Autocast.toHalf(x);
+        weight = Autocast.toHalf(weight);
+        bias = Autocast.toHalf(bias);
         String op = "linear";
         Checks.rank(op, "weight", weight.data(), 2);
         long in = weight.shape().dim(1);

@@ -1,5 +1,6 @@
 package ai.fulgur.autograd.functions;
 
+import ai.fulgur.autograd.Autocast;
 import ai.fulgur.autograd.Function;
 import ai.fulgur.autograd.Variable;
 import ai.fulgur.ops.Tensor;
@@ -8,11 +9,14 @@ import ai.fulgur.ops.reduce.Reduce;
 
 /**
  * Matrix product with torch.matmul's shape rules. Backward: dA = dC · Bᵀ, dB = Aᵀ · dC, summed over broadcast
- * batch axes; 1-D operands are promoted to matrices so the same formulas hold.
+ * batch axes; 1-D operands are promoted to matrices so the same formulas hold. Under {@link Autocast} both operands
+ * are cast to the scope's half type first.
  */
 public final class MatMul extends Function {
 
     public static Variable apply(Variable a, Variable b) {
+        a = Autocast.toHalf(a);
+        b = Autocast.toHalf(b);
         Tensor out = Linalg.matmul(a.data(), b.data());
         MatMul fn = new MatMul();
         Variable result = fn.record(out, a, b);

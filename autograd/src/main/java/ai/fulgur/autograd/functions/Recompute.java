@@ -1,8 +1,10 @@
 package ai.fulgur.autograd.functions;
 
+import ai.fulgur.autograd.Autocast;
 import ai.fulgur.autograd.Function;
 import ai.fulgur.autograd.GradMode;
 import ai.fulgur.autograd.Variable;
+import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Tensor;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
@@ -16,7 +18,9 @@ import java.util.function.UnaryOperator;
  * <p>The body's parameters are passed as inputs too, so the node is recorded whenever one of them needs a gradient
  * (even if the activation input does not); their gradients are accumulated by the inner backward, so this node
  * returns none for them. A body that draws random numbers (dropout) must draw the same ones again: the caller's
- * {@code randomState} captures the stream before the forward and is restored for the replay, then put back.
+ * {@code randomState} captures the stream before the forward and is restored for the replay, then put back. The
+ * replay runs under the forward's {@link Autocast} type (the backward runs outside any scope), so it computes what
+ * the forward computed.
  */
 public final class Recompute extends Function {
 
@@ -32,6 +36,7 @@ public final class Recompute extends Function {
     private final RandomState before;
     private Variable input;
     private int inputCount;
+    private DType autocast;
 
     private Recompute(UnaryOperator<Variable> body, Supplier<RandomState> randomState, RandomState before) {
         this.body = body;
@@ -62,6 +67,7 @@ public final class Recompute extends Function {
         }
         fn.input = x;
         fn.inputCount = inputs.length;
+        fn.autocast = Autocast.dtype();
         fn.saveForBackward(x);
         return fn.record(out, inputs);
     }
@@ -73,7 +79,8 @@ public final class Recompute extends Function {
         before.restore();
         Variable x = input.requiresGrad() ? Variable.parameter(saved(0)) : Variable.constant(saved(0));
         Variable y;
-        try (GradMode.Scope s = GradMode.set(true)) {
+        try (GradMode.Scope s = GradMode.set(true);
+                Autocast.Scope a = autocast == null ? Autocast.disable() : Autocast.enable(autocast)) {
             y = body.apply(x);
         } finally {
             now.restore();

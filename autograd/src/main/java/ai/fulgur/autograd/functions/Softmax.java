@@ -1,5 +1,6 @@
 package ai.fulgur.autograd.functions;
 
+import ai.fulgur.autograd.Autocast;
 import ai.fulgur.autograd.Function;
 import ai.fulgur.autograd.Variable;
 import ai.fulgur.ops.Tensor;
@@ -16,6 +17,7 @@ public final class Softmax extends Function {
     }
 
     public static Variable apply(Variable x, int axis, boolean log) {
+        x = Autocast.toF32(x); // under autocast: exponentials and sums in F32
         Tensor y = Activation.softmaxForward(x.data(), axis, log);
         Softmax fn = new Softmax(axis, log);
         Variable result = fn.record(y, x);

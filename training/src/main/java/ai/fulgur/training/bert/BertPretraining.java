@@ -11,6 +11,7 @@ import ai.fulgur.datasets.tokenizer.WordPieceTokenizer;
 import ai.fulgur.training.loop.TrainingLoop;
 import ai.fulgur.training.loss.TokenCrossEntropyLoss;
 import ai.fulgur.training.optim.ResumableAdamW;
+import ai.fulgur.training.precision.Precision;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -32,9 +33,22 @@ public final class BertPretraining {
      * @param warmupSteps  linear warm-up steps
      * @param evalEvery    evaluate every this many steps (0: at the end)
      * @param seed         masking and initialisation seed
+     * @param precision    fp32, or bf16/fp16 compute over F32 master weights (see {@link Precision})
      */
     public record Config(int steps, int batchSize, int maxLength, float learningRate, int warmupSteps, int evalEvery,
-            long seed) {
+            long seed, Precision precision) {
+        /** A run in FP32. */
+        public Config(int steps, int batchSize, int maxLength, float learningRate, int warmupSteps, int evalEvery,
+                long seed) {
+            this(steps, batchSize, maxLength, learningRate, warmupSteps, evalEvery, seed, Precision.FP32);
+        }
+
+        /** Checks the precision. */
+        public Config {
+            if (precision == null) {
+                throw new IllegalArgumentException("precision must be given (fp32, bf16 or fp16), got null");
+            }
+        }
     }
 
     private BertPretraining() {
@@ -67,7 +81,7 @@ public final class BertPretraining {
             TrainingLoop loop = new TrainingLoop(model, new TokenCrossEntropyLoss(), ResumableAdamW.builder()
                     .optLearningRateTracker(schedule).optWeightDecays(0.01f), new String[] {"bias", "gamma", "beta"},
                     trainSet, validationSet, new TrainingLoop.Options(c.steps(), c.batchSize(), c.evalEvery(), 4, 0,
-                            1.0), saveTo, saveTo == null ? null : dir -> {
+                            1.0, c.precision()), saveTo, saveTo == null ? null : dir -> {
                                 BertCheckpoint.save(dir, block);
                                 Files.write(dir.resolve("vocab.txt"), java.util.stream.IntStream.range(0,
                                         tokenizer.vocabSize()).mapToObj(tokenizer::token).toList());

@@ -9,6 +9,7 @@ import ai.fulgur.training.loop.TrainingLoop;
 import ai.fulgur.training.loop.TrainingState;
 import ai.fulgur.training.loss.TokenCrossEntropyLoss;
 import ai.fulgur.training.optim.ResumableAdamW;
+import ai.fulgur.training.precision.Precision;
 import java.nio.file.Path;
 
 /**
@@ -33,12 +34,30 @@ public final class Gpt2Training {
      * @param evalBatches     held-out batches per evaluation
      * @param checkpointEvery checkpoint every this many steps (0: at the end only)
      * @param seed            seeds the windows
+     * @param precision       fp32, or bf16/fp16 compute over F32 master weights (see {@link Precision})
      */
     public record Config(int steps, int batchSize, int blockSize, float learningRate, float minLearningRate,
             int warmupSteps, float weightDecay, double maxGradNorm, int evalEvery, int evalBatches,
-            int checkpointEvery, long seed) {
+            int checkpointEvery, long seed, Precision precision) {
+        /** A run in FP32. */
+        public Config(int steps, int batchSize, int blockSize, float learningRate, float minLearningRate,
+                int warmupSteps, float weightDecay, double maxGradNorm, int evalEvery, int evalBatches,
+                int checkpointEvery, long seed) {
+            this(steps, batchSize, blockSize, learningRate, minLearningRate, warmupSteps, weightDecay, maxGradNorm,
+                    evalEvery, evalBatches, checkpointEvery, seed, Precision.FP32);
+        }
+
+        /** This run in another precision. */
+        public Config withPrecision(Precision p) {
+            return new Config(steps, batchSize, blockSize, learningRate, minLearningRate, warmupSteps, weightDecay,
+                    maxGradNorm, evalEvery, evalBatches, checkpointEvery, seed, p);
+        }
+
         /** Checks the values that the loop does not. */
         public Config {
+            if (precision == null) {
+                throw new IllegalArgumentException("precision must be given (fp32, bf16 or fp16), got null");
+            }
             if (blockSize <= 0) {
                 throw new IllegalArgumentException("block size must be positive, got " + blockSize);
             }
@@ -113,7 +132,7 @@ public final class Gpt2Training {
         TrainingLoop loop = new TrainingLoop(model.getModel(), new TokenCrossEntropyLoss(), adam,
                 new String[] {"bias", "gamma", "beta"}, trainSet, validationSet,
                 new TrainingLoop.Options(c.steps(), c.batchSize(), c.evalEvery(), c.evalBatches(),
-                        c.checkpointEvery(), c.maxGradNorm()),
+                        c.checkpointEvery(), c.maxGradNorm(), c.precision()),
                 checkpointDir, checkpointDir == null ? null : dir -> {
                     model.save(dir);
                     if (extraFiles != null) {

@@ -12,11 +12,14 @@ import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.training.dataset.Record;
 import ai.djl.training.loss.Loss;
 import ai.djl.translate.Batchifier;
+import ai.fulgur.autograd.Autocast;
 import ai.fulgur.autograd.djl.FulgurEngine;
 import ai.fulgur.training.checkpoint.AtomicFiles;
 import ai.fulgur.training.distributed.DataParallel;
 import ai.fulgur.training.optim.GradientClipping;
 import ai.fulgur.training.optim.ResumableAdamW;
+import ai.fulgur.training.precision.LossScaler;
+import ai.fulgur.training.precision.Precision;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -26,7 +29,8 @@ import java.util.List;
  * A step-based training run on DJL's {@link Trainer}: each step takes the batch of samples
  * {@code [step·B, step·B + B)} (modulo the dataset size) of a dataset whose samples depend only on their index, so a
  * run stopped after N steps and resumed from its checkpoint computes the same losses as one that never stopped. It
- * evaluates every K steps, clips gradients by global norm, and writes checkpoints (weights through a
+ * evaluates every K steps, clips gradients by global norm, computes in the options' {@link Precision} (with a
+ * {@link LossScaler} in FP16, whose skipped steps the listener hears of), and writes checkpoints (weights through a
  * {@link WeightsWriter}, the {@link TrainingState}, and the loss curve as SVG) atomically.
  */
 public final class TrainingLoop {
@@ -48,6 +52,13 @@ public final class TrainingLoop {
         default void onEval(int step, double loss) {
         }
 
+        /**
+         * After each FP16 step: the loss scale now, whether this step was skipped because its gradients overflowed,
+         * and how many steps were skipped so far.
+         */
+        default void onLossScale(int step, double scale, boolean skipped, long skippedSteps) {
+        }
+
         /** After each checkpoint. */
         default void onCheckpoint(int step, Path dir) {
         }
@@ -62,11 +73,22 @@ public final class TrainingLoop {
      * @param evalBatches     batches of the evaluation set per evaluation (from its start, the same each time)
      * @param checkpointEvery checkpoint every this many steps and after the last (0: only after the last)
      * @param maxGradNorm     clip gradients to this global norm (0: no clipping)
+     * @param precision       what forward and backward compute in (weights and optimizer state stay F32); FP16
+     *                        adds dynamic loss scaling
      */
     public record Options(int steps, int batchSize, int evalEvery, int evalBatches, int checkpointEvery,
-            double maxGradNorm) {
+            double maxGradNorm, Precision precision) {
+        /** Options in FP32. */
+        public Options(int steps, int batchSize, int evalEvery, int evalBatches, int checkpointEvery,
+                double maxGradNorm) {
+            this(steps, batchSize, evalEvery, evalBatches, checkpointEvery, maxGradNorm, Precision.FP32);
+        }
+
         /** Checks every value. */
         public Options {
+            if (precision == null) {
+                throw new IllegalArgumentException("precision must be given (fp32, bf16 or fp16), got null");
+            }
             if (steps <= 0 || batchSize <= 0) {
                 throw new IllegalArgumentException("steps and batch size must be positive, got " + steps + " and "
                         + batchSize);
@@ -207,6 +229,8 @@ public final class TrainingLoop {
             }
             int micro = localBatch / microBatches;
             boolean writesCheckpoints = checkpointDir != null && (dataParallel == null || dataParallel.isLeader());
+            Precision precision = options.precision();
+            LossScaler scaler = precision.needsLossScaling() ? new LossScaler() : null;
             long tokens = 0;
             long started = System.nanoTime();
             for (int step = start; step < untilStep; step++) {
@@ -221,12 +245,16 @@ public final class TrainingLoop {
                         for (int m = 0; m < microBatches; m++) {
                             NDList[] batch = batch(train, scope, first + (long) m * micro, micro);
                             tokens += batch[0].head().size() * ranks;
-                            NDList predictions = trainer.forward(batch[0], batch[1]);
-                            NDArray l = trainer.getLoss().evaluate(batch[1], predictions);
+                            NDArray l;
+                            // forward under autocast, backward outside it (the casts recorded their backward)
+                            try (Autocast.Scope s = precision.autocast()) {
+                                NDList predictions = trainer.forward(batch[0], batch[1]);
+                                l = trainer.getLoss().evaluate(batch[1], predictions);
+                            }
                             if (microBatches > 1) {
                                 l = l.div(microBatches);
                             }
-                            gc.backward(l);
+                            gc.backward(scaler == null ? l : scaler.scaleLoss(l));
                             // the step's loss stays on the device until it is read once below
                             NDArray value = l.stopGradient();
                             summed = summed == null ? value : summed.add(value);
@@ -234,12 +262,21 @@ public final class TrainingLoop {
                         stepLoss = dataParallel == null ? summed.getFloat() : dataParallel.average(summed);
                     }
                     if (dataParallel != null) {
+                        // before unscaling: an overflow on any rank reaches every rank, so all skip together
                         dataParallel.averageGradients(model.getBlock());
                     }
-                    if (options.maxGradNorm() > 0) {
-                        GradientClipping.clipByGlobalNorm(model.getBlock(), options.maxGradNorm());
+                    if (scaler != null) {
+                        boolean good = scaler.unscaleAndClip(model.getBlock(), options.maxGradNorm());
+                        if (good) {
+                            trainer.step();
+                        }
+                        listener.onLossScale(step + 1, scaler.scale(), !good, scaler.skippedSteps());
+                    } else {
+                        if (options.maxGradNorm() > 0) {
+                            GradientClipping.clipByGlobalNorm(model.getBlock(), options.maxGradNorm());
+                        }
+                        trainer.step();
                     }
-                    trainer.step();
                 }
                 int done = step + 1;
                 curve.addTrain(done, stepLoss);
@@ -270,8 +307,10 @@ public final class TrainingLoop {
             try (NDManager scope = model.getNDManager().newSubManager(device)) {
                 int n = (int) Math.min(options.batchSize(), size - (long) b * options.batchSize());
                 NDList[] batch = batch(eval, scope, (long) b * options.batchSize(), n);
-                NDList predictions = trainer.evaluate(batch[0]);
-                sum += trainer.getLoss().evaluate(batch[1], predictions).getFloat();
+                try (Autocast.Scope s = options.precision().autocast()) {
+                    NDList predictions = trainer.evaluate(batch[0]);
+                    sum += trainer.getLoss().evaluate(batch[1], predictions).getFloat();
+                }
                 batches++;
             }
         }

@@ -56,6 +56,9 @@ import java.io.IOException;
  * a gradient collector. Subclasses say whether it is dense or block-sparse through {@link #layout(long, long)}.
  */
 public abstract class AbstractMultiHeadAttention extends AbstractBlock {
+    /** Set by {@code -Dfulgur.attention=composed}: see {@link #usesFlashKernels}. */
+    private static final boolean FORCE_COMPOSED = "composed".equals(System.getProperty("fulgur.attention"));
+
     private static final byte VERSION = 1;
 
     private final int numHeads;
@@ -119,10 +122,11 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
      * Whether attention over {@code q} runs Fulgur's FlashAttention kernels: on the Fulgur engine, on the CPU in F32,
      * BF16 or F16, on a GPU in BF16 or F16 (the CUDA kernels' tensor-core types). Elsewhere — other engines, F64, F32
      * on a GPU — attention is composed from standard ops, exact in the input's precision but materialising the
-     * N × N scores.
+     * N × N scores. {@code -Dfulgur.attention=composed} forces the composed path everywhere: a diagnostic switch
+     * for comparing memory and speed against the naive attention, not a setting for training.
      */
     public static boolean usesFlashKernels(NDArray q) {
-        if (!(q instanceof FulgurNDArray)) {
+        if (!(q instanceof FulgurNDArray) || FORCE_COMPOSED) {
             return false;
         }
         DataType t = q.getDataType();

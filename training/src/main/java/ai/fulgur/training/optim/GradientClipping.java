@@ -22,6 +22,22 @@ public final class GradientClipping {
         if (!(maxNorm > 0)) {
             throw new IllegalArgumentException("maxNorm must be positive, got " + maxNorm);
         }
+        List<NDArray> grads = gradients(block);
+        if (grads.isEmpty()) {
+            return 0;
+        }
+        double norm = Math.sqrt(sumOfSquares(grads));
+        if (norm > maxNorm) {
+            float scale = (float) (maxNorm / (norm + 1e-6));
+            for (NDArray g : grads) {
+                g.muli(scale);
+            }
+        }
+        return norm;
+    }
+
+    /** The gradient arrays of {@code block}'s trainable parameters (the parameters' own, not copies). */
+    public static List<NDArray> gradients(Block block) {
         List<NDArray> grads = new ArrayList<>();
         for (Pair<String, Parameter> p : block.getParameters()) {
             NDArray w = p.getValue().getArray();
@@ -29,13 +45,16 @@ public final class GradientClipping {
                 grads.add(w.getGradient());
             }
         }
-        if (grads.isEmpty()) {
-            return 0;
-        }
-        // the squares are summed on the gradients' device and read back once: one host sync per step, not one per
-        // parameter; the temporaries live in a scope closed at once (results go to the first operand's manager, so
-        // each square is moved into it)
-        double sumSquares;
+        return grads;
+    }
+
+    /**
+     * Σ g² over all elements of {@code grads} (not empty), in F32: summed on the gradients' device and read back
+     * once, so one host sync per step, not one per parameter. Inf or NaN when any element is.
+     */
+    public static double sumOfSquares(List<NDArray> grads) {
+        // the temporaries live in a scope closed at once (results go to the first operand's manager, so each square
+        // is moved into it)
         try (NDManager scope = grads.get(0).getManager().newSubManager()) {
             NDArray total = null;
             for (NDArray g : grads) {
@@ -44,15 +63,7 @@ public final class GradientClipping {
                 NDArray partial = square.sum().toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
                 total = total == null ? partial : total.add(partial);
             }
-            sumSquares = total.getFloat();
+            return total.getFloat();
         }
-        double norm = Math.sqrt(sumSquares);
-        if (norm > maxNorm) {
-            float scale = (float) (maxNorm / (norm + 1e-6));
-            for (NDArray g : grads) {
-                g.muli(scale);
-            }
-        }
-        return norm;
     }
 }

@@ -16,6 +16,8 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
+import ai.fulgur.autograd.Autocast;
+import ai.fulgur.ops.DType;
 import ai.fulgur.training.loss.TokenCrossEntropyLoss;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,7 +35,7 @@ class RecomputeTest {
     private static final int BATCH = 3;
 
     /** The loss and each trainable parameter's gradient after one forward and backward. */
-    private static List<float[]> lossAndGradients(boolean recompute, int frozenLayers) {
+    private static List<float[]> lossAndGradients(boolean recompute, int frozenLayers, DType autocast) {
         Engine.getEngine("Fulgur").setRandomSeed(11);
         try (Model model = Model.newInstance("recompute", Device.cpu(), "Fulgur")) {
             CausalTransformer net = CausalTransformer.builder().setVocabSize(VOCAB).setMaxLength(LENGTH)
@@ -55,10 +57,13 @@ class RecomputeTest {
             }
             List<float[]> out = new ArrayList<>();
             try (GradientCollector gc = Engine.getEngine("Fulgur").newGradientCollector()) {
-                NDArray logits = net.forward(new ParameterStore(m, false),
-                        new NDList(m.create(tokens, new Shape(BATCH, LENGTH))), true).head();
-                NDArray loss = new TokenCrossEntropyLoss().evaluate(
-                        new NDList(m.create(labels, new Shape(BATCH, LENGTH))), new NDList(logits));
+                NDArray loss;
+                try (Autocast.Scope s = autocast == null ? Autocast.disable() : Autocast.enable(autocast)) {
+                    NDArray logits = net.forward(new ParameterStore(m, false),
+                            new NDList(m.create(tokens, new Shape(BATCH, LENGTH))), true).head();
+                    loss = new TokenCrossEntropyLoss().evaluate(
+                            new NDList(m.create(labels, new Shape(BATCH, LENGTH))), new NDList(logits));
+                }
                 gc.backward(loss);
                 out.add(new float[] {loss.getFloat()});
             }
@@ -74,8 +79,8 @@ class RecomputeTest {
     @Test
     void gradientsAreIdenticalWithAndWithoutRecomputation() {
         for (int frozen : new int[] {0, 1}) {
-            List<float[]> plain = lossAndGradients(false, frozen);
-            List<float[]> recomputed = lossAndGradients(true, frozen);
+            List<float[]> plain = lossAndGradients(false, frozen, null);
+            List<float[]> recomputed = lossAndGradients(true, frozen, null);
             assertEquals(plain.size(), recomputed.size());
             assertTrue(plain.size() > 10, "parameters with gradients: " + plain.size());
             for (int i = 0; i < plain.size(); i++) {
@@ -87,5 +92,19 @@ class RecomputeTest {
             }
             assertTrue(sum > 0, "the last gradient is not all zeros");
         }
+    }
+
+    /** Under bf16 autocast the replay computes in bf16 as the forward did: the same bits again. */
+    @Test
+    void recomputationReplaysTheAutocastType() {
+        List<float[]> plain = lossAndGradients(false, 0, DType.BF16);
+        List<float[]> recomputed = lossAndGradients(true, 0, DType.BF16);
+        List<float[]> f32 = lossAndGradients(false, 0, null);
+        assertEquals(plain.size(), recomputed.size());
+        for (int i = 0; i < plain.size(); i++) {
+            assertArrayEquals(plain.get(i), recomputed.get(i), "entry " + i + " (0 = loss)");
+        }
+        // and bf16 really ran: the loss differs from the F32 one
+        assertTrue(plain.get(0)[0] != f32.get(0)[0], "bf16 loss " + plain.get(0)[0] + " vs f32 " + f32.get(0)[0]);
     }
 }

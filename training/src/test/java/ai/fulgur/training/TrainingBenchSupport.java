@@ -1,0 +1,148 @@
+package ai.fulgur.training;
+
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.Trainer;
+import ai.fulgur.autograd.Autocast;
+import ai.fulgur.training.precision.Precision;
+import java.lang.reflect.Method;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * What the training benchmarks (GPT-2, BERT) share: one step on DJL's Trainer under autocast without host reads, a
+ * step timed per phase, the CUDA caching allocator's statistics, argument parsing and JSON rows.
+ */
+public final class TrainingBenchSupport {
+    private TrainingBenchSupport() {
+    }
+
+    /** One training step; returns the loss when {@code read} (a device sync), else NaN. */
+    public static float step(Trainer trainer, Model m, Device device, NDArray inputs, NDArray labels,
+            Precision precision, boolean read) {
+        try (NDManager scope = m.getNDManager().newSubManager(device)) {
+            // device-side copies in the step's scope, so every activation derived from them dies with the step
+            NDArray x = inputs.duplicate();
+            x.attach(scope);
+            NDArray y = labels.duplicate();
+            y.attach(scope);
+            NDArray loss;
+            try (GradientCollector gc = trainer.newGradientCollector()) {
+                try (Autocast.Scope s = precision.autocast()) {
+                    NDList predictions = trainer.forward(new NDList(x), new NDList(y));
+                    loss = trainer.getLoss().evaluate(new NDList(y), predictions);
+                }
+                gc.backward(loss);
+            }
+            trainer.step();
+            return read ? loss.getFloat() : Float.NaN;
+        }
+    }
+
+    /** One step with a sync (a scalar read) after forward, backward and the optimizer: ms of each. */
+    public static Map<String, Object> phases(Trainer trainer, Model m, Device device, NDArray inputs,
+            NDArray labels, Precision precision) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        try (NDManager scope = m.getNDManager().newSubManager(device)) {
+            NDArray x = inputs.duplicate();
+            x.attach(scope);
+            NDArray y = labels.duplicate();
+            y.attach(scope);
+            long t0 = System.nanoTime();
+            NDArray loss;
+            try (GradientCollector gc = trainer.newGradientCollector()) {
+                try (Autocast.Scope s = precision.autocast()) {
+                    NDList predictions = trainer.forward(new NDList(x), new NDList(y));
+                    loss = trainer.getLoss().evaluate(new NDList(y), predictions);
+                }
+                loss.getFloat();
+                long t1 = System.nanoTime();
+                gc.backward(loss);
+                loss.getFloat(); // the stream is in order: this waits for backward too
+                long t2 = System.nanoTime();
+                out.put("forward_ms", (t1 - t0) * 1e-6);
+                out.put("backward_ms", (t2 - t1) * 1e-6);
+            }
+            long t2 = System.nanoTime();
+            trainer.step();
+            loss.getFloat(); // queued after the update: waits for it
+            out.put("optimizer_ms", (System.nanoTime() - t2) * 1e-6);
+        }
+        return out;
+    }
+
+    // the caching allocator's statistics live in the cuda module, which the training module does not depend on;
+    // the benchmark runs with every module on the class path, so it reaches them by name
+    private static Object cudaDevice(ai.fulgur.ops.Device d) throws ReflectiveOperationException {
+        Class<?> backend = Class.forName("ai.fulgur.cuda.CudaBackend");
+        return backend.getMethod("device", ai.fulgur.ops.Device.class).invoke(null, d);
+    }
+
+    public static void resetPeak(ai.fulgur.ops.Device d) throws ReflectiveOperationException {
+        if (d == null) {
+            return;
+        }
+        Object cuda = cudaDevice(d);
+        cuda.getClass().getMethod("resetPeak").invoke(cuda);
+    }
+
+    public static long peakBytes(ai.fulgur.ops.Device d) {
+        return statistic(d, "peakBytes");
+    }
+
+    /** A long statistic of the CUDA device (peakBytes, driverAllocations, allocatorCollections), or -1. */
+    public static long statistic(ai.fulgur.ops.Device d, String name) {
+        if (d == null) {
+            return -1;
+        }
+        try {
+            Object cuda = cudaDevice(d);
+            Method m = cuda.getClass().getMethod(name);
+            return (Long) m.invoke(cuda);
+        } catch (ReflectiveOperationException e) {
+            return -1;
+        }
+    }
+
+    public static Map<String, String> parse(String[] argv) {
+        Map<String, String> a = new LinkedHashMap<>();
+        for (int i = 0; i < argv.length; i++) {
+            if (!argv[i].startsWith("--")) {
+                throw new IllegalArgumentException("expected --name [value], got '" + argv[i] + "'");
+            }
+            String key = argv[i].substring(2);
+            if (i + 1 < argv.length && !argv[i + 1].startsWith("--")) {
+                a.put(key, argv[++i]);
+            } else {
+                a.put(key, "true");
+            }
+        }
+        return a;
+    }
+
+    public static String json(Map<String, Object> row) {
+        StringBuilder sb = new StringBuilder("{");
+        for (Map.Entry<String, Object> e : row.entrySet()) {
+            if (sb.length() > 1) {
+                sb.append(", ");
+            }
+            sb.append('"').append(e.getKey()).append("\": ");
+            Object v = e.getValue();
+            if (v instanceof String s) {
+                sb.append('"').append(s).append('"');
+            } else if (v instanceof Double d) {
+                sb.append(Double.isFinite(d) ? String.format(Locale.ROOT, "%.6g", d) : "null");
+            } else if (v instanceof Float f) {
+                sb.append(Float.isFinite(f) ? String.format(Locale.ROOT, "%.6g", f) : "null");
+            } else {
+                sb.append(v);
+            }
+        }
+        return sb.append('}').toString();
+    }
+}
