@@ -100,7 +100,9 @@ struct TileWalk {
     const int* list; // the head's listed entries, from the first inside the run; nullptr: the run itself
     int first;       // the run's first tile
     int count;       // tiles to visit
-    __device__ __forceinline__ int entry(int i) const { return list ? __ldg(list + i) : (first + i) << 1 | 1; }
+    // step i's tile, and whether the layout covers it (dense: the run's tiles, all covered)
+    __device__ __forceinline__ int tile(int i) const { return list ? __ldg(list + i) >> 1 : first + i; }
+    __device__ __forceinline__ bool covered(int i) const { return list ? (__ldg(list + i) & 1) != 0 : true; }
 };
 
 __device__ __forceinline__ TileWalk dense_walk(int first, int end) {

@@ -103,7 +103,7 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
 #pragma unroll
         for (int st = 0; st < STAGES - 1; st++) {
             if (st < walk.count) {
-                const int64_t j1 = (int64_t) (walk.entry(st) >> 1) * BN;
+                const int64_t j1 = (int64_t) walk.tile(st) * BN;
                 load_tile<D, BN, THREADS>(sK + st * BN * D, qt.k + j1 * p.k_sn, p.k_sn, si.nk - j1);
                 load_tile<D, BN, THREADS>(sV + st * BN * D, qt.v + j1 * p.v_sn, p.v_sn, si.nk - j1);
             }
@@ -111,14 +111,13 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
         }
         for (int it = 0; it < walk.count; it++) {
             const int buf = it % STAGES;
-            const int te = walk.entry(it); // this step's tile entry
             cp_async_wait<STAGES - 2>();
             __syncthreads(); // tile it has landed, and every warp is done with tile it − 1's buffer
             {
                 const int nxt = it + STAGES - 1;
                 if (nxt < walk.count) {
                     const int nbuf = nxt % STAGES;
-                    const int64_t j1 = (int64_t) (walk.entry(nxt) >> 1) * BN;
+                    const int64_t j1 = (int64_t) walk.tile(nxt) * BN;
                     load_tile<D, BN, THREADS>(sK + nbuf * BN * D, qt.k + j1 * p.k_sn, p.k_sn, si.nk - j1);
                     load_tile<D, BN, THREADS>(sV + nbuf * BN * D, qt.v + j1 * p.v_sn, p.v_sn, si.nk - j1);
                 }
@@ -126,7 +125,7 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
             }
             const T* k_t = sK + buf * BN * D;
             const T* v_t = sV + buf * BN * D;
-            const int64_t j0 = (int64_t) (te >> 1) * BN;
+            const int64_t j0 = (int64_t) walk.tile(it) * BN;
 
             float sc[NT][4], dp[NT][4];
 #pragma unroll
@@ -152,16 +151,24 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
                     mma16816<T>(dp[n], ob, b[2], b[3]);
                 }
             }
-            const bool full = (te & 1) && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
+            const bool full = walk.covered(it) && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
+            // the element mask as its own branch: folded into the loop below, the compiler may evaluate it (the
+            // layout lookup's divisions included) for every element of every tile
+            if (!full) {
+#pragma unroll
+                for (int n = 0; n < NT; n++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++)
+                        if (!mask.visible(row_a + (e >> 1) * 8, j0 + n * 8 + 2 * t + (e & 1))) sc[n][e] = -INFINITY;
+            }
 #pragma unroll
             for (int n = 0; n < NT; n++) {
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
                     const int r = e >> 1;
-                    float x = sc[n][e];
+                    const float x = sc[n][e];
                     const int64_t i = row_a + r * 8;
                     const int64_t j = j0 + n * 8 + 2 * t + (e & 1);
-                    if (!full && !mask.visible(i, j)) x = -INFINITY;
                     const float pr = fast_exp2(fmaf(x, sl2, -lse2[r]));
                     float dpk = dp[n][e];
                     if (DROPOUT) {
@@ -301,7 +308,7 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
     if (cur.valid()) {
         auto issue = [&](int buf) {
             const int hh = cur.head;
-            const int te = cur.walk.entry(cur.i);
+            const int te = cur.walk.tile(cur.i) << 1 | cur.walk.covered(cur.i); // tile << 1 | covered
             if (threadIdx.x == 0) {
                 stage_head[buf] = hh;
                 stage_entry[buf] = te;
@@ -383,6 +390,15 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
                     dcol[n][c] = d_t[col];
                 }
             }
+            if (!full) { // its own branch, as in the dQ pass
+#pragma unroll
+                for (int n = 0; n < MT; n++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        const int64_t i = qi0 + n * 8 + 2 * t + (e & 1);
+                        if (!(i < si.nq && mask.visible(i, key_a + (e >> 1) * 8))) sc[n][e] = -INFINITY;
+                    }
+            }
 #pragma unroll
             for (int n = 0; n < MT; n++) {
 #pragma unroll
@@ -390,8 +406,7 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
                     const int col = n * 8 + 2 * t + (e & 1);
                     const int64_t i = qi0 + col;
                     const int64_t j = key_a + (e >> 1) * 8;
-                    float x = sc[n][e];
-                    if (!full && !(i < si.nq && mask.visible(i, j))) x = -INFINITY;
+                    const float x = sc[n][e];
                     const float pr = fast_exp2(fmaf(x, sl2, -lcol[n][e & 1]));
                     float pk = pr, dpk = dp[n][e];
                     if (DROPOUT) {

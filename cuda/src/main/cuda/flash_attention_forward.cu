@@ -45,7 +45,7 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
     if (walk.count > 0) {
         // commit groups: (Q, K0), V0, then per tile K(t+1) after the scores and V(t+1) after P·V, so each copy
         // overlaps the other half of the tile's work; t counts the walk's tiles, each names its key tile
-        const int64_t jf = (int64_t) (walk.entry(0) >> 1) * BN;
+        const int64_t jf = (int64_t) walk.tile(0) * BN;
         load_tile<D, BM, THREADS>(sQ, qt.q, p.q_sn, qt.rows);
         load_tile<D, BN, THREADS>(sK, qt.k + jf * p.k_sn, p.k_sn, si.nk - jf);
         cp_async_commit();
@@ -54,11 +54,10 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
         uint32_t qf[KS][4];
         for (int it = 0; it < walk.count; it++) {
             const int buf = it & 1;
-            const int te = walk.entry(it); // this step's tile entry
-            const int64_t j1 = it + 1 < walk.count ? (int64_t) (walk.entry(it + 1) >> 1) * BN : 0;
             cp_async_wait<1>(); // K(t) has landed (V(t) may still be in flight)
             __syncthreads();
             if (it + 1 < walk.count) {
+                const int64_t j1 = (int64_t) walk.tile(it + 1) * BN;
                 load_tile<D, BN, THREADS>(sK + (buf ^ 1) * BN * D, qt.k + j1 * p.k_sn, p.k_sn, si.nk - j1);
             }
             cp_async_commit();
@@ -71,7 +70,7 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
             }
             const T* k_t = sK + buf * BN * D;
             const T* v_t = sV + buf * BN * D;
-            const int64_t j0 = (int64_t) (te >> 1) * BN;
+            const int64_t j0 = (int64_t) walk.tile(it) * BN;
 
             // S = Q·Kᵀ (16 × BN per warp)
             float sc[NT][4];
@@ -88,7 +87,7 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
                 }
             }
             // mask, unless every (row, key) of the tile is visible
-            const bool full = (te & 1) && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
+            const bool full = walk.covered(it) && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
             if (!full) {
 #pragma unroll
                 for (int n = 0; n < NT; n++) {
@@ -160,6 +159,7 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
                 }
             }
             if (it + 1 < walk.count) {
+                const int64_t j1 = (int64_t) walk.tile(it + 1) * BN;
                 load_tile<D, BN, THREADS>(sV + (buf ^ 1) * BN * D, qt.v + j1 * p.v_sn, p.v_sn, si.nk - j1);
             }
             cp_async_commit();
@@ -229,7 +229,7 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
     const int64_t row_w = i0 + warp * 16 * MT + g; // row of slice m: row_w + 16·m (+ 8)
 
     if (walk.count > 0) {
-        const int64_t jf = (int64_t) (walk.entry(0) >> 1) * BN;
+        const int64_t jf = (int64_t) walk.tile(0) * BN;
         load_tile<D, BM, THREADS>(sQ, qt.q, p.q_sn, qt.rows);
         load_tile<D, BN, THREADS>(sK, qt.k + jf * p.k_sn, p.k_sn, si.nk - jf);
         cp_async_commit();
@@ -237,17 +237,16 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
         cp_async_commit();
         for (int it = 0; it < walk.count; it++) {
             const int buf = it & 1;
-            const int te = walk.entry(it); // this step's tile entry
-            const int64_t j1 = it + 1 < walk.count ? (int64_t) (walk.entry(it + 1) >> 1) * BN : 0;
             cp_async_wait<1>();
             __syncthreads();
             if (it + 1 < walk.count) {
+                const int64_t j1 = (int64_t) walk.tile(it + 1) * BN;
                 load_tile<D, BN, THREADS>(sK + (buf ^ 1) * BN * D, qt.k + j1 * p.k_sn, p.k_sn, si.nk - j1);
             }
             cp_async_commit();
             const T* k_t = sK + buf * BN * D;
             const T* v_t = sV + buf * BN * D;
-            const int64_t j0 = (int64_t) (te >> 1) * BN;
+            const int64_t j0 = (int64_t) walk.tile(it) * BN;
 
             float sc[MT][NT][4];
 #pragma unroll
@@ -274,7 +273,7 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
                     }
                 }
             }
-            const bool full = (te & 1) && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
+            const bool full = walk.covered(it) && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
             if (!full) {
 #pragma unroll
                 for (int m = 0; m < MT; m++)
@@ -356,6 +355,7 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
                 }
             }
             if (it + 1 < walk.count) {
+                const int64_t j1 = (int64_t) walk.tile(it + 1) * BN;
                 load_tile<D, BN, THREADS>(sV + (buf ^ 1) * BN * D, qt.v + j1 * p.v_sn, p.v_sn, si.nk - j1);
             }
             cp_async_commit();
