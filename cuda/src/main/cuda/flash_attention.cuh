@@ -110,8 +110,8 @@ __device__ __forceinline__ TileWalk dense_walk(int first, int end) {
 }
 
 // The listed tiles of list `index` (head · tiles + tile) inside the run [first, end). The lists are sorted, so the
-// run is a slice of them: the whole block counts the entries before `first` and before `end` together
-// (__syncthreads_count, every thread must call this), a chunk of blockDim.x entries a step.
+// run is a slice of them: the whole block counts the entries before `first` and those inside the run together
+// (__syncthreads_count, so every thread must call this), a chunk of blockDim.x entries a step.
 __device__ __forceinline__ TileWalk sparse_walk(int64_t offsets, int64_t entries, int64_t tiles, int64_t head,
                                                 int64_t tile, int first, int end) {
     if (tile >= tiles || end <= first) return {nullptr, first, 0};
