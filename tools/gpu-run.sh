@@ -32,6 +32,10 @@ if [ "$what" = attention ] || [ "$what" = all ]; then
   # block-sparse against dense at n = 8192 (densities 100%, 50%, 25%, 10%)
   "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
     -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.BlockSparseAttentionBench 2>&1 | tee "$out/block-sparse.jsonl"
+  # peak memory of one forward + backward: FlashAttention against naive attention, then PyTorch's math and FLASH
+  "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
+    -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.AttentionMemoryBench 2>&1 | tee "$out/attention-memory-fulgur.jsonl"
+  PYTHONUNBUFFERED=1 python3 tools/bench/torch_attention_memory.py 2>&1 | tee "$out/attention-memory-torch.jsonl"
 fi
 if [ "$what" = train ] || [ "$what" = all ]; then
   # the default job (addition transformer, FlashAttention on CUDA) and the DJL MLP example, on the GPU

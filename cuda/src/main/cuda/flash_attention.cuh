@@ -36,6 +36,11 @@ struct FlashParams {
     int64_t dq_accum;                   // F32 (B, Nq, Hq, D) contiguous, zeroed: dQ / scale by atomics, or 0
     int64_t layout;                     // block-sparse mask, U8 (layout_heads, qblocks, kblocks), or 0 (dense)
     int64_t layout_block, layout_heads, layout_qblocks, layout_kblocks;
+    // block-sparse, compressed to this launch's tiles (ai.fulgur.cuda.SparseTiles): for each (layout head, query
+    // tile) the listed key tiles, and for each (layout head, key tile) the listed query tiles; int32 offsets
+    // (heads · tiles + 1) into int32 entries tile << 1 | covered
+    int64_t row_offsets, row_entries, row_tiles; // forward and dQ: query tiles per head
+    int64_t col_offsets, col_entries, col_tiles; // dK/dV: key tiles per head
 };
 
 struct SeqInfo {
@@ -67,29 +72,6 @@ __device__ __forceinline__ LayoutMask layout_of(const FlashParams& p, int64_t h)
             p.layout_qblocks, p.layout_kblocks};
 }
 
-// Whether the layout sets none (0), some (1) or all (2) of the blocks that tile [i0, i0 + rows) × [j0, j0 + cols)
-// overlaps. Every thread of the block must call it (two barriers); 2 without a layout.
-__device__ __forceinline__ int layout_tile(const LayoutMask& L, int64_t i0, int64_t rows, int64_t j0, int64_t cols) {
-    if (L.m == nullptr) return 2;
-    const int64_t a0 = i0 / L.bs, a1 = min((i0 + rows - 1) / L.bs, L.qb - 1);
-    const int64_t c0 = j0 / L.bs, c1 = min((j0 + cols - 1) / L.bs, L.kb - 1);
-    int any = 0, all = 1;
-    if (a0 <= a1 && c0 <= c1) {
-        const int64_t w = c1 - c0 + 1;
-        const int64_t count = (a1 - a0 + 1) * w;
-        for (int64_t x = threadIdx.x; x < count; x += blockDim.x) {
-            const int v = L.m[(a0 + x / w) * L.kb + c0 + x % w] != 0;
-            any |= v;
-            all &= v;
-        }
-    } else {
-        all = 0;
-    }
-    any = __syncthreads_or(any);
-    all = __syncthreads_and(all);
-    return any ? (all ? 2 : 1) : 0;
-}
-
 // The keys query i may see are [first_key(i), end_key(i)) (Sequences.firstKey/endKey), within the layout's blocks.
 struct MaskRule {
     int64_t off;     // nk − nq: the diagonal aligned bottom-right
@@ -108,6 +90,87 @@ struct MaskRule {
         return j < nkv && (wl < 0 || j >= i + off - wl) && (wr < 0 || j <= i + off + wr) && lay.set(i, j);
     }
 };
+
+// The tiles a block walks: the key tiles of a query tile (forward, dQ) or the query tiles of a key tile (dK/dV). Dense,
+// the run [first, first + count) that the causal, window and length masks leave; block-sparse, the tiles of that run
+// listed for the head in the compressed layout, so an empty tile costs nothing (no copy, no step). Each entry is
+// tile << 1 | covered: covered says every layout block the tile overlaps is set, so only the masks can hide an
+// element of it.
+struct TileWalk {
+    const int* list; // the head's listed entries, from the first inside the run; nullptr: the run itself
+    int first;       // the run's first tile
+    int count;       // tiles to visit
+    // step i's tile, and whether the layout covers it (dense: the run's tiles, all covered)
+    __device__ __forceinline__ int tile(int i) const { return list ? __ldg(list + i) >> 1 : first + i; }
+    __device__ __forceinline__ bool covered(int i) const { return list ? (__ldg(list + i) & 1) != 0 : true; }
+};
+
+__device__ __forceinline__ TileWalk dense_walk(int first, int end) {
+    return {nullptr, first, max(end - first, 0)};
+}
+
+// The listed tiles of list `index` (head · tiles + tile) inside the run [first, end). The lists are sorted, so the
+// run is a slice of them: the whole block counts the entries before `first` and those inside the run together
+// (__syncthreads_count, so every thread must call this), a chunk of blockDim.x entries a step.
+__device__ __forceinline__ TileWalk sparse_walk(int64_t offsets, int64_t entries, int64_t tiles, int64_t head,
+                                                int64_t tile, int first, int end) {
+    if (tile >= tiles || end <= first) return {nullptr, first, 0};
+    const int* off = reinterpret_cast<const int*>(offsets) + head * tiles + tile;
+    const int* e = reinterpret_cast<const int*>(entries);
+    const int b = off[0], n = off[1] - b;
+    int before = 0, inside = 0;
+    for (int x = 0; x < n; x += blockDim.x) {
+        const int y = x + threadIdx.x;
+        const int t = y < n ? e[b + y] >> 1 : 0x7fffffff;
+        before += __syncthreads_count(t < first);
+        inside += __syncthreads_count(t >= first && t < end);
+    }
+    return {e + b + before, first, inside};
+}
+
+// The query tile a forward or dQ block owns, and what it derives from its indices: blockIdx.x counts query tiles of BM
+// rows from the last (the heaviest causal tiles first), y is the query head, z the sequence.
+template <typename T>
+struct QueryTile {
+    int s, h, hk;          // sequence, query head, its key/value head
+    SeqInfo si;
+    int64_t i0, rows;      // first row (within the sequence) and rows inside the sequence (≤ BM)
+    MaskRule mask;
+    const T* q;            // row i0 of head h
+    const T* dout;         // row i0 of head h (the backward's dO; meaningless in the forward)
+    const T* k;            // row 0 of head hk
+    const T* v;
+    TileWalk keys;         // the key tiles of BN rows to visit
+};
+
+// Fills `qt`; false when the tile lies past its sequence's end (then the whole block returns, before any barrier).
+template <typename T, int BM, int BN, bool SPARSE>
+__device__ __forceinline__ bool query_tile(const FlashParams& p, QueryTile<T>& qt) {
+    qt.s = blockIdx.z;
+    qt.h = blockIdx.y;
+    const int mb = gridDim.x - 1 - blockIdx.x;
+    qt.si = seq_info(p, qt.s);
+    qt.i0 = (int64_t) mb * BM;
+    if (qt.i0 >= qt.si.nq) return false;
+    qt.hk = (int) (qt.h / (p.hq / p.hkv));
+    qt.mask = MaskRule{qt.si.nk - qt.si.nq, qt.si.nkv, p.window_left, p.window_right,
+                       SPARSE ? layout_of(p, qt.h) : LayoutMask{nullptr, 1, 0, 0}};
+    qt.rows = min((int64_t) BM, qt.si.nq - qt.i0);
+    const SeqInfo& si = qt.si;
+    qt.q = reinterpret_cast<const T*>(p.q) + si.b * p.q_sb + (si.q0 + qt.i0) * p.q_sn + qt.h * p.q_sh;
+    qt.dout = reinterpret_cast<const T*>(p.dout) + si.b * p.do_sb + (si.q0 + qt.i0) * p.do_sn + qt.h * p.do_sh;
+    qt.k = reinterpret_cast<const T*>(p.k) + si.b * p.k_sb + si.k0 * p.k_sn + qt.hk * p.k_sh;
+    qt.v = reinterpret_cast<const T*>(p.v) + si.b * p.v_sb + si.k0 * p.v_sn + qt.hk * p.v_sh;
+    // the key tiles the masks leave: from the first row's first key to the last row's end
+    const int64_t kfirst = qt.mask.first_key(qt.i0);
+    const int64_t kend = qt.mask.end_key(qt.i0 + qt.rows - 1);
+    const int tfirst = (int) (kfirst / BN);
+    const int tend = kend > kfirst ? (int) ((kend + BN - 1) / BN) : tfirst;
+    qt.keys = SPARSE ? sparse_walk(p.row_offsets, p.row_entries, p.row_tiles, p.layout_heads == 1 ? 0 : qt.h, mb,
+                                   tfirst, tend)
+                     : dense_walk(tfirst, tend);
+    return true;
+}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // element types: T is __nv_bfloat16 or __half; two of them pack into one 32-bit mma operand register

@@ -65,24 +65,18 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
     T* sK = sO + BM * D;          // [STAGES][BN][D]
     T* sV = sK + STAGES * BN * D; // [STAGES][BN][D]
 
-    const int s = blockIdx.z;
-    const int h = blockIdx.y;
-    const int mb = gridDim.x - 1 - blockIdx.x;
-    const SeqInfo si = seq_info(p, s);
-    const int64_t i0 = (int64_t) mb * BM;
-    if (i0 >= si.nq) return;
-    const int hk = (int) (h / (p.hq / p.hkv));
-    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, SPARSE ? layout_of(p, h) : LayoutMask{nullptr, 1, 0, 0}};
-    const int64_t rows_here = min((int64_t) BM, si.nq - i0);
+    QueryTile<T> qt;
+    if (!query_tile<T, BM, BN, SPARSE>(p, qt)) return;
+    const SeqInfo& si = qt.si;
+    const MaskRule& mask = qt.mask;
+    const int64_t i0 = qt.i0;
+    const int h = qt.h;
+    const TileWalk& walk = qt.keys;
     const int warp = threadIdx.x >> 5;
     const int lane = threadIdx.x & 31;
     const int g = lane >> 2;
     const int t = lane & 3;
 
-    const T* gQ = reinterpret_cast<const T*>(p.q) + si.b * p.q_sb + (si.q0 + i0) * p.q_sn + h * p.q_sh;
-    const T* gO = reinterpret_cast<const T*>(p.dout) + si.b * p.do_sb + (si.q0 + i0) * p.do_sn + h * p.do_sh;
-    const T* gK = reinterpret_cast<const T*>(p.k) + si.b * p.k_sb + si.k0 * p.k_sn + hk * p.k_sh;
-    const T* gV = reinterpret_cast<const T*>(p.v) + si.b * p.v_sb + si.k0 * p.v_sn + hk * p.v_sh;
     const int64_t stat = (si.b * p.hq + h) * p.nq_rows + si.q0; // lse / delta index of row 0
     const int64_t row_a = i0 + warp * 16 + g;
     float lse2[2], dlt[2];
@@ -94,50 +88,44 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
         dlt[r] = ok ? reinterpret_cast<const float*>(p.delta)[stat + i] : 0.f;
     }
 
-    const int64_t kfirst = mask.first_key(i0);
-    const int64_t kend = mask.end_key(i0 + rows_here - 1);
-    const int tfirst = (int) (kfirst / BN);
-    const int tend = kend > kfirst ? (int) ((kend + BN - 1) / BN) : tfirst;
     float acc[DT][4];
 #pragma unroll
     for (int a = 0; a < DT; a++) acc[a][0] = acc[a][1] = acc[a][2] = acc[a][3] = 0.f;
     const float sl2 = (float) p.scale_log2;
     const float pdrop = (float) p.dropout_p;
     const float keep_scale = DROPOUT ? (float) (1.0 / (1.0 - p.dropout_p)) : 1.f;
-    const uint32_t stream = (uint32_t) (s * p.hq + h);
+    const uint32_t stream = (uint32_t) (qt.s * p.hq + h);
 
-    if (tend > tfirst) {
-        // STAGES − 1 key/value tiles in flight: group g holds tile tfirst + g (the first also Q and dO)
-        load_tile<D, BM, THREADS>(sQ, gQ, p.q_sn, rows_here);
-        load_tile<D, BM, THREADS>(sO, gO, p.do_sn, rows_here);
+    if (walk.count > 0) {
+        // STAGES − 1 key/value tiles in flight: group g holds the walk's tile g (the first also Q and dO)
+        load_tile<D, BM, THREADS>(sQ, qt.q, p.q_sn, qt.rows);
+        load_tile<D, BM, THREADS>(sO, qt.dout, p.do_sn, qt.rows);
 #pragma unroll
         for (int st = 0; st < STAGES - 1; st++) {
-            const int64_t j1 = (int64_t) (tfirst + st) * BN;
-            if (tfirst + st < tend) {
-                load_tile<D, BN, THREADS>(sK + st * BN * D, gK + j1 * p.k_sn, p.k_sn, si.nk - j1);
-                load_tile<D, BN, THREADS>(sV + st * BN * D, gV + j1 * p.v_sn, p.v_sn, si.nk - j1);
+            if (st < walk.count) {
+                const int64_t j1 = (int64_t) walk.tile(st) * BN;
+                load_tile<D, BN, THREADS>(sK + st * BN * D, qt.k + j1 * p.k_sn, p.k_sn, si.nk - j1);
+                load_tile<D, BN, THREADS>(sV + st * BN * D, qt.v + j1 * p.v_sn, p.v_sn, si.nk - j1);
             }
             cp_async_commit();
         }
-        for (int kt = tfirst; kt < tend; kt++) {
-            const int buf = (kt - tfirst) % STAGES;
+        for (int it = 0; it < walk.count; it++) {
+            const int buf = it % STAGES;
             cp_async_wait<STAGES - 2>();
-            __syncthreads(); // tile kt has landed, and every warp is done with tile kt − 1's buffer
+            __syncthreads(); // tile it has landed, and every warp is done with tile it − 1's buffer
             {
-                const int nxt = kt + STAGES - 1;
-                const int nbuf = (nxt - tfirst) % STAGES;
-                if (nxt < tend) {
-                    const int64_t j1 = (int64_t) nxt * BN;
-                    load_tile<D, BN, THREADS>(sK + nbuf * BN * D, gK + j1 * p.k_sn, p.k_sn, si.nk - j1);
-                    load_tile<D, BN, THREADS>(sV + nbuf * BN * D, gV + j1 * p.v_sn, p.v_sn, si.nk - j1);
+                const int nxt = it + STAGES - 1;
+                if (nxt < walk.count) {
+                    const int nbuf = nxt % STAGES;
+                    const int64_t j1 = (int64_t) walk.tile(nxt) * BN;
+                    load_tile<D, BN, THREADS>(sK + nbuf * BN * D, qt.k + j1 * p.k_sn, p.k_sn, si.nk - j1);
+                    load_tile<D, BN, THREADS>(sV + nbuf * BN * D, qt.v + j1 * p.v_sn, p.v_sn, si.nk - j1);
                 }
                 cp_async_commit();
             }
             const T* k_t = sK + buf * BN * D;
             const T* v_t = sV + buf * BN * D;
-            const int64_t j0 = (int64_t) kt * BN;
-            const int cls = SPARSE ? layout_tile(mask.lay, i0, BM, j0, BN) : 2; // skip tiles with no block set
-            if (cls == 0) continue;
+            const int64_t j0 = (int64_t) walk.tile(it) * BN;
 
             float sc[NT][4], dp[NT][4];
 #pragma unroll
@@ -163,16 +151,24 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
                     mma16816<T>(dp[n], ob, b[2], b[3]);
                 }
             }
-            const bool full = cls == 2 && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
+            const bool full = walk.covered(it) && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
+            // the element mask as its own branch: folded into the loop below, the compiler may evaluate it (the
+            // layout lookup's divisions included) for every element of every tile
+            if (!full) {
+#pragma unroll
+                for (int n = 0; n < NT; n++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++)
+                        if (!mask.visible(row_a + (e >> 1) * 8, j0 + n * 8 + 2 * t + (e & 1))) sc[n][e] = -INFINITY;
+            }
 #pragma unroll
             for (int n = 0; n < NT; n++) {
 #pragma unroll
                 for (int e = 0; e < 4; e++) {
                     const int r = e >> 1;
-                    float x = sc[n][e];
+                    const float x = sc[n][e];
                     const int64_t i = row_a + r * 8;
                     const int64_t j = j0 + n * 8 + 2 * t + (e & 1);
-                    if (!full && !mask.visible(i, j)) x = -INFINITY;
                     const float pr = fast_exp2(fmaf(x, sl2, -lse2[r]));
                     float dpk = dp[n][e];
                     if (DROPOUT) {
@@ -219,6 +215,40 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
 // ---------------------------------------------------------------------------------------------------------------------
 // dK, dV: key tiles of BN = 16·WARPS rows (resident), query tiles of BM rows double-buffered with their lse and D
 
+// The (query head, query tile) pairs a dK/dV block visits, head-major over the query heads [head, head_end) of its
+// key/value head: each head's query tiles of key tile `tile` within [first, end), listed per head when block-sparse.
+// Every thread of the block moves it the same way (the sparse walk has barriers).
+template <bool SPARSE>
+struct GroupCursor {
+    int head, head_end, tile, first, end;
+    int i;         // place in walk
+    TileWalk walk; // head's query tiles
+    __device__ __forceinline__ GroupCursor(const FlashParams& p, int h0, int h1, int key_tile, int f, int e)
+        : head(h0), head_end(h1), tile(key_tile), first(f), end(e), i(0) {
+        walk = walk_of(p);
+        settle(p);
+    }
+    __device__ __forceinline__ bool valid() const { return head < head_end; }
+    __device__ __forceinline__ void advance(const FlashParams& p) {
+        i++;
+        settle(p);
+    }
+
+  private:
+    __device__ __forceinline__ TileWalk walk_of(const FlashParams& p) const {
+        return SPARSE ? sparse_walk(p.col_offsets, p.col_entries, p.col_tiles, p.layout_heads == 1 ? 0 : head, tile,
+                                    first, end)
+                      : dense_walk(first, end);
+    }
+    // past the end of a head's walk: on to the next head that has a tile
+    __device__ __forceinline__ void settle(const FlashParams& p) {
+        while (i >= walk.count && head < head_end) {
+            if (++head < head_end) walk = walk_of(p);
+            i = 0;
+        }
+    }
+};
+
 template <typename T, int D, int BM, int WARPS, int STAGES, bool DROPOUT, bool FUSED_DQ, bool SPARSE>
 __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
     constexpr int BN = 16 * WARPS;
@@ -260,7 +290,6 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
     if (j0 >= si.nkv) qend = qfirst; // every key of the tile is padding
     const int tfirst = (int) (qfirst / BM);
     const int tend = qend > qfirst ? (int) ((qend + BM - 1) / BM) : tfirst;
-    const int tiles = tend - tfirst;
 
     float dk[DT][4], dv[DT][4];
 #pragma unroll
@@ -272,11 +301,19 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
     const float keep_scale = DROPOUT ? (float) (1.0 / (1.0 - p.dropout_p)) : 1.f;
     const int64_t key_a = j0 + warp * 16 + g; // this thread's keys: key_a, key_a + 8
 
-    if (tiles > 0) {
-        const int total = tiles * group; // (head in group, query tile) pairs, head-major
-        auto issue = [&](int it, int buf) {
-            const int hh = hk * group + it / tiles;
-            const int64_t qi0 = (int64_t) (tfirst + it % tiles) * BM;
+    // the producer's place among the (query head, query tile) pairs; the consumer reads each stage's pair from
+    // shared memory, written when the stage was issued
+    GroupCursor<SPARSE> cur(p, hk * group, hk * group + group, nb, tfirst, tend);
+    __shared__ int stage_head[STAGES], stage_entry[STAGES];
+    if (cur.valid()) {
+        auto issue = [&](int buf) {
+            const int hh = cur.head;
+            const int te = cur.walk.tile(cur.i) << 1 | cur.walk.covered(cur.i); // tile << 1 | covered
+            if (threadIdx.x == 0) {
+                stage_head[buf] = hh;
+                stage_entry[buf] = te;
+            }
+            const int64_t qi0 = (int64_t) (te >> 1) * BM;
             const T* gQ = reinterpret_cast<const T*>(p.q) + si.b * p.q_sb + (si.q0 + qi0) * p.q_sn + hh * p.q_sh;
             const T* gO = reinterpret_cast<const T*>(p.dout) + si.b * p.do_sb + (si.q0 + qi0) * p.do_sn + hh * p.do_sh;
             load_tile<D, BM, THREADS>(sQ + buf * BM * D, gQ, p.q_sn, si.nq - qi0);
@@ -288,30 +325,31 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
                 cp_async4(smem_u32(sL + buf * BM + r), reinterpret_cast<const float*>(p.lse) + (ok ? stat + r : 0), ok);
                 cp_async4(smem_u32(sD + buf * BM + r), reinterpret_cast<const float*>(p.delta) + (ok ? stat + r : 0), ok);
             }
+            cur.advance(p);
         };
         load_tile<D, BN, THREADS>(sK, gK, p.k_sn, keys_here);
         load_tile<D, BN, THREADS>(sV, gV, p.v_sn, keys_here);
+        int issued = 0;
 #pragma unroll
         for (int st = 0; st < STAGES - 1; st++) {
-            if (st < total) issue(st, st);
+            if (cur.valid()) issue(issued++ % STAGES);
             cp_async_commit();
         }
-        for (int it = 0; it < total; it++) {
+        for (int it = 0; it < issued; it++) {
             const int buf = it % STAGES;
             cp_async_wait<STAGES - 2>();
             __syncthreads(); // tile it has landed, and every warp is done with tile it − 1's buffer
-            if (it + STAGES - 1 < total) issue(it + STAGES - 1, (it + STAGES - 1) % STAGES);
+            if (cur.valid()) issue(issued++ % STAGES);
             cp_async_commit();
-            const int hh = hk * group + it / tiles;
-            const int64_t qi0 = (int64_t) (tfirst + it % tiles) * BM;
+            const int hh = stage_head[buf];
+            const int te = stage_entry[buf];
+            const int64_t qi0 = (int64_t) (te >> 1) * BM;
             const T* q_t = sQ + buf * BM * D;
             const T* o_t = sO + buf * BM * D;
             const float* l_t = sL + buf * BM;
             const float* d_t = sD + buf * BM;
             const uint32_t stream = (uint32_t) (s * p.hq + hh);
             if (SPARSE) mask.lay = layout_of(p, hh);
-            const int cls = SPARSE ? layout_tile(mask.lay, qi0, BM, j0, BN) : 2; // skip tiles with no block set
-            if (cls == 0) continue;
 
             // Sᵀ = K·Qᵀ and dPᵀ = V·dOᵀ (16 keys × BM queries per warp)
             float sc[MT][4], dp[MT][4];
@@ -339,7 +377,7 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
                 }
             }
             // element (key j, query i): P = exp(S − L); P̃ with dropout; dS = P ∘ (dP̃ − D)
-            const bool full = cls == 2 && qi0 + BM <= si.nq && mask.first_key(qi0 + BM - 1) <= j0 &&
+            const bool full = (te & 1) && qi0 + BM <= si.nq && mask.first_key(qi0 + BM - 1) <= j0 &&
                     mask.end_key(qi0) >= j0 + BN;
             float lcol[MT][2], dcol[MT][2]; // lse · log2 e and D of this thread's query columns
 #pragma unroll
@@ -352,6 +390,15 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
                     dcol[n][c] = d_t[col];
                 }
             }
+            if (!full) { // its own branch, as in the dQ pass
+#pragma unroll
+                for (int n = 0; n < MT; n++)
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        const int64_t i = qi0 + n * 8 + 2 * t + (e & 1);
+                        if (!(i < si.nq && mask.visible(i, key_a + (e >> 1) * 8))) sc[n][e] = -INFINITY;
+                    }
+            }
 #pragma unroll
             for (int n = 0; n < MT; n++) {
 #pragma unroll
@@ -359,8 +406,7 @@ __device__ __forceinline__ void flash_dkdv(const FlashParams& p) {
                     const int col = n * 8 + 2 * t + (e & 1);
                     const int64_t i = qi0 + col;
                     const int64_t j = key_a + (e >> 1) * 8;
-                    float x = sc[n][e];
-                    if (!full && !(i < si.nq && mask.visible(i, j))) x = -INFINITY;
+                    const float x = sc[n][e];
                     const float pr = fast_exp2(fmaf(x, sl2, -lcol[n][e & 1]));
                     float pk = pr, dpk = dp[n][e];
                     if (DROPOUT) {

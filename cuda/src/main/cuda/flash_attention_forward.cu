@@ -4,7 +4,8 @@
 // sum in registers, exp2 with scale·log2 e folded in) and P stay in registers; P is re-packed as the A operand of P·V.
 // Writes O and the F32 logsumexp; a row that sees no key gets zeros and +∞ (AttentionSpec).
 // Templates: element type, head dim, key tile, warps, dropout (Philox, keyed as CpuAttention). Masks (causal, window,
-// key lengths, sequence ends) are run-time and cost nothing on tiles that are fully visible.
+// key lengths, sequence ends) are run-time and cost nothing on tiles that are fully visible. Block-sparse: only the
+// key tiles listed for the query tile are copied and computed.
 #include "flash_attention.cuh"
 
 template <typename T, int D, int BN, int WARPS, bool DROPOUT, bool SPARSE>
@@ -19,30 +20,17 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
     T* sK = sQ + BM * D;          // [2][BN][D]
     T* sV = sK + 2 * BN * D;      // [2][BN][D]
 
-    const int s = blockIdx.z;
-    const int h = blockIdx.y;
-    const int mb = gridDim.x - 1 - blockIdx.x; // heaviest (causal) tiles first
-    const SeqInfo si = seq_info(p, s);
-    const int64_t i0 = (int64_t) mb * BM;
-    if (i0 >= si.nq) return;
-    const int hk = (int) (h / (p.hq / p.hkv));
-    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, SPARSE ? layout_of(p, h) : LayoutMask{nullptr, 1, 0, 0}};
-    const int64_t rows_here = min((int64_t) BM, si.nq - i0);
+    QueryTile<T> qt;
+    if (!query_tile<T, BM, BN, SPARSE>(p, qt)) return;
+    const SeqInfo& si = qt.si;
+    const MaskRule& mask = qt.mask;
+    const int64_t i0 = qt.i0;
+    const TileWalk& walk = qt.keys;
 
     const int warp = threadIdx.x >> 5;
     const int lane = threadIdx.x & 31;
     const int g = lane >> 2;
     const int t = lane & 3;
-
-    const T* gQ = reinterpret_cast<const T*>(p.q) + si.b * p.q_sb + (si.q0 + i0) * p.q_sn + h * p.q_sh;
-    const T* gK = reinterpret_cast<const T*>(p.k) + si.b * p.k_sb + si.k0 * p.k_sn + hk * p.k_sh;
-    const T* gV = reinterpret_cast<const T*>(p.v) + si.b * p.v_sb + si.k0 * p.v_sn + hk * p.v_sh;
-
-    // key tiles this query tile visits
-    const int64_t kfirst = mask.first_key(i0);
-    const int64_t kend = mask.end_key(i0 + rows_here - 1);
-    const int tfirst = (int) (kfirst / BN);
-    const int tend = kend > kfirst ? (int) ((kend + BN - 1) / BN) : tfirst;
 
     float acc[DT][4];
 #pragma unroll
@@ -51,28 +39,29 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
     float lrow[2] = {0.f, 0.f};             // this thread's part of the row sums
     const float sl2 = (float) p.scale_log2;
     const float pdrop = (float) p.dropout_p;
-    const uint32_t stream = (uint32_t) (s * p.hq + h);
+    const uint32_t stream = (uint32_t) (qt.s * p.hq + qt.h);
     const int64_t row_a = i0 + warp * 16 + g; // this thread's two rows: row_a, row_a + 8
 
-    if (tend > tfirst) {
+    if (walk.count > 0) {
         // commit groups: (Q, K0), V0, then per tile K(t+1) after the scores and V(t+1) after P·V, so each copy
-        // overlaps the other half of the tile's work
-        load_tile<D, BM, THREADS>(sQ, gQ, p.q_sn, rows_here);
-        load_tile<D, BN, THREADS>(sK, gK + (int64_t) tfirst * BN * p.k_sn, p.k_sn, si.nk - (int64_t) tfirst * BN);
+        // overlaps the other half of the tile's work; t counts the walk's tiles, each names its key tile
+        const int64_t jf = (int64_t) walk.tile(0) * BN;
+        load_tile<D, BM, THREADS>(sQ, qt.q, p.q_sn, qt.rows);
+        load_tile<D, BN, THREADS>(sK, qt.k + jf * p.k_sn, p.k_sn, si.nk - jf);
         cp_async_commit();
-        load_tile<D, BN, THREADS>(sV, gV + (int64_t) tfirst * BN * p.v_sn, p.v_sn, si.nk - (int64_t) tfirst * BN);
+        load_tile<D, BN, THREADS>(sV, qt.v + jf * p.v_sn, p.v_sn, si.nk - jf);
         cp_async_commit();
         uint32_t qf[KS][4];
-        for (int kt = tfirst; kt < tend; kt++) {
-            const int buf = (kt - tfirst) & 1;
+        for (int it = 0; it < walk.count; it++) {
+            const int buf = it & 1;
             cp_async_wait<1>(); // K(t) has landed (V(t) may still be in flight)
             __syncthreads();
-            if (kt + 1 < tend) {
-                const int64_t j1 = (int64_t) (kt + 1) * BN;
-                load_tile<D, BN, THREADS>(sK + (buf ^ 1) * BN * D, gK + j1 * p.k_sn, p.k_sn, si.nk - j1);
+            if (it + 1 < walk.count) {
+                const int64_t j1 = (int64_t) walk.tile(it + 1) * BN;
+                load_tile<D, BN, THREADS>(sK + (buf ^ 1) * BN * D, qt.k + j1 * p.k_sn, p.k_sn, si.nk - j1);
             }
             cp_async_commit();
-            if (kt == tfirst) {
+            if (it == 0) {
 #pragma unroll
                 for (int kk = 0; kk < KS; kk++) {
                     int r = warp * 16 + (lane & 15);
@@ -81,15 +70,12 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
             }
             const T* k_t = sK + buf * BN * D;
             const T* v_t = sV + buf * BN * D;
-            const int64_t j0 = (int64_t) kt * BN;
+            const int64_t j0 = (int64_t) walk.tile(it) * BN;
 
-            // block-sparse: a tile with no layout block set is skipped (the copies still run)
-            const int cls = SPARSE ? layout_tile(mask.lay, i0, BM, j0, BN) : 2;
             // S = Q·Kᵀ (16 × BN per warp)
             float sc[NT][4];
 #pragma unroll
             for (int n = 0; n < NT; n++) sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.f;
-            if (cls != 0) {
 #pragma unroll
             for (int k2 = 0; k2 < KS / 2; k2++) {
 #pragma unroll
@@ -101,7 +87,7 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
                 }
             }
             // mask, unless every (row, key) of the tile is visible
-            const bool full = cls == 2 && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
+            const bool full = walk.covered(it) && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
             if (!full) {
 #pragma unroll
                 for (int n = 0; n < NT; n++) {
@@ -153,12 +139,11 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
                     }
                 }
             }
-            }
             cp_async_wait<1>(); // V(t) has landed (K(t+1) may still be in flight)
             __syncthreads();
             // O += P·V: P's C fragments re-packed as A fragments, V's B fragments by transposing ldmatrix
 #pragma unroll
-            for (int ks = 0; ks < BN / 16 && cls != 0; ks++) {
+            for (int ks = 0; ks < BN / 16; ks++) {
                 uint32_t a[4];
                 a[0] = Pack2<T>::pack(sc[2 * ks][0], sc[2 * ks][1]);
                 a[1] = Pack2<T>::pack(sc[2 * ks][2], sc[2 * ks][3]);
@@ -173,17 +158,17 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
                     mma16816<T>(acc[2 * d2 + 1], a, b[2], b[3]);
                 }
             }
-            if (kt + 1 < tend) {
-                const int64_t j1 = (int64_t) (kt + 1) * BN;
-                load_tile<D, BN, THREADS>(sV + (buf ^ 1) * BN * D, gV + j1 * p.v_sn, p.v_sn, si.nk - j1);
+            if (it + 1 < walk.count) {
+                const int64_t j1 = (int64_t) walk.tile(it + 1) * BN;
+                load_tile<D, BN, THREADS>(sV + (buf ^ 1) * BN * D, qt.v + j1 * p.v_sn, p.v_sn, si.nk - j1);
             }
             cp_async_commit();
         }
     }
 
     // epilogue: O = acc / l (· 1/(1 − p)), lse = max·scale + ln l
-    T* gO = reinterpret_cast<T*>(p.o) + si.b * p.o_sb + si.q0 * p.o_sn + h * p.o_sh;
-    float* gL = reinterpret_cast<float*>(p.lse) + (si.b * p.hq + h) * p.nq_rows + si.q0;
+    T* gO = reinterpret_cast<T*>(p.o) + si.b * p.o_sb + si.q0 * p.o_sn + qt.h * p.o_sh;
+    float* gL = reinterpret_cast<float*>(p.lse) + (si.b * p.hq + qt.h) * p.nq_rows + si.q0;
     const float keep_scale = DROPOUT ? (float) (1.0 / (1.0 - p.dropout_p)) : 1.f;
 #pragma unroll
     for (int r = 0; r < 2; r++) {
@@ -217,27 +202,17 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
     T* sK = sQ + BM * D;
     T* sV = sK + 2 * BN * D;
 
-    const int s = blockIdx.z;
-    const int h = blockIdx.y;
-    const int mb = gridDim.x - 1 - blockIdx.x;
-    const SeqInfo si = seq_info(p, s);
-    const int64_t i0 = (int64_t) mb * BM;
-    if (i0 >= si.nq) return;
-    const int hk = (int) (h / (p.hq / p.hkv));
-    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, SPARSE ? layout_of(p, h) : LayoutMask{nullptr, 1, 0, 0}};
-    const int64_t rows_here = min((int64_t) BM, si.nq - i0);
+    QueryTile<T> qt;
+    if (!query_tile<T, BM, BN, SPARSE>(p, qt)) return;
+    const SeqInfo& si = qt.si;
+    const MaskRule& mask = qt.mask;
+    const int64_t i0 = qt.i0;
+    const TileWalk& walk = qt.keys;
+
     const int warp = threadIdx.x >> 5;
     const int lane = threadIdx.x & 31;
     const int g = lane >> 2;
     const int t = lane & 3;
-
-    const T* gQ = reinterpret_cast<const T*>(p.q) + si.b * p.q_sb + (si.q0 + i0) * p.q_sn + h * p.q_sh;
-    const T* gK = reinterpret_cast<const T*>(p.k) + si.b * p.k_sb + si.k0 * p.k_sn + hk * p.k_sh;
-    const T* gV = reinterpret_cast<const T*>(p.v) + si.b * p.v_sb + si.k0 * p.v_sn + hk * p.v_sh;
-    const int64_t kfirst = mask.first_key(i0);
-    const int64_t kend = mask.end_key(i0 + rows_here - 1);
-    const int tfirst = (int) (kfirst / BN);
-    const int tend = kend > kfirst ? (int) ((kend + BN - 1) / BN) : tfirst;
 
     float acc[MT][DT][4];
     float mrow[MT][2], lrow[MT][2];
@@ -250,35 +225,34 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
     }
     const float sl2 = (float) p.scale_log2;
     const float pdrop = (float) p.dropout_p;
-    const uint32_t stream = (uint32_t) (s * p.hq + h);
+    const uint32_t stream = (uint32_t) (qt.s * p.hq + qt.h);
     const int64_t row_w = i0 + warp * 16 * MT + g; // row of slice m: row_w + 16·m (+ 8)
 
-    if (tend > tfirst) {
-        load_tile<D, BM, THREADS>(sQ, gQ, p.q_sn, rows_here);
-        load_tile<D, BN, THREADS>(sK, gK + (int64_t) tfirst * BN * p.k_sn, p.k_sn, si.nk - (int64_t) tfirst * BN);
+    if (walk.count > 0) {
+        const int64_t jf = (int64_t) walk.tile(0) * BN;
+        load_tile<D, BM, THREADS>(sQ, qt.q, p.q_sn, qt.rows);
+        load_tile<D, BN, THREADS>(sK, qt.k + jf * p.k_sn, p.k_sn, si.nk - jf);
         cp_async_commit();
-        load_tile<D, BN, THREADS>(sV, gV + (int64_t) tfirst * BN * p.v_sn, p.v_sn, si.nk - (int64_t) tfirst * BN);
+        load_tile<D, BN, THREADS>(sV, qt.v + jf * p.v_sn, p.v_sn, si.nk - jf);
         cp_async_commit();
-        for (int kt = tfirst; kt < tend; kt++) {
-            const int buf = (kt - tfirst) & 1;
+        for (int it = 0; it < walk.count; it++) {
+            const int buf = it & 1;
             cp_async_wait<1>();
             __syncthreads();
-            if (kt + 1 < tend) {
-                const int64_t j1 = (int64_t) (kt + 1) * BN;
-                load_tile<D, BN, THREADS>(sK + (buf ^ 1) * BN * D, gK + j1 * p.k_sn, p.k_sn, si.nk - j1);
+            if (it + 1 < walk.count) {
+                const int64_t j1 = (int64_t) walk.tile(it + 1) * BN;
+                load_tile<D, BN, THREADS>(sK + (buf ^ 1) * BN * D, qt.k + j1 * p.k_sn, p.k_sn, si.nk - j1);
             }
             cp_async_commit();
             const T* k_t = sK + buf * BN * D;
             const T* v_t = sV + buf * BN * D;
-            const int64_t j0 = (int64_t) kt * BN;
+            const int64_t j0 = (int64_t) walk.tile(it) * BN;
 
-            const int cls = SPARSE ? layout_tile(mask.lay, i0, BM, j0, BN) : 2;
             float sc[MT][NT][4];
 #pragma unroll
             for (int m = 0; m < MT; m++)
 #pragma unroll
                 for (int n = 0; n < NT; n++) sc[m][n][0] = sc[m][n][1] = sc[m][n][2] = sc[m][n][3] = 0.f;
-            if (cls != 0) {
 #pragma unroll
             for (int k2 = 0; k2 < KS / 2; k2++) {
                 uint32_t qa[MT][2][4];
@@ -299,7 +273,7 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
                     }
                 }
             }
-            const bool full = cls == 2 && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
+            const bool full = walk.covered(it) && mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN;
             if (!full) {
 #pragma unroll
                 for (int m = 0; m < MT; m++)
@@ -356,11 +330,10 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
                             if (!k1) sc[m][n][2 * r + 1] = 0.f;
                         }
             }
-            }
             cp_async_wait<1>();
             __syncthreads();
 #pragma unroll
-            for (int ks = 0; ks < BN / 16 && cls != 0; ks++) {
+            for (int ks = 0; ks < BN / 16; ks++) {
                 uint32_t a[MT][4];
 #pragma unroll
                 for (int m = 0; m < MT; m++) {
@@ -381,16 +354,16 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
                     }
                 }
             }
-            if (kt + 1 < tend) {
-                const int64_t j1 = (int64_t) (kt + 1) * BN;
-                load_tile<D, BN, THREADS>(sV + (buf ^ 1) * BN * D, gV + j1 * p.v_sn, p.v_sn, si.nk - j1);
+            if (it + 1 < walk.count) {
+                const int64_t j1 = (int64_t) walk.tile(it + 1) * BN;
+                load_tile<D, BN, THREADS>(sV + (buf ^ 1) * BN * D, qt.v + j1 * p.v_sn, p.v_sn, si.nk - j1);
             }
             cp_async_commit();
         }
     }
 
-    T* gO = reinterpret_cast<T*>(p.o) + si.b * p.o_sb + si.q0 * p.o_sn + h * p.o_sh;
-    float* gL = reinterpret_cast<float*>(p.lse) + (si.b * p.hq + h) * p.nq_rows + si.q0;
+    T* gO = reinterpret_cast<T*>(p.o) + si.b * p.o_sb + si.q0 * p.o_sn + qt.h * p.o_sh;
+    float* gL = reinterpret_cast<float*>(p.lse) + (si.b * p.hq + qt.h) * p.nq_rows + si.q0;
     const float keep_scale = DROPOUT ? (float) (1.0 / (1.0 - p.dropout_p)) : 1.f;
 #pragma unroll
     for (int m = 0; m < MT; m++) {
@@ -429,8 +402,8 @@ __device__ __forceinline__ void flash_forward_mt(const FlashParams& p) {
 
 // name: flash_fwd_<dtype>_d<D>[_dropout][_sparse]; shared memory (BM + 4·BN)·D·2 bytes, set by the host
 // (FlashKernels): d64 BM = 128 (4 warps × two 16-row slices), BN = 64; d128 BM = 128 (8 warps, Q in registers),
-// BN = 64 (tuning in docs/PERF.md). The block-sparse variants test the layout per tile; the dense ones compile
-// without it.
+// BN = 64 (tuning in docs/PERF.md). The block-sparse variants walk the layout's listed key tiles (TileWalk) and mask
+// elements only in tiles the layout covers in part; the dense ones compile without it.
 FLASH_FWD_ALL(FLASH_FWD_MT, flash_fwd_bf16_d64, __nv_bfloat16, 64, 64, 4, 2)
 FLASH_FWD_ALL(FLASH_FWD_MT, flash_fwd_f16_d64, __half, 64, 64, 4, 2)
 FLASH_FWD_ALL(FLASH_FWD, flash_fwd_bf16_d128, __nv_bfloat16, 128, 64, 8)

@@ -61,9 +61,11 @@ FIELDS = ["q", "k", "v", "o", "lse", "dout", "dq", "dk", "dv", "delta"] + \
 
 def params(**kw):
     vals = [int(kw.get(f, 0)) for f in FIELDS]
-    fmt = "<" + "q" * len(vals) + "ddd" + "qqq" + "qqqqq"
+    fmt = "<" + "q" * len(vals) + "ddd" + "qqq" + "qqqqq" + "qqqqqq"
+    # dense: no layout, no tile walks (row_* and col_* of FlashParams)
     return struct.pack(fmt, *vals, kw["scale"], kw["scale"] * math.log2(math.e), kw.get("p", 0.0),
-                       kw.get("seed", 0), kw.get("offset", 0), kw.get("dq_accum", 0), 0, 1, 1, 0, 0)
+                       kw.get("seed", 0), kw.get("offset", 0), kw.get("dq_accum", 0), 0, 1, 1, 0, 0,
+                       0, 0, 0, 0, 0, 0)
 
 
 def strides(prefix, t):

@@ -24,9 +24,10 @@ import jcuda.driver.JCudaDriver;
  * dQ gets its own pass over key tiles per query tile instead (recomputing P, about 10% slower), so gradients have the
  * same bits on every run.
  *
- * <p>Block-sparse layouts ({@link AttentionSpec#layout()}, any block size, shared or per head) mask the same kernels:
- * a tile that no set block overlaps is skipped, one that set blocks cover entirely runs unmasked, the rest are masked
- * element by element.
+ * <p>Block-sparse layouts ({@link AttentionSpec#layout()}, any block size, shared or per head) run the {@code _sparse}
+ * kernels, which walk only the tiles a set block overlaps ({@link SparseTiles}: the layout compressed to each kernel's
+ * tiles, uploaded once per layout, device and tile shape), so an empty block costs neither copies nor math; a tile
+ * that set blocks cover entirely runs unmasked, the rest are masked element by element.
  *
  * <p>Not here yet: F32 inputs and head dims other than 64 and 128 (each throws
  * {@link UnsupportedOperationException} naming the alternative). {@link FlashKernels#select} picks the kernels per
@@ -36,6 +37,15 @@ final class CudaAttention implements AttentionKernels {
     private final Set<String> sharedConfigured = ConcurrentHashMap.newKeySet();
     /** Device copies of block-sparse masks, dropped with their layout. */
     private final Map<BlockSparseLayout, Map<Integer, Tensor>> layouts = new WeakHashMap<>();
+    /** Device copies of block-sparse tile lists by "device/tileRows×tileCols", dropped with their layout. */
+    private final Map<BlockSparseLayout, Map<String, DeviceTiles>> tileLists = new WeakHashMap<>();
+
+    /** A layout's tile lists on one device: the packed int32 arrays and where each starts. */
+    private record DeviceTiles(SparseTiles tiles, Tensor packed) {
+        long address(int part) {
+            return CudaTensors.first(packed) + 4 * tiles.packedOffsets()[part];
+        }
+    }
 
     // o (B, Nq, Hq, D), lse F32 (B, Hq, Nq); q (B, Nq, Hq, D); k, v (B, Nk, Hkv, D)
     @Override
@@ -51,8 +61,9 @@ final class CudaAttention implements AttentionKernels {
         Tensor table = sequenceTable(seqs, spec, d);
         long[] p = params(spec, q, k, v, o, lse, null, null, null, null, 0L, table, seqs.count(), 0L,
                 layoutMask(spec, d));
+        rowWalk(p, tiles(spec, d, kernels.fwdRows(), kernels.fwdKeys()));
         HopperFlashForward hopper = HopperFlashForward.select(q, spec, d.computeCapability());
-        if (hopper != null) { // wgmma on sm_90a for the options it covers
+        if (hopper != null) { // wgmma on sm_90a for the options it covers (dense or causal, no layout)
             hopper.launch(d, p, maxOf(seqs.nq()), q.shape().dim(2), gridZ(seqs));
             return;
         }
@@ -97,6 +108,11 @@ final class CudaAttention implements AttentionKernels {
         try {
             long[] p = params(spec, q, k, v, o, lse, dout, dq, dk, dv, delta.address(0), table, seqs.count(),
                     accum == null ? 0L : accum.address(0), layoutMask(spec, d));
+            // the dQ pass walks key tiles per query tile, the dK/dV pass query tiles per key tile
+            colWalk(p, tiles(spec, d, kernels.kvRows(), kernels.kvKeys()));
+            if (accum == null) {
+                rowWalk(p, tiles(spec, d, kernels.dqRows(), kernels.dqKeys()));
+            }
             String type = dtypeName(q) + "_" + kernels.suffix();
             String drop = variant(spec);
             String module = kernels.backwardModule();
@@ -230,6 +246,43 @@ final class CudaAttention implements AttentionKernels {
         }
     }
 
+    /**
+     * The layout's tile lists for tiles of {@code tileRows} queries × {@code tileCols} keys on the device, built and
+     * uploaded once per layout, device and tile shape; null for dense attention.
+     */
+    private DeviceTiles tiles(AttentionSpec spec, CudaDevice d, int tileRows, int tileCols) {
+        BlockSparseLayout l = spec.layout();
+        if (l == null) {
+            return null;
+        }
+        synchronized (tileLists) {
+            Map<String, DeviceTiles> perShape = tileLists.computeIfAbsent(l, x -> new HashMap<>());
+            return perShape.computeIfAbsent(d.index() + "/" + tileRows + "x" + tileCols, key -> {
+                SparseTiles t = SparseTiles.of(l, tileRows, tileCols);
+                int[] packed = t.packed();
+                return new DeviceTiles(t, Tensor.of(packed, packed.length).to(ai.fulgur.ops.Device.cuda(d.index())));
+            });
+        }
+    }
+
+    /** Fills FlashParams' row walk (forward, dQ: key tiles per query tile); nothing for dense attention. */
+    private static void rowWalk(long[] p, DeviceTiles t) {
+        if (t != null) {
+            p[ROW_WALK] = t.address(0);
+            p[ROW_WALK + 1] = t.address(1);
+            p[ROW_WALK + 2] = t.tiles().rowTiles();
+        }
+    }
+
+    /** Fills FlashParams' column walk (dK/dV: query tiles per key tile); nothing for dense attention. */
+    private static void colWalk(long[] p, DeviceTiles t) {
+        if (t != null) {
+            p[COL_WALK] = t.address(2);
+            p[COL_WALK + 1] = t.address(3);
+            p[COL_WALK + 2] = t.tiles().colTiles();
+        }
+    }
+
     private static long gridZ(Sequences seqs) {
         if (seqs.count() > 65535) {
             throw new IllegalArgumentException("flashAttention: at most 65535 sequences per call on CUDA, got "
@@ -258,10 +311,14 @@ final class CudaAttention implements AttentionKernels {
         }
     }
 
-    /** The FlashParams struct of flash_attention.cuh, field by field. */
+    /** Indices in FlashParams of row_offsets and col_offsets (each followed by its entries and tiles per head). */
+    private static final int ROW_WALK = 53;
+    private static final int COL_WALK = 56;
+
+    /** The FlashParams struct of flash_attention.cuh, field by field (the tile walks are filled in afterwards). */
     private static long[] params(AttentionSpec spec, Tensor q, Tensor k, Tensor v, Tensor o, Tensor lse, Tensor dout,
             Tensor dq, Tensor dk, Tensor dv, long delta, Tensor table, int seqs, long dqAccum, Tensor layout) {
-        long[] p = new long[10 + 24 + 8 + 3 + 3 + 5]; // 53 int64/double fields
+        long[] p = new long[10 + 24 + 8 + 3 + 3 + 5 + 6]; // 59 int64/double fields
         p[0] = address(q);
         p[1] = address(k);
         p[2] = address(v);

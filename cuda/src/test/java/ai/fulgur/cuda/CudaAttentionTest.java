@@ -71,7 +71,53 @@ class CudaAttentionTest extends GpuTest {
                 d -> base(d).withLayout(randomLayout(128, 1, 150, 333, 13)), false));
         c.add(new Case("block-sparse 32 dropout window", 2, 190, 190, 2, 2, d -> base(d).withWindow(50, 20)
                 .withDropout(0.2, 99, 5).withLayout(randomLayout(32, 2, 190, 190, 14)), false));
+        // the kernels walk compressed tile lists: query blocks with no block set (output 0, lse as the CPU's), heads
+        // of one group with different lists, blocks larger than every tile, packed sequences
+        c.add(new Case("block-sparse 64 per head gqa, empty rows", 2, 320, 320, 4, 2,
+                d -> base(d).withLayout(rowsCleared(randomLayout(64, 4, 320, 320, 15), 2)), false));
+        c.add(new Case("block-sparse 256 shared causal", 1, 600, 600, 2, 1,
+                d -> AttentionSpec.causal(d).withLayout(randomLayout(256, 1, 600, 600, 16)), false));
+        c.add(new Case("block-sparse 32 packed causal", 1, 357, 390, 4, 2, d -> AttentionSpec.causal(d)
+                .withPacked(Tensor.of(new int[] {0, 100, 100, 357}, 4), Tensor.of(new int[] {0, 150, 170, 390}, 4))
+                .withLayout(randomLayout(32, 1, 257, 257, 17)), false));
         return c;
+    }
+
+    /**
+     * The cases whose names contain one of the comma-separated parts of the system property
+     * {@code fulgur.attentionCases} (a short run, e.g. under compute-sanitizer); all of them when it is unset.
+     */
+    private static List<Case> selected(List<Case> all) {
+        String filter = System.getProperty("fulgur.attentionCases", "");
+        if (filter.isBlank()) {
+            return all;
+        }
+        List<Case> out = new ArrayList<>();
+        for (Case c : all) {
+            for (String part : filter.split(",")) {
+                if (!part.isBlank() && c.name().contains(part.strip())) {
+                    out.add(c);
+                    break;
+                }
+            }
+        }
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException("fulgur.attentionCases=" + filter + " selects no case");
+        }
+        return out;
+    }
+
+    /** The layout with every key block of each {@code every}-th query block (from the first) cleared. */
+    private static BlockSparseLayout rowsCleared(BlockSparseLayout l, int every) {
+        boolean[] m = l.mask();
+        for (int h = 0; h < l.heads(); h++) {
+            for (int a = 0; a < l.queryBlocks(); a += every) {
+                for (int c = 0; c < l.keyBlocks(); c++) {
+                    m[(h * l.queryBlocks() + a) * l.keyBlocks() + c] = false;
+                }
+            }
+        }
+        return new BlockSparseLayout(l.blockSize(), l.heads(), l.queryBlocks(), l.keyBlocks(), m);
     }
 
     /** A layout with each (head, query block, key block) set with probability 1/2, from a fixed seed. */
@@ -131,7 +177,7 @@ class CudaAttentionTest extends GpuTest {
         SplittableRandom rnd = new SplittableRandom(6);
         for (DType dtype : DTYPES) {
             for (int d : HEAD_DIMS) {
-                for (Case c : cases()) {
+                for (Case c : selected(cases())) {
                     AttentionSpec spec = c.spec().of(d);
                     String what = c.name() + " " + dtype + " d" + d;
                     Tensor q = input(rnd, dtype, c.b(), c.nq(), c.hq(), d, c.transposedQ());
