@@ -148,30 +148,6 @@ class CudaAttentionTest extends GpuTest {
         return CudaTesting.random(rnd, dtype, -1, 1, b, n, h, d);
     }
 
-    /** Fails unless ‖gpu − cpu‖ ≤ tol·‖cpu‖ and every element is within 5·tol·(1 + |cpu|) (NaN fails). */
-    private static void assertNear(String what, Tensor cpu, Tensor gpu, double tol) {
-        double[] e = cpu.cast(DType.F32).toDoubleArray();
-        double[] a = gpu.to(Device.CPU).cast(DType.F32).toDoubleArray();
-        double num = 0;
-        double den = 0;
-        for (int i = 0; i < e.length; i++) {
-            if (Double.isInfinite(e[i]) && e[i] == a[i]) {
-                continue;
-            }
-            double diff = a[i] - e[i];
-            if (!(Math.abs(diff) <= 5 * tol * (1 + Math.abs(e[i])))) {
-                throw new AssertionError(what + ": mismatch at " + i + ": cpu " + e[i] + " vs gpu " + a[i]
-                        + " (tolerance " + 5 * tol + "·(1 + |cpu|))");
-            }
-            num += diff * diff;
-            den += e[i] * e[i];
-        }
-        double rel = Math.sqrt(num / Math.max(den, 1e-30));
-        if (!(rel <= tol)) {
-            throw new AssertionError(what + ": relative error " + rel + " over " + tol);
-        }
-    }
-
     @Test
     void forwardAndBackwardMatchCpu() {
         SplittableRandom rnd = new SplittableRandom(6);
@@ -200,20 +176,20 @@ class CudaAttentionTest extends GpuTest {
                     Tensor og = CudaTesting.poisoned(q.shape(), dtype);
                     Tensor lseg = CudaTesting.poisoned(lseShape, DType.F32);
                     gpu().flashForward(og, lseg, qg, kg, vg, spec);
-                    assertNear(what + " o", o, og, 1e-2);
-                    assertNear(what + " lse", lse, lseg, 1e-4);
+                    CudaTesting.assertNear(what + " o", o, og, 1e-2);
+                    CudaTesting.assertNear(what + " lse", lse, lseg, 1e-4);
 
                     // the backward from the CPU's saved O and lse, so both passes see the same inputs
                     // default: dQ by atomics; deterministic: dQ in its own pass, the same bits on every run
                     Tensor[] fast = backward(dtype, q, k, dout.to(GPU), qg, kg, vg, o.to(GPU), lse.to(GPU), spec);
-                    assertNear(what + " dq (atomics)", dq, fast[0], 2e-2);
-                    assertNear(what + " dk (atomics)", dk, fast[1], 2e-2);
-                    assertNear(what + " dv (atomics)", dv, fast[2], 2e-2);
+                    CudaTesting.assertNear(what + " dq (atomics)", dq, fast[0], 2e-2);
+                    CudaTesting.assertNear(what + " dk (atomics)", dk, fast[1], 2e-2);
+                    CudaTesting.assertNear(what + " dv (atomics)", dv, fast[2], 2e-2);
                     AttentionSpec det = spec.withDeterministic(true);
                     Tensor[] grads = backward(dtype, q, k, dout.to(GPU), qg, kg, vg, o.to(GPU), lse.to(GPU), det);
-                    assertNear(what + " dq", dq, grads[0], 2e-2);
-                    assertNear(what + " dk", dk, grads[1], 2e-2);
-                    assertNear(what + " dv", dv, grads[2], 2e-2);
+                    CudaTesting.assertNear(what + " dq", dq, grads[0], 2e-2);
+                    CudaTesting.assertNear(what + " dk", dk, grads[1], 2e-2);
+                    CudaTesting.assertNear(what + " dv", dv, grads[2], 2e-2);
                     Tensor[] again = backward(dtype, q, k, dout.to(GPU), qg, kg, vg, o.to(GPU), lse.to(GPU), det);
                     for (int i = 0; i < 3; i++) {
                         assertArrayEquals(grads[i].to(Device.CPU).toDoubleArray(),
@@ -248,14 +224,14 @@ class CudaAttentionTest extends GpuTest {
         AttentionSpec spec = AttentionSpec.causal(d);
         Attention.Forward cpuF = Attention.flashForward(q, k, v, spec);
         Attention.Forward gpuF = Attention.flashForward(q.to(GPU), k.to(GPU), v.to(GPU), spec);
-        assertNear("Attention.flashForward out", cpuF.out(), gpuF.out(), 1e-2);
-        assertNear("Attention.flashForward lse", cpuF.lse(), gpuF.lse(), 1e-4);
+        CudaTesting.assertNear("Attention.flashForward out", cpuF.out(), gpuF.out(), 1e-2);
+        CudaTesting.assertNear("Attention.flashForward lse", cpuF.lse(), gpuF.lse(), 1e-4);
         Attention.Gradients cpuG = Attention.flashBackward(dout, q, k, v, cpuF.out(), cpuF.lse(), spec);
         Attention.Gradients gpuG = Attention.flashBackward(dout.to(GPU), q.to(GPU), k.to(GPU), v.to(GPU),
                 cpuF.out().to(GPU), cpuF.lse().to(GPU), spec);
-        assertNear("Attention.flashBackward dq", cpuG.dq(), gpuG.dq(), 2e-2);
-        assertNear("Attention.flashBackward dk", cpuG.dk(), gpuG.dk(), 2e-2);
-        assertNear("Attention.flashBackward dv", cpuG.dv(), gpuG.dv(), 2e-2);
+        CudaTesting.assertNear("Attention.flashBackward dq", cpuG.dq(), gpuG.dq(), 2e-2);
+        CudaTesting.assertNear("Attention.flashBackward dk", cpuG.dk(), gpuG.dk(), 2e-2);
+        CudaTesting.assertNear("Attention.flashBackward dv", cpuG.dv(), gpuG.dv(), 2e-2);
     }
 
     @Test

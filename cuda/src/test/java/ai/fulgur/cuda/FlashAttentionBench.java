@@ -22,36 +22,57 @@ public final class FlashAttentionBench {
     private FlashAttentionBench() {}
 
     public static void main(String[] args) {
-        int[] lengths = args.length > 0 ? java.util.Arrays.stream(args).mapToInt(Integer::parseInt).toArray()
-                : new int[] {512, 1024, 2048, 4096, 8192, 16384};
         Device gpu = Device.cuda(0);
         CudaDevice device = CudaBackend.device(gpu);
         AttentionKernels attention = Backends.of(gpu).attention();
-        long tokens = 16384;
-        long width = 2048;
-        for (int d : new int[] {64, 128}) {
-            long h = width / d;
-            for (int n : lengths) {
-                long b = Math.max(1, tokens / n);
-                for (boolean causal : new boolean[] {false, true}) {
-                    Operands x = Operands.random(b, n, h, d, gpu);
-                    Tensor q = x.q(), k = x.k(), v = x.v(), dout = x.dout(), o = x.o(), lse = x.lse();
-                    Tensor dq = x.dq(), dk = x.dk(), dv = x.dv();
-                    AttentionSpec spec = causal ? AttentionSpec.causal(d) : AttentionSpec.dense(d);
-                    double fwdMs = device.medianMillis(() -> attention.flashForward(o, lse, q, k, v, spec), 5, 20);
-                    double bwdMs = device.medianMillis(
-                            () -> attention.flashBackward(dq, dk, dv, dout, q, k, v, o, lse, spec), 5, 20);
-                    AttentionSpec det = spec.withDeterministic(true);
-                    double detMs = device.medianMillis(
-                            () -> attention.flashBackward(dq, dk, dv, dout, q, k, v, o, lse, det), 5, 20);
-                    double flops = 4.0 * b * h * n * (double) n * d / (causal ? 2 : 1);
-                    print(device, "flash_attention_fwd", n, d, b, h, causal, flops / (fwdMs * 1e-3) / 1e12, fwdMs);
-                    print(device, "flash_attention_bwd", n, d, b, h, causal, 2.5 * flops / (bwdMs * 1e-3) / 1e12,
-                            bwdMs);
-                    print(device, "flash_attention_bwd_deterministic", n, d, b, h, causal,
-                            2.5 * flops / (detMs * 1e-3) / 1e12, detMs);
+        for (Problem p : Problem.all(args)) {
+            long b = p.b(), h = p.h();
+            int n = p.n(), d = p.d();
+            boolean causal = p.causal();
+            Operands x = Operands.random(b, n, h, d, gpu);
+            Tensor q = x.q(), k = x.k(), v = x.v(), dout = x.dout(), o = x.o(), lse = x.lse();
+            Tensor dq = x.dq(), dk = x.dk(), dv = x.dv();
+            AttentionSpec spec = p.spec();
+            double fwdMs = device.medianMillis(() -> attention.flashForward(o, lse, q, k, v, spec), 5, 20);
+            double bwdMs = device.medianMillis(
+                    () -> attention.flashBackward(dq, dk, dv, dout, q, k, v, o, lse, spec), 5, 20);
+            AttentionSpec det = spec.withDeterministic(true);
+            double detMs = device.medianMillis(
+                    () -> attention.flashBackward(dq, dk, dv, dout, q, k, v, o, lse, det), 5, 20);
+            double flops = p.forwardFlops();
+            print(device, "flash_attention_fwd", n, d, b, h, causal, flops / (fwdMs * 1e-3) / 1e12, fwdMs);
+            print(device, "flash_attention_bwd", n, d, b, h, causal, 2.5 * flops / (bwdMs * 1e-3) / 1e12, bwdMs);
+            print(device, "flash_attention_bwd_deterministic", n, d, b, h, causal,
+                    2.5 * flops / (detMs * 1e-3) / 1e12, detMs);
+        }
+    }
+
+    /**
+     * One benchmarked shape: b·n = 16384 tokens and h·d = 2048 (a 2048-wide model), n = 512 … 16384 (or the lengths
+     * given as arguments), head dims 64 and 128, causal and not.
+     */
+    record Problem(long b, int n, long h, int d, boolean causal) {
+        static java.util.List<Problem> all(String[] args) {
+            int[] lengths = args.length > 0 ? java.util.Arrays.stream(args).mapToInt(Integer::parseInt).toArray()
+                    : new int[] {512, 1024, 2048, 4096, 8192, 16384};
+            java.util.List<Problem> all = new java.util.ArrayList<>();
+            for (int d : new int[] {64, 128}) {
+                for (int n : lengths) {
+                    for (boolean causal : new boolean[] {false, true}) {
+                        all.add(new Problem(Math.max(1, 16384 / n), n, 2048 / d, d, causal));
+                    }
                 }
             }
+            return all;
+        }
+
+        /** FlashAttention's forward FLOP count: 4·b·h·n²·d, halved when causal. */
+        double forwardFlops() {
+            return 4.0 * b * h * n * (double) n * d / (causal ? 2 : 1);
+        }
+
+        AttentionSpec spec() {
+            return causal ? AttentionSpec.causal(d) : AttentionSpec.dense(d);
         }
     }
 

@@ -19,36 +19,25 @@ public final class HopperFlashForwardBench {
     private HopperFlashForwardBench() {}
 
     public static void main(String[] args) {
-        int[] lengths = args.length > 0 ? java.util.Arrays.stream(args).mapToInt(Integer::parseInt).toArray()
-                : new int[] {512, 1024, 2048, 4096, 8192, 16384};
         Device gpu = Device.cuda(0);
         CudaDevice device = CudaBackend.device(gpu);
         AttentionKernels attention = Backends.of(gpu).attention();
-        long tokens = 16384;
-        long width = 2048;
-        for (int d : new int[] {64, 128}) {
-            long h = width / d;
-            for (int n : lengths) {
-                long b = Math.max(1, tokens / n);
-                for (boolean causal : new boolean[] {false, true}) {
-                    FlashAttentionBench.Operands x = FlashAttentionBench.Operands.random(b, n, h, d, gpu);
-                    Tensor q = x.q(), k = x.k(), v = x.v(), o = x.o(), lse = x.lse();
-                    AttentionSpec spec = causal ? AttentionSpec.causal(d) : AttentionSpec.dense(d);
-                    double flops = 4.0 * b * h * n * (double) n * d / (causal ? 2 : 1);
-                    for (boolean hopper : new boolean[] {false, true}) {
-                        System.setProperty("fulgur.flash.hopper", Boolean.toString(hopper));
-                        String kernel = CudaAttention.forwardKernel(q, spec);
-                        double ms = device.medianMillis(() -> attention.flashForward(o, lse, q, k, v, spec), 5, 20);
-                        System.out.printf("{\"name\": \"%s\", \"kernel\": \"%s\", \"parameters\": {\"n\": %d, "
-                                + "\"d\": %d, \"b\": %d, \"h\": %d, \"causal\": %b, \"dtype\": \"bf16\"}, "
-                                + "\"value\": %.1f, \"unit\": \"TFLOP/s\", \"ms\": %.4f, \"card\": \"%s\", "
-                                + "\"date\": \"%s\"}%n", hopper ? "flash_attention_fwd_hopper" : "flash_attention_fwd",
-                                kernel, n, d, b, h, causal, flops / (ms * 1e-3) / 1e12, ms, device.name(),
-                                LocalDate.now());
-                    }
-                    System.clearProperty("fulgur.flash.hopper");
-                }
+        for (FlashAttentionBench.Problem p : FlashAttentionBench.Problem.all(args)) {
+            FlashAttentionBench.Operands x = FlashAttentionBench.Operands.random(p.b(), p.n(), p.h(), p.d(), gpu);
+            Tensor q = x.q(), k = x.k(), v = x.v(), o = x.o(), lse = x.lse();
+            AttentionSpec spec = p.spec();
+            for (boolean hopper : new boolean[] {false, true}) {
+                System.setProperty("fulgur.flash.hopper", Boolean.toString(hopper));
+                String kernel = CudaAttention.forwardKernel(q, spec);
+                double ms = device.medianMillis(() -> attention.flashForward(o, lse, q, k, v, spec), 5, 20);
+                System.out.printf("{\"name\": \"%s\", \"kernel\": \"%s\", \"parameters\": {\"n\": %d, \"d\": %d, "
+                        + "\"b\": %d, \"h\": %d, \"causal\": %b, \"dtype\": \"bf16\"}, \"value\": %.1f, "
+                        + "\"unit\": \"TFLOP/s\", \"ms\": %.4f, \"card\": \"%s\", \"date\": \"%s\"}%n",
+                        hopper ? "flash_attention_fwd_hopper" : "flash_attention_fwd", kernel, p.n(), p.d(), p.b(),
+                        p.h(), p.causal(), p.forwardFlops() / (ms * 1e-3) / 1e12, ms, device.name(),
+                        LocalDate.now());
             }
+            System.clearProperty("fulgur.flash.hopper");
         }
     }
 }
