@@ -3,9 +3,6 @@ package ai.fulgur.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.regex.Matcher;
@@ -22,15 +19,6 @@ class DataParallelCommandTest {
     @TempDir
     Path dir;
 
-    private static String[] fulgur(String... argv) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = Main.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new String[] {Integer.toString(code), out.toString(StandardCharsets.UTF_8),
-                err.toString(StandardCharsets.UTF_8)};
-    }
-
     private static double validationLoss(String out) {
         Matcher m = Pattern.compile("validation loss ([0-9.]+) after").matcher(out);
         assertTrue(m.find(), out);
@@ -44,24 +32,24 @@ class DataParallelCommandTest {
                 + "suffer\nThe slings and arrows of outrageous fortune,\n".repeat(30));
         String[] common = {"train", "gpt2", "--data", corpus.toString(), "--tokenizer", "bpe:300", "--block", "32",
             "--steps", "5", "--batch", "4", "--eval-every", "5", "--device", "cpu"};
-        String[] one = fulgur(concat(common, "--save", dir.resolve("one").toString()));
-        assertEquals("0", one[0], one[1] + one[2]);
-        String[] two = fulgur(concat(common, "--processes", "2", "--accumulate", "2", "--recompute", "--save",
+        CliRun one = CliRun.of(concat(common, "--save", dir.resolve("one").toString()));
+        assertEquals(0, one.code(), one.out() + one.err());
+        CliRun two = CliRun.of(concat(common, "--processes", "2", "--accumulate", "2", "--recompute", "--save",
                 dir.resolve("two").toString()));
-        assertEquals("0", two[0], two[1] + two[2]);
-        assertTrue(two[1].contains("data parallel: 2 ranks, global batch 4 (2 per rank)"), two[1]);
-        assertEquals(validationLoss(one[1]), validationLoss(two[1]), 2e-4);
+        assertEquals(0, two.code(), two.out() + two.err());
+        assertTrue(two.out().contains("data parallel: 2 ranks, global batch 4 (2 per rank)"), two.out());
+        assertEquals(validationLoss(one.out()), validationLoss(two.out()), 2e-4);
         assertTrue(Files.isRegularFile(dir.resolve("two/model.safetensors")));
     }
 
     @Test
     void aBatchThatDoesNotSplitIsAUsageError() {
-        String[] r = fulgur("train", "gpt2", "--data", "x.txt", "--batch", "5", "--processes", "2");
-        assertEquals("2", r[0], r[1] + r[2]);
-        assertTrue(r[2].contains("--batch 5 must be a multiple of the 2 data-parallel processes times the 1 micro-batches"), r[2]);
-        r = fulgur("train", "gpt2", "--data", "x.txt", "--gpus", "2", "--device", "cpu");
-        assertEquals("2", r[0], r[1] + r[2]);
-        assertTrue(r[2].contains("--gpus places rank r on gpu:r"), r[2]);
+        CliRun r = CliRun.of("train", "gpt2", "--data", "x.txt", "--batch", "5", "--processes", "2");
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains("--batch 5 must be a multiple of the 2 data-parallel processes times the 1 micro-batches"), r.err());
+        r = CliRun.of("train", "gpt2", "--data", "x.txt", "--gpus", "2", "--device", "cpu");
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains("--gpus places rank r on gpu:r"), r.err());
     }
 
     private static String[] concat(String[] a, String... b) {

@@ -39,22 +39,13 @@ class ServeCommandTest {
         }
     }
 
-    private static String[] run(String... argv) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = Main.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new String[] {Integer.toString(code), out.toString(StandardCharsets.UTF_8),
-                err.toString(StandardCharsets.UTF_8)};
-    }
-
     @Test
     void servedGreedyTextIsWhatGenerateWrites() throws Exception {
-        String[] gen = run("generate", "--checkpoint", checkpoint.toString(), "--prompt", "Hello there",
+        CliRun gen = CliRun.of("generate", "--checkpoint", checkpoint.toString(), "--prompt", "Hello there",
                 "--max-tokens", "10", "--temperature", "0");
-        assertEquals("0", gen[0], gen[2]);
-        assertTrue(gen[1].startsWith("Hello there"), gen[1]);
-        String expected = gen[1].substring("Hello there".length(), gen[1].length() - System.lineSeparator().length());
+        assertEquals(0, gen.code(), gen.err());
+        assertTrue(gen.out().startsWith("Hello there"), gen.out());
+        String expected = gen.out().substring("Hello there".length(), gen.out().length() - System.lineSeparator().length());
 
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -96,28 +87,28 @@ class ServeCommandTest {
 
     @Test
     void badServeOptionsAreUsageErrors() {
-        String[] noCheckpoint = run("serve");
-        assertEquals("2", noCheckpoint[0]);
-        assertTrue(noCheckpoint[2].contains("--checkpoint"), noCheckpoint[2]);
-        String[] mode = run("serve", "--checkpoint", checkpoint.toString(), "--preemption", "drop");
-        assertEquals("2", mode[0]);
-        assertTrue(mode[2].contains("drop"), mode[2]);
-        String[] tooFew = run("serve", "--checkpoint", checkpoint.toString(), "--kv-blocks", "2", "--port", "0");
-        assertEquals("2", tooFew[0]);
-        assertTrue(tooFew[2].contains("2 blocks"), tooFew[2]);
-        String[] bench = run("bench", "sarve", "--checkpoint", checkpoint.toString());
-        assertEquals("2", bench[0]);
-        assertTrue(bench[2].contains("sarve"), bench[2]);
+        CliRun noCheckpoint = CliRun.of("serve");
+        assertEquals(2, noCheckpoint.code());
+        assertTrue(noCheckpoint.err().contains("--checkpoint"), noCheckpoint.err());
+        CliRun mode = CliRun.of("serve", "--checkpoint", checkpoint.toString(), "--preemption", "drop");
+        assertEquals(2, mode.code());
+        assertTrue(mode.err().contains("drop"), mode.err());
+        CliRun tooFew = CliRun.of("serve", "--checkpoint", checkpoint.toString(), "--kv-blocks", "2", "--port", "0");
+        assertEquals(2, tooFew.code());
+        assertTrue(tooFew.err().contains("2 blocks"), tooFew.err());
+        CliRun bench = CliRun.of("bench", "sarve", "--checkpoint", checkpoint.toString());
+        assertEquals(2, bench.code());
+        assertTrue(bench.err().contains("sarve"), bench.err());
     }
 
     @Test
     void benchServeWritesOneRowPerRateAndMode() throws Exception {
         Path json = dir.resolve("serving.json");
-        String[] r = run("bench", "serve", "--checkpoint", checkpoint.toString(), "--rates", "20,40", "--requests",
+        CliRun r = CliRun.of("bench", "serve", "--checkpoint", checkpoint.toString(), "--rates", "20,40", "--requests",
                 "4", "--prompt-min", "2", "--prompt-max", "6", "--output-min", "2", "--output-max", "5",
                 "--static-batch", "2", "--warmup", "2", "--kv-blocks", "64", "--block-size", "4", "--json",
                 json.toString());
-        assertEquals("0", r[0], r[1] + r[2]);
+        assertEquals(0, r.code(), r.out() + r.err());
         JsonArray rows = JsonParser.parseString(Files.readString(json)).getAsJsonObject().getAsJsonArray("rows");
         assertEquals(4, rows.size());
         String[] modes = {"continuous", "static(2)", "continuous", "static(2)"};
@@ -131,6 +122,6 @@ class ServeCommandTest {
             double waste = row.get("kv_waste_fraction").getAsDouble();
             assertTrue(waste > 0 && waste < 0.5, row.toString());
         }
-        assertTrue(r[1].contains("static(2)"), r[1]);
+        assertTrue(r.out().contains("static(2)"), r.out());
     }
 }
