@@ -240,6 +240,30 @@ __device__ __forceinline__ int swz(int row, int chunk) {
     return row * D + ((chunk ^ (row & 7)) << 3);
 }
 
+// One warp's acc (16 rows × D) += S·X: S (16 × BN) as the C fragments of its 16×8 tiles (sc[n]), re-packed as A
+// fragments; X (BN × D) a swizzled shared-memory tile, its B fragments read by transposing ldmatrix. The forward's
+// O += P·V and the dQ pass's dQ += dS·K.
+template <typename T, int D, int BN>
+__device__ __forceinline__ void mma_rows_by_tile(float (&acc)[D / 8][4], const float (&sc)[BN / 8][4], const T* x,
+                                                 int lane) {
+#pragma unroll
+    for (int ks = 0; ks < BN / 16; ks++) {
+        uint32_t a[4];
+        a[0] = Pack2<T>::pack(sc[2 * ks][0], sc[2 * ks][1]);
+        a[1] = Pack2<T>::pack(sc[2 * ks][2], sc[2 * ks][3]);
+        a[2] = Pack2<T>::pack(sc[2 * ks + 1][0], sc[2 * ks + 1][1]);
+        a[3] = Pack2<T>::pack(sc[2 * ks + 1][2], sc[2 * ks + 1][3]);
+#pragma unroll
+        for (int d2 = 0; d2 < D / 16; d2++) {
+            uint32_t b[4];
+            const int r = ks * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+            ldsm_x4_t(b, smem_u32(x + swz<D>(r, d2 * 2 + (lane >> 4))));
+            mma16816<T>(acc[2 * d2], a, b[0], b[1]);
+            mma16816<T>(acc[2 * d2 + 1], a, b[2], b[3]);
+        }
+    }
+}
+
 // Copies rows [0, rows) of a strided (row stride `sn` elements) head slice into a swizzled tile; rows at or past
 // `valid` are zero-filled. All `threads` threads of the block take part.
 template <int D, int ROWS, int THREADS, typename T>

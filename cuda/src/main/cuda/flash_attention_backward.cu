@@ -178,23 +178,7 @@ __device__ __forceinline__ void flash_dq(const FlashParams& p) {
                     sc[n][e] = pr * (dpk - dlt[r]); // dS (without the scale)
                 }
             }
-            // dQ += dS·K: dS as A fragments, K's B fragments by transposing ldmatrix
-#pragma unroll
-            for (int ks = 0; ks < BN / 16; ks++) {
-                uint32_t a[4];
-                a[0] = Pack2<T>::pack(sc[2 * ks][0], sc[2 * ks][1]);
-                a[1] = Pack2<T>::pack(sc[2 * ks][2], sc[2 * ks][3]);
-                a[2] = Pack2<T>::pack(sc[2 * ks + 1][0], sc[2 * ks + 1][1]);
-                a[3] = Pack2<T>::pack(sc[2 * ks + 1][2], sc[2 * ks + 1][3]);
-#pragma unroll
-                for (int d2 = 0; d2 < D / 16; d2++) {
-                    uint32_t b[4];
-                    int r = ks * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-                    ldsm_x4_t(b, smem_u32(k_t + swz<D>(r, d2 * 2 + (lane >> 4))));
-                    mma16816<T>(acc[2 * d2], a, b[0], b[1]);
-                    mma16816<T>(acc[2 * d2 + 1], a, b[2], b[3]);
-                }
-            }
+            mma_rows_by_tile<T, D, BN>(acc, sc, k_t, lane); // dQ += dS·K
         }
     }
     T* gdQ = reinterpret_cast<T*>(p.dq) + si.b * p.dq_sb + si.q0 * p.dq_sn + h * p.dq_sh;

@@ -141,23 +141,7 @@ __device__ __forceinline__ void flash_forward(const FlashParams& p) {
             }
             cp_async_wait<1>(); // V(t) has landed (K(t+1) may still be in flight)
             __syncthreads();
-            // O += P·V: P's C fragments re-packed as A fragments, V's B fragments by transposing ldmatrix
-#pragma unroll
-            for (int ks = 0; ks < BN / 16; ks++) {
-                uint32_t a[4];
-                a[0] = Pack2<T>::pack(sc[2 * ks][0], sc[2 * ks][1]);
-                a[1] = Pack2<T>::pack(sc[2 * ks][2], sc[2 * ks][3]);
-                a[2] = Pack2<T>::pack(sc[2 * ks + 1][0], sc[2 * ks + 1][1]);
-                a[3] = Pack2<T>::pack(sc[2 * ks + 1][2], sc[2 * ks + 1][3]);
-#pragma unroll
-                for (int d2 = 0; d2 < D / 16; d2++) {
-                    uint32_t b[4];
-                    int r = ks * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-                    ldsm_x4_t(b, smem_u32(v_t + swz<D>(r, d2 * 2 + (lane >> 4))));
-                    mma16816<T>(acc[2 * d2], a, b[0], b[1]);
-                    mma16816<T>(acc[2 * d2 + 1], a, b[2], b[3]);
-                }
-            }
+            mma_rows_by_tile<T, D, BN>(acc, sc, v_t, lane); // O += P·V
             if (it + 1 < walk.count) {
                 const int64_t j1 = (int64_t) walk.tile(it + 1) * BN;
                 load_tile<D, BN, THREADS>(sV + (buf ^ 1) * BN * D, qt.v + j1 * p.v_sn, p.v_sn, si.nk - j1);

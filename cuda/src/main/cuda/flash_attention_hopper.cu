@@ -7,7 +7,8 @@
 // scale·log2 e folded in, as flash_attention_forward.cu), packs P to 16 bits in registers and adds P·V (RS wgmma: P
 // is the register A operand, V the shared-memory B operand read transposed, i.e. N-major). Two schedules: plain (each
 // product waited for in turn) and overlapped (S(t+1) issued with P(t)·V(t), its softmax running while the tensor
-// cores do P(t)·V(t)); a third, warp-specialised one (forward_ws) is kept as a measured tuning variant.
+// cores do P(t)·V(t)). A warp-specialised ping-pong schedule (a copying warpgroup on mbarriers, two computing
+// warpgroups taking turns) was measured about 15% slower (docs/PERF.md, "Hopper forward") and is not kept.
 // Writes O and the F32 logsumexp exactly as flash_fwd_* (a row that sees no key gets zeros and +∞), so the mma.sync
 // backward reads them. No dropout, block-sparse layout or sequence table: the host keeps those on flash_fwd_*.
 //
@@ -47,20 +48,6 @@ __device__ __forceinline__ void load_tile(uint32_t dst, const T* g, int64_t sn, 
         const bool ok = r0 + k * STEP < valid;
         cp_async16(d0 + k * STEP * 128, ok ? src : g, ok);
         src += STEP * sn;
-    }
-}
-
-// load_tile for the copying warpgroup of the warp-specialised schedule: a rolled loop, so it fits in few registers.
-template <int D, int ROWS, typename T>
-__device__ __forceinline__ void load_tile_rolled(uint32_t dst, const T* g, int64_t sn, int64_t valid) {
-    constexpr int CHUNKS = D / 8;
-    static_assert((ROWS * CHUNKS) % 128 == 0, "tile chunks must divide among 128 threads");
-#pragma unroll 1
-    for (int idx = threadIdx.x; idx < ROWS * CHUNKS; idx += 128) {
-        const int r = idx / CHUNKS;
-        const int c = idx % CHUNKS;
-        const bool ok = r < valid;
-        cp_async16(dst + chunk_offset<ROWS>(r, c), ok ? g + r * sn + c * 8 : g, ok);
     }
 }
 
@@ -442,206 +429,6 @@ __device__ __forceinline__ void forward(const FlashParams& p) {
 #endif
 }
 
-// ---------------------------------------------------------------------------------------------------------------------
-// Warp-specialised schedule: warpgroup 0 copies (Q once, then K and V tiles into two-slot rings, cp.async completing
-// on mbarriers), warpgroups 1 and 2 compute 64 query rows each. The two compute warpgroups take turns on the tensor
-// cores (named barriers 1 and 2): while one issues S(t+1) = Q·K(t+1)ᵀ and P(t)·V(t), the other runs its softmax
-// (FlashAttention-3's ping-pong); within a warpgroup the softmax of S(t+1) overlaps its own P(t)·V(t).
-
-__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
-#ifdef HOPPER_WGMMA
-    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-#endif
-}
-__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
-#ifdef HOPPER_WGMMA
-    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
-#endif
-}
-// arrives on bar once every cp.async this thread has issued so far has landed
-__device__ __forceinline__ void mbar_arrive_copies(uint32_t bar) {
-#ifdef HOPPER_WGMMA
-    asm volatile("cp.async.mbarrier.arrive.noinc.shared::cta.b64 [%0];\n" ::"r"(bar) : "memory");
-#endif
-}
-// waits until the phase of bar with this parity has completed
-__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
-#ifdef HOPPER_WGMMA
-    uint32_t done;
-    do {
-        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\nselp.u32 %0, 1, 0, p;\n}\n"
-                     : "=r"(done) : "r"(bar), "r"(parity) : "memory");
-    } while (!done);
-#endif
-}
-__device__ __forceinline__ void named_sync(int id, int threads) {
-    asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
-__device__ __forceinline__ void named_arrive(int id, int threads) {
-    asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
-}
-
-template <typename T, int D, int BN>
-__device__ __forceinline__ void forward_ws(const FlashParams& p) {
-#ifdef HOPPER_WGMMA
-    constexpr int BM = 128;
-    constexpr int TILE_Q = BM * D * 2;
-    constexpr int TILE_KV = BN * D * 2;
-    extern __shared__ __align__(1024) unsigned char smem_raw[];
-    __shared__ __align__(8) uint64_t bars[9]; // full K[2], full V[2], empty K[2], empty V[2], Q
-    const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;
-    const uint32_t sQ = base;
-    const uint32_t sK = sQ + TILE_Q;
-    const uint32_t sV = sK + 2 * TILE_KV;
-    const uint32_t bar0 = smem_u32(bars);
-    auto full_k = [&](int slot) { return bar0 + 8 * slot; };
-    auto full_v = [&](int slot) { return bar0 + 8 * (2 + slot); };
-    auto empty_k = [&](int slot) { return bar0 + 8 * (4 + slot); };
-    auto empty_v = [&](int slot) { return bar0 + 8 * (6 + slot); };
-    const uint32_t full_q = bar0 + 64;
-
-    const int s = blockIdx.z;
-    const int h = blockIdx.y;
-    const int mb = gridDim.x - 1 - blockIdx.x;
-    const SeqInfo si = seq_info(p, s);
-    const int64_t i0 = (int64_t) mb * BM;
-    if (i0 >= si.nq) return;
-    const int hk = (int) (h / (p.hq / p.hkv));
-    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, LayoutMask{nullptr, 1, 0, 0}};
-    const int64_t rows_here = min((int64_t) BM, si.nq - i0);
-    const int64_t kfirst = mask.first_key(i0);
-    const int64_t kend = mask.end_key(i0 + rows_here - 1);
-    const int tfirst = (int) (kfirst / BN);
-    const int ntiles = kend > kfirst ? (int) ((kend + BN - 1) / BN) - tfirst : 0;
-
-    if (threadIdx.x == 0) {
-        for (int i = 0; i < 4; i++) mbar_init(bar0 + 8 * i, 128);      // the copying threads
-        for (int i = 4; i < 8; i++) mbar_init(bar0 + 8 * i, 8);        // the computing warps, one arrival each
-        mbar_init(full_q, 128);
-    }
-    __syncthreads();
-
-    const int wg = threadIdx.x >> 7;
-    if (wg == 0) {
-        // copying warpgroup: few registers, the rest go to the computing ones
-        asm volatile("setmaxnreg.dec.sync.aligned.u32 %0;\n" ::"n"(D == 128 ? 24 : 40) : "memory");
-        if (ntiles > 0) {
-            const T* gQ = reinterpret_cast<const T*>(p.q) + si.b * p.q_sb + (si.q0 + i0) * p.q_sn + h * p.q_sh;
-            const T* gK = reinterpret_cast<const T*>(p.k) + si.b * p.k_sb + si.k0 * p.k_sn + hk * p.k_sh;
-            const T* gV = reinterpret_cast<const T*>(p.v) + si.b * p.v_sb + si.k0 * p.v_sn + hk * p.v_sh;
-            load_tile_rolled<D, BM>(sQ, gQ, p.q_sn, rows_here);
-            mbar_arrive_copies(full_q);
-            for (int n = 0; n < ntiles; n++) {
-                const int slot = n & 1;
-                const uint32_t free_parity = ((n >> 1) & 1) ^ 1; // a fresh barrier passes at once
-                const int64_t j = (int64_t) (tfirst + n) * BN;
-                mbar_wait(empty_k(slot), free_parity);
-                load_tile_rolled<D, BN>(sK + slot * TILE_KV, gK + j * p.k_sn, p.k_sn, si.nk - j);
-                mbar_arrive_copies(full_k(slot));
-                mbar_wait(empty_v(slot), free_parity);
-                load_tile_rolled<D, BN>(sV + slot * TILE_KV, gV + j * p.v_sn, p.v_sn, si.nk - j);
-                mbar_arrive_copies(full_v(slot));
-            }
-            asm volatile("cp.async.wait_all;\n" ::: "memory");
-        }
-    } else {
-        // 128·24 + 256·240 (or 128·40 + 256·232) registers: within the 64 Ki of the SM
-        asm volatile("setmaxnreg.inc.sync.aligned.u32 %0;\n" ::"n"(D == 128 ? 240 : 232) : "memory");
-        const int c = wg - 1;                   // compute warpgroup: rows c·64 …
-        const int warp = (threadIdx.x >> 5) & 3;
-        const int lane = threadIdx.x & 31;
-        const int g = lane >> 2;
-        const int t = lane & 3;
-        float o[D / 2];
-#pragma unroll
-        for (int a = 0; a < D / 2; a++) o[a] = 0.f;
-        float mrow[2] = {-INFINITY, -INFINITY};
-        float lrow[2] = {0.f, 0.f};
-        float corr[2];
-        const float sl2 = (float) p.scale_log2;
-        const int64_t row_a = i0 + c * 64 + warp * 16 + g;
-        const uint32_t q_wg = sQ + c * 64 * 128;
-        auto masked = [&](int kt) {
-            const int64_t j0 = (int64_t) kt * BN;
-            return !(mask.first_key(i0 + BM - 1) <= j0 && mask.end_key(i0) >= j0 + BN);
-        };
-        // a slot is released by one lane per warp once the warp's products have read it (wgmma.wait is warp-wide)
-        auto release = [&](uint32_t bar) {
-            if (lane == 0) mbar_arrive(bar);
-        };
-        // turns on the tensor cores: warpgroup c waits on barrier 1 + c and hands over on the other one
-        const int mine = 1 + c, other = 2 - c;
-        if (ntiles > 0) {
-            if (c == 1) named_arrive(other, 256); // warpgroup 0 goes first
-            uint32_t pa[BN / 16][4];
-            float sc[BN / 2];
-            mbar_wait(full_q, 0);
-            mbar_wait(full_k(0), 0);
-            fence_async_shared();
-            named_sync(mine, 256);
-            issue_scores<T, D, BM, BN>(sc, q_wg, sK);
-            named_arrive(other, 256);
-            wgmma_wait<0>();
-            fence_regs(sc);
-            release(empty_k(0));
-            if (masked(tfirst)) mask_tile<BN>(sc, mask, row_a, (int64_t) tfirst * BN, t);
-            softmax_tile<BN>(sc, mrow, lrow, corr, sl2);
-            pack_p<T, BN>(pa, sc);
-            for (int n = 1; n < ntiles; n++) { // S(n) and P(n − 1)·V(n − 1)
-                const int slot = n & 1, pslot = (n - 1) & 1;
-                mbar_wait(full_k(slot), (n >> 1) & 1);
-                mbar_wait(full_v(pslot), ((n - 1) >> 1) & 1);
-                fence_async_shared();
-                named_sync(mine, 256);
-                issue_scores<T, D, BM, BN>(sc, q_wg, sK + slot * TILE_KV);
-                issue_pv<T, D, BN>(o, pa, sV + pslot * TILE_KV);
-                named_arrive(other, 256);
-                wgmma_wait<1>();
-                fence_regs(sc);
-                release(empty_k(slot));
-                const int kt = tfirst + n;
-                if (masked(kt)) mask_tile<BN>(sc, mask, row_a, (int64_t) kt * BN, t);
-                softmax_tile<BN>(sc, mrow, lrow, corr, sl2);
-                wgmma_wait<0>();
-                fence_regs(o);
-                fence_regs(pa);
-                release(empty_v(pslot));
-                rescale<D>(o, corr);
-                pack_p<T, BN>(pa, sc);
-            }
-            const int last = (ntiles - 1) & 1;
-            mbar_wait(full_v(last), ((ntiles - 1) >> 1) & 1);
-            fence_async_shared();
-            named_sync(mine, 256);
-            issue_pv<T, D, BN>(o, pa, sV + last * TILE_KV);
-            if (c == 0) named_arrive(other, 256); // warpgroup 1 has no turn to hand over any more
-            wgmma_wait<0>();
-            fence_regs(o);
-            fence_regs(pa);
-            release(empty_v(last));
-        }
-        T* gO = reinterpret_cast<T*>(p.o) + si.b * p.o_sb + si.q0 * p.o_sn + h * p.o_sh;
-        float* gL = reinterpret_cast<float*>(p.lse) + (si.b * p.hq + h) * p.nq_rows + si.q0;
-#pragma unroll
-        for (int r = 0; r < 2; r++) {
-            float l = lrow[r];
-            l += __shfl_xor_sync(0xffffffffu, l, 1);
-            l += __shfl_xor_sync(0xffffffffu, l, 2);
-            const int64_t i = row_a + r * 8;
-            if (i >= si.nq) continue;
-            const float inv = l > 0.f ? 1.f / l : 0.f;
-            T* orow = gO + i * p.o_sn;
-#pragma unroll
-            for (int a = 0; a < D / 8; a++) {
-                *reinterpret_cast<uint32_t*>(orow + a * 8 + 2 * t) =
-                        Pack2<T>::pack(o[4 * a + 2 * r] * inv, o[4 * a + 2 * r + 1] * inv);
-            }
-            if (t == 0) gL[i] = l > 0.f ? (mrow[r] + log2f(l)) * FLASH_LN2 : INFINITY;
-        }
-    }
-#endif
-}
-
 } // namespace hopper
 
 #define HOPPER_FWD(NAME, T, D, BN, WG, OVERLAP, MINB)                                                   \
@@ -658,16 +445,9 @@ HOPPER_FWD(flash_fwd_hopper_f16_d64, __half, 64, 64, 1, false, 3)
 HOPPER_FWD(flash_fwd_hopper_bf16_d128, __nv_bfloat16, 128, 128, 2, true, 1)
 HOPPER_FWD(flash_fwd_hopper_f16_d128, __half, 128, 128, 2, true, 1)
 // tuning variants (bf16 only; compared by cuda/src/test/python/hopper_harness.py, figures in docs/PERF.md):
-// _w<WG>b<BN> plain schedule, _o the intra-warpgroup overlap, _ws the warp-specialised ping-pong schedule
+// _w<WG>b<BN> plain schedule, _o the intra-warpgroup overlap
 HOPPER_FWD(flash_fwd_hopper_bf16_d64_w1b128, __nv_bfloat16, 64, 128, 1, false, 2)
 HOPPER_FWD(flash_fwd_hopper_bf16_d64_w2b128, __nv_bfloat16, 64, 128, 2, false, 1)
 HOPPER_FWD(flash_fwd_hopper_bf16_d64_w2b128o, __nv_bfloat16, 64, 128, 2, true, 1)
 HOPPER_FWD(flash_fwd_hopper_bf16_d128_w1b64, __nv_bfloat16, 128, 64, 1, false, 2)
 HOPPER_FWD(flash_fwd_hopper_bf16_d128_w2b128, __nv_bfloat16, 128, 128, 2, false, 1)
-#define HOPPER_FWD_WS(NAME, T, D, BN)                                                                   \
-    extern "C" __global__ void __launch_bounds__(384, 1) NAME(const FlashParams p) {                   \
-        hopper::forward_ws<T, D, BN>(p);                                                                \
-    }
-HOPPER_FWD_WS(flash_fwd_hopper_bf16_d64_ws, __nv_bfloat16, 64, 128)
-HOPPER_FWD_WS(flash_fwd_hopper_bf16_d128_ws, __nv_bfloat16, 128, 128)
-HOPPER_FWD_WS(flash_fwd_hopper_bf16_d128_ws64, __nv_bfloat16, 128, 64)

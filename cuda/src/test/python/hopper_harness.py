@@ -34,7 +34,7 @@ class Hopper:
                   q=q.data_ptr(), k=k.data_ptr(), v=v.data_ptr(), o=o.data_ptr(), lse=lse.data_ptr(),
                   **strides("q", q), **strides("k", k), **strides("v", v), **strides("o", o))
         dt = {torch.bfloat16: "bf16", torch.float16: "f16"}[q.dtype]
-        bm = 64 * wg if wg < 3 or "ws" not in name else 128  # warp-specialised: 1 copying + 2 computing groups
+        bm = 64 * wg
         smem = (bm + 4 * bn) * D * 2 + 1024
         mod = self.mod
         if "@" in name:  # name@file: a kernel of another fatbin in the same folder (an experiment)
@@ -176,7 +176,7 @@ def bench(fatbins, variants, lengths):
 def main():
     fatbins = sys.argv[1]
     what = sys.argv[2] if len(sys.argv) > 2 else "all"
-    specs = sys.argv[3:] or [":64:128:2", ":128:128:2"]
+    specs = sys.argv[3:] or [":64:64:1", ":128:128:2"]  # the tiles of the selected kernels (HopperFlashForward)
     variants = []
     for s in specs:
         name, d, bn, wg = s.split(":")

@@ -58,6 +58,16 @@ final class Args {
         return commandLine;
     }
 
+    /** {@code --precision fp32|bf16|fp16}, or null when not given (the device's default then applies). */
+    ai.fulgur.training.precision.Precision precision() {
+        String name = string("precision", null);
+        try {
+            return name == null ? null : ai.fulgur.training.precision.Precision.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+    }
+
     boolean help() {
         return flag("help");
     }

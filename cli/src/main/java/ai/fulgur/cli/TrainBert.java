@@ -47,15 +47,9 @@ final class TrainBert {
         int evalEvery = args.integer("eval-every", Math.max(1, steps / 10), 0);
         String save = args.string("save", null);
         String device = args.string("device", null);
-        String precisionName = args.string("precision", null);
+        Precision explicitPrecision = args.precision();
         int seed = args.integer("seed", 1, 0);
         args.finish();
-        Precision explicitPrecision;
-        try {
-            explicitPrecision = precisionName == null ? null : Precision.parse(precisionName);
-        } catch (IllegalArgumentException e) {
-            throw new Args.UsageException(e.getMessage());
-        }
         if (!(Tokenizers.byName(tokenizerSpec) instanceof WordPieceTokenizer)) {
             throw new Args.UsageException("BERT needs a WordPiece tokenizer (bert, or a directory with vocab.txt); '"
                     + tokenizerSpec + "' is not one");

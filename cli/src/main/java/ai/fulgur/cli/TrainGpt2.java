@@ -92,19 +92,13 @@ final class TrainGpt2 {
         int checkpointEvery = args.integer("checkpoint-every", 0, 0);
         String save = args.string("save", resume);
         String device = args.string("device", null);
-        String precisionName = args.string("precision", null);
+        Precision explicitPrecision = args.precision();
         int seed = args.integer("seed", 1, 0);
         int gpus = args.integer("gpus", 0, 0);
         int processes = args.integer("processes", gpus > 0 ? gpus : 1, 1);
         int accumulate = args.integer("accumulate", 1, 1);
         boolean recompute = args.flag("recompute");
         args.finish();
-        Precision explicitPrecision;
-        try {
-            explicitPrecision = precisionName == null ? null : Precision.parse(precisionName);
-        } catch (IllegalArgumentException e) {
-            throw new Args.UsageException(e.getMessage());
-        }
         if (dropout >= 1) {
             throw new Args.UsageException("--dropout must be below 1, got " + dropout);
         }

@@ -44,6 +44,46 @@ public final class TrainingBenchSupport {
         }
     }
 
+    /**
+     * The measurement both benchmarks make: {@code warmup} steps, each synced (the first one's loss kept), then
+     * {@code steps} steps timed between two device syncs (the loss read after the last one is the closing sync);
+     * adds to {@code row} the losses, ms per step, tokens/s, TFLOP/s and MFU (from {@code flopsPerToken} and the card's
+     * {@code peakTflops}), and the allocator's peak and statistics ({@code opsDevice} null: CPU, none).
+     */
+    public static void timeSteps(Trainer trainer, Model m, Device device, NDArray inputs, NDArray labels,
+            Precision precision, int warmup, int steps, double flopsPerToken, double peakTflops,
+            ai.fulgur.ops.Device opsDevice, Map<String, Object> row) throws ReflectiveOperationException {
+        resetPeak(opsDevice);
+        float first = Float.NaN;
+        for (int s = 0; s < warmup; s++) {
+            float l = step(trainer, m, device, inputs, labels, precision, true);
+            if (s == 0) {
+                first = l;
+            }
+        }
+        long t0 = System.nanoTime();
+        float last = Float.NaN;
+        for (int s = 0; s < steps; s++) {
+            last = step(trainer, m, device, inputs, labels, precision, s == steps - 1);
+        }
+        double seconds = (System.nanoTime() - t0) * 1e-9;
+        double tokensPerSecond = (double) inputs.size() * steps / seconds;
+        row.put("warmup", warmup);
+        row.put("steps", steps);
+        row.put("first_loss", first);
+        row.put("last_loss", last);
+        row.put("step_ms", seconds * 1e3 / steps);
+        row.put("tokens_per_s", tokensPerSecond);
+        row.put("flops_per_token", flopsPerToken);
+        row.put("tflops", flopsPerToken * tokensPerSecond / 1e12);
+        row.put("mfu", flopsPerToken * tokensPerSecond / (peakTflops * 1e12));
+        row.put("peak_bytes", peakBytes(opsDevice));
+        row.put("gc_threshold", System.getProperty("fulgur.cuda.gcThreshold", "default"));
+        row.put("gc_headroom", System.getProperty("fulgur.cuda.gcHeadroom", "default"));
+        row.put("allocator_collections", statistic(opsDevice, "allocatorCollections"));
+        row.put("driver_allocations", statistic(opsDevice, "driverAllocations"));
+    }
+
     /** One step with a sync (a scalar read) after forward, backward and the optimizer: ms of each. */
     public static Map<String, Object> phases(Trainer trainer, Model m, Device device, NDArray inputs,
             NDArray labels, Precision precision) {

@@ -4,9 +4,7 @@ import static ai.fulgur.training.TrainingBenchSupport.json;
 import static ai.fulgur.training.TrainingBenchSupport.parse;
 import static ai.fulgur.training.TrainingBenchSupport.peakBytes;
 import static ai.fulgur.training.TrainingBenchSupport.phases;
-import static ai.fulgur.training.TrainingBenchSupport.resetPeak;
-import static ai.fulgur.training.TrainingBenchSupport.statistic;
-import static ai.fulgur.training.TrainingBenchSupport.step;
+import static ai.fulgur.training.TrainingBenchSupport.timeSteps;
 
 import ai.djl.Device;
 import ai.djl.Model;
@@ -98,36 +96,8 @@ public final class Gpt2TrainingBench {
                 NDManager data = m.getNDManager().newSubManager(device);
                 NDArray inputs = data.create(x, new Shape(batch, seq));
                 NDArray labels = data.create(y, new Shape(batch, seq));
-                resetPeak(opsDevice);
-                float first = Float.NaN;
-                for (int s = 0; s < warmup; s++) {
-                    float l = step(trainer, m, device, inputs, labels, precision, true);
-                    if (s == 0) {
-                        first = l;
-                    }
-                }
-                long t0 = System.nanoTime();
-                float last = Float.NaN;
-                for (int s = 0; s < steps; s++) {
-                    // the loss is read only after the last step: that read is the closing device sync
-                    last = step(trainer, m, device, inputs, labels, precision, s == steps - 1);
-                }
-                double seconds = (System.nanoTime() - t0) * 1e-9;
-                double tokensPerSecond = (double) batch * seq * steps / seconds;
-                row.put("warmup", warmup);
-                row.put("steps", steps);
-                row.put("first_loss", first);
-                row.put("last_loss", last);
-                row.put("step_ms", seconds * 1e3 / steps);
-                row.put("tokens_per_s", tokensPerSecond);
-                row.put("flops_per_token", flopsPerToken);
-                row.put("tflops", flopsPerToken * tokensPerSecond / 1e12);
-                row.put("mfu", flopsPerToken * tokensPerSecond / (peakTflops * 1e12));
-                row.put("peak_bytes", peakBytes(opsDevice));
-                row.put("gc_threshold", System.getProperty("fulgur.cuda.gcThreshold", "default"));
-                row.put("gc_headroom", System.getProperty("fulgur.cuda.gcHeadroom", "default"));
-                row.put("allocator_collections", statistic(opsDevice, "allocatorCollections"));
-                row.put("driver_allocations", statistic(opsDevice, "driverAllocations"));
+                timeSteps(trainer, m, device, inputs, labels, precision, warmup, steps, flopsPerToken, peakTflops,
+                        opsDevice, row);
                 if (phases) {
                     row.putAll(phases(trainer, m, device, inputs, labels, precision));
                 }
