@@ -38,12 +38,12 @@ public final class CudaOpsBench {
     }
 
     /**
-     * {@link CudaDevice#medianMillis} after a steady-state warm-up: up to 3,000 calls or one second, so the op's Java
+     * {@link CudaDevice#medianMillis} after a steady-state warm-up: up to 3,000 calls or a quarter of a second, so the op's Java
      * path is JIT-compiled as in a training loop (with ten warm-up calls a 17 µs layer norm was timed at 25 µs: the
      * interpreted host path issued calls more slowly than the GPU ran them).
      */
     private static double millis(CudaDevice device, Runnable work, int warmup, int repeats) {
-        long end = System.nanoTime() + 1_000_000_000L;
+        long end = System.nanoTime() + 250_000_000L;
         for (int i = 0; i < 3000 && System.nanoTime() < end; i++) {
             work.run();
         }
