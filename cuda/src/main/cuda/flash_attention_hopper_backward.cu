@@ -8,41 +8,17 @@
 //   dV += Pᵀ·dO and dK += dSᵀ·Q          (RS wgmma: Pᵀ and dSᵀ packed to 16 bits as the register A operand)
 // and writes its dSᵀ rows to shared memory, from which the block computes dQ (BM × D) = dS·K (SS wgmma, A and B
 // read MN-major) split into m64n64 blocks over the warpgroups, and adds it to the F32 (B, Nq, Hq, D) buffer of
-// dQ / scale: with float2 atomics, or (BULK_DQ) staged in shared memory and added a row at a time by the copy
-// engine (cp.reduce.async.bulk). flash_bwd_dq_convert_* (flash_attention_backward.cu) then scales it into dq.
+// dQ / scale with float2 atomics; flash_bwd_dq_convert_* (flash_attention_backward.cu) then scales it into dq.
+// PIPE: once a tile's dV and dK products have read Pᵀ and dSᵀ, the next tile's Sᵀ and dPᵀ are issued, so they run on
+// the tensor cores while this tile's dQ atomics and the block barrier go on (measured 3-8% faster at n ≥ 2k).
+// Staging dQ in shared memory for the copy engine's bulk reduction (cp.reduce.async.bulk) in place of the atomics
+// measured no faster (docs/PERF.md, "Hopper backward") and is not kept.
 // dK (times the scale) and dV are written once at the end. Same FlashParams and outputs as flash_bwd_fused_*.
 // Leaves out (the host keeps them on the mma.sync kernels): dropout, sliding windows, block-sparse layouts, key
 // lengths, packed sequences, and the deterministic mode (dQ without atomics).
 #include "flash_attention_hopper.cuh"
 
 namespace hopper {
-
-// Adds `bytes` of F32 from shared memory into global memory (element-wise, in L2), asynchronously; the source may be
-// overwritten only after bulk_wait_read.
-__device__ __forceinline__ void bulk_reduce_add(float* dst, uint32_t src, uint32_t bytes) {
-#ifdef HOPPER_WGMMA
-    asm volatile("cp.reduce.async.bulk.global.shared::cta.bulk_group.add.f32 [%0], [%1], %2;\n" ::"l"(dst), "r"(src),
-                 "r"(bytes)
-                 : "memory");
-#endif
-}
-__device__ __forceinline__ void bulk_commit() {
-#ifdef HOPPER_WGMMA
-    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
-#endif
-}
-// this thread's bulk operations have read their shared-memory sources
-__device__ __forceinline__ void bulk_wait_read() {
-#ifdef HOPPER_WGMMA
-    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
-#endif
-}
-// ... and are complete
-__device__ __forceinline__ void bulk_wait_all() {
-#ifdef HOPPER_WGMMA
-    asm volatile("cp.async.bulk.wait_group 0;\n" ::: "memory");
-#endif
-}
 
 // dQ block (m64 queries × n64 of D) += dS·K over the BN keys: dSᵀ (BN rows of BM queries) and K (BN rows of D) are
 // both MN-major operands here (the contiguous axis is M, resp. N); 16 keys a k-step = two 8-row groups = 2048 bytes.
@@ -58,7 +34,7 @@ __device__ __forceinline__ void dq_block(float (&dq)[32], uint32_t ds_block, uin
 #endif
 }
 
-template <typename T, int D, int BM, int WG, bool BULK_DQ>
+template <typename T, int D, int BM, int WG, bool PIPE>
 __device__ __forceinline__ void backward(const FlashParams& p) {
 #ifdef HOPPER_WGMMA
     constexpr int BN = 64 * WG;
@@ -68,8 +44,8 @@ __device__ __forceinline__ void backward(const FlashParams& p) {
     constexpr int TILE_S = BN * BM * 2;
     constexpr int MB = BM / 64;            // m64 row blocks of the dQ tile
     constexpr int QB = MB * (D / 64);      // its m64n64 blocks, dealt out to the warpgroups
-    constexpr int AS = D + 8;              // F32 row stride of the staged dQ tile: 16-byte rows, no bank conflicts
     static_assert(BM % 64 == 0 && QB % WG == 0, "the dQ tile must split evenly over the warpgroups");
+    static_assert(!PIPE || QB == WG, "PIPE: one dQ block a warpgroup");
     extern __shared__ __align__(1024) unsigned char smem_raw[];
     // swizzled tiles must start 1024-byte aligned (the host adds 1024 bytes of slack)
     const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;
@@ -81,10 +57,8 @@ __device__ __forceinline__ void backward(const FlashParams& p) {
     const uint32_t sS = sO + 2 * TILE_Q;   // dSᵀ: BN rows (keys) of BM queries
     const uint32_t sL = sS + TILE_S;       // [2][BM] F32 lse
     const uint32_t sD = sL + 2 * BM * 4;   // [2][BM] F32 D
-    const uint32_t sA = sD + 2 * BM * 4;   // BULK_DQ: [BM][AS] F32 dQ tile
     const float* const lse_rows = reinterpret_cast<const float*>(gbase + (sL - base));
     const float* const delta_rows = reinterpret_cast<const float*>(gbase + (sD - base));
-    float* const acc_rows = reinterpret_cast<float*>(gbase + (sA - base));
 
     const int s = blockIdx.z;
     const int hk = blockIdx.y;
@@ -140,19 +114,43 @@ __device__ __forceinline__ void backward(const FlashParams& p) {
         }
     };
 
+    // Sᵀ and dPᵀ (64 keys × BM queries a warpgroup): element (key key_row + 8·(e >> 1), query 8n + 2t + (e & 1)) at
+    // [4n + e]; with PIPE they carry over: tile it + 1's products are issued at the end of tile it
+    float st[BM / 2], dpt[BM / 2];
+    auto issue_scores_of = [&](int buf) {
+        fence_regs(st);
+        fence_regs(dpt);
+        wgmma_fence();
+        scores<T, D, BN, BM>(st, k_wg, sQ + buf * TILE_Q);
+        if (!PIPE) wgmma_commit(); // PIPE: one group (ptxas serialises when tile t's dQ is read under two)
+        scores<T, D, BN, BM>(dpt, v_wg, sO + buf * TILE_Q);
+        wgmma_commit();
+        fence_regs(st);
+        fence_regs(dpt);
+    };
     if (total > 0) {
         load_tile<D, BN, THREADS>(sK, gK, p.k_sn, keys_here);
         load_tile<D, BN, THREADS>(sV, gV, p.v_sn, keys_here);
         issue(0, 0);
         cp_async_commit();
+        if (PIPE) {
+            cp_async_wait<0>();
+            fence_async_shared();
+            __syncthreads();
+            if (1 < total) issue(1, 1);
+            cp_async_commit();
+            issue_scores_of(0);
+        }
         for (int it = 0; it < total; it++) {
             const int buf = it & 1;
-            if (BULK_DQ) bulk_wait_read(); // the last tile's staged dQ has left shared memory
-            cp_async_wait<0>();            // tile it (and K, V) landed
-            fence_async_shared();
-            __syncthreads(); // ... for every thread; every warpgroup is done with tile it − 1's buffers and dSᵀ
-            if (it + 1 < total) issue(it + 1, buf ^ 1);
-            cp_async_commit();
+            if (!PIPE) {
+                cp_async_wait<0>(); // tile it (and K, V) landed
+                fence_async_shared();
+                __syncthreads(); // ... for every thread; every warpgroup is done with tile it − 1's buffers and dSᵀ
+                if (it + 1 < total) issue(it + 1, buf ^ 1);
+                cp_async_commit();
+                issue_scores_of(buf);
+            }
             const int hh = head_of(it);
             const int64_t qi0 = row_of(it);
             const uint32_t q_t = sQ + buf * TILE_Q;
@@ -160,15 +158,8 @@ __device__ __forceinline__ void backward(const FlashParams& p) {
             const float* l_t = lse_rows + buf * BM;
             const float* d_t = delta_rows + buf * BM;
 
-            // Sᵀ and dPᵀ (64 keys × BM queries a warpgroup): element (key key_row + 8·(e >> 1), query 8n + 2t + (e & 1))
-            // at [4n + e]
-            float st[BM / 2], dpt[BM / 2];
-            wgmma_fence();
-            scores<T, D, BN, BM>(st, k_wg, q_t);
-            wgmma_commit();
-            scores<T, D, BN, BM>(dpt, v_wg, o_t);
-            wgmma_commit();
-            wgmma_wait<1>();
+            if (PIPE) wgmma_wait<0>(); // Sᵀ and dPᵀ, issued a tile ago
+            else wgmma_wait<1>();      // Sᵀ; dPᵀ may still run
             fence_regs(st);
             const bool full = qi0 + BM <= si.nq && mask.first_key(qi0 + BM - 1) <= j0 && mask.end_key(qi0) >= j0 + BN;
             if (!full) {
@@ -222,56 +213,76 @@ __device__ __forceinline__ void backward(const FlashParams& p) {
             fence_regs(dk);
             fence_regs(pa);
             fence_regs(sa);
+            if (PIPE) {
+                cp_async_wait<0>(); // tile it + 1 landed (published by the barrier below)
+                fence_async_shared();
+            }
             __syncthreads(); // every warpgroup's dSᵀ rows are in shared memory
-            // dQ: this warpgroup's m64n64 blocks of the BM × D tile
-#pragma unroll
-            for (int b = wg; b < QB; b += WG) {
-                const int mb = b % MB, nbk = b / MB;
-                float dq[32];
-                wgmma_fence();
-                dq_block<T, BN>(dq, sS + mb * BN * 128, sK + nbk * BN * 128);
-                wgmma_commit();
-                wgmma_wait<0>();
-                fence_regs(dq);
-                // element (query 64·mb + 16·warp + g + 8r, column 64·nbk + 8a + 2t (+1)) at dq[4a + 2r (+1)]
+            // dQ: this warpgroup's m64n64 blocks of the BM × D tile; element (query 64·mb + 16·warp + g + 8r, column
+            // 64·nbk + 8a + 2t (+1)) at dq[4a + 2r (+1)], added to global memory
+            auto add_dq = [&](const float (&dq)[32], int mb, int nbk) {
 #pragma unroll
                 for (int r = 0; r < 2; r++) {
-                    const int row = mb * 64 + warp * 16 + g + r * 8;
-                    if (BULK_DQ) {
+                    const int64_t i = qi0 + mb * 64 + warp * 16 + g + r * 8;
+                    if (i >= si.nq) continue;
+                    float* out = dq_accum + ((si.b * p.nq_rows + si.q0 + i) * p.hq + hh) * D + nbk * 64 + 2 * t;
 #pragma unroll
-                        for (int a = 0; a < 8; a++)
-                            *reinterpret_cast<float2*>(acc_rows + row * AS + nbk * 64 + a * 8 + 2 * t) =
-                                    make_float2(dq[4 * a + 2 * r], dq[4 * a + 2 * r + 1]);
-                    } else {
-                        const int64_t i = qi0 + row;
-                        if (i >= si.nq) continue;
-                        float* out = dq_accum + ((si.b * p.nq_rows + si.q0 + i) * p.hq + hh) * D + nbk * 64 + 2 * t;
+                    for (int a = 0; a < 8; a++)
+                        atomicAdd(reinterpret_cast<float2*>(out + a * 8),
+                                  make_float2(dq[4 * a + 2 * r], dq[4 * a + 2 * r + 1]));
+                }
+            };
+            if (PIPE) {
+                // one dQ block a warpgroup; once dV and dK have read Pᵀ and dSᵀ, tile it + 1's Sᵀ and dPᵀ go to the
+                // tensor cores and run while this tile's dQ is added to global memory. Issued unconditionally (a
+                // wgmma on a divergent path makes ptxas serialise them all): after the last tile they read a stale
+                // buffer and are discarded.
+                float dq[32];
+                fence_regs(dq);
+                wgmma_fence();
+                dq_block<T, BN>(dq, sS + (wg % MB) * BN * 128, sK + (wg / MB) * BN * 128);
+                wgmma_commit();
+                fence_regs(dq);
+                wgmma_wait<1>();
+                fence_regs(dv);
+                fence_regs(dk);
+                fence_regs(pa);
+                fence_regs(sa);
+                issue_scores_of(buf ^ 1);
+                wgmma_wait<1>();
+                fence_regs(dq);
+                add_dq(dq, wg % MB, wg / MB);
+            } else {
 #pragma unroll
-                        for (int a = 0; a < 8; a++)
-                            atomicAdd(reinterpret_cast<float2*>(out + a * 8),
-                                      make_float2(dq[4 * a + 2 * r], dq[4 * a + 2 * r + 1]));
-                    }
+                for (int b = wg; b < QB; b += WG) {
+                    float dq[32];
+                    fence_regs(dq);
+                    wgmma_fence();
+                    dq_block<T, BN>(dq, sS + (b % MB) * BN * 128, sK + (b / MB) * BN * 128);
+                    wgmma_commit();
+                    wgmma_wait<0>();
+                    fence_regs(dq);
+                    add_dq(dq, b % MB, b / MB);
                 }
             }
-            wgmma_wait<0>(); // dV and dK (their A registers stay untouched until then)
-            fence_regs(dv);
-            fence_regs(dk);
-            fence_regs(pa);
-            fence_regs(sa);
-            if (BULK_DQ) {
-                fence_async_shared();
-                __syncthreads(); // the whole dQ tile is staged
-                for (int r = threadIdx.x; r < BM; r += THREADS) {
-                    const int64_t i = qi0 + r;
-                    if (i < si.nq) {
-                        bulk_reduce_add(dq_accum + ((si.b * p.nq_rows + si.q0 + i) * p.hq + hh) * D,
-                                        sA + r * AS * 4, D * 4);
-                    }
-                }
-                bulk_commit();
+            if (!PIPE) {
+                wgmma_wait<0>(); // dV and dK (their A registers stay untouched until then)
+                fence_regs(dv);
+                fence_regs(dk);
+                fence_regs(pa);
+                fence_regs(sa);
+            }
+            if (PIPE) {
+                __syncthreads(); // every warpgroup is done with tile it's buffers and the dSᵀ tile
+                if (it + 2 < total) issue(it + 2, buf);
+                cp_async_commit();
             }
         }
-        if (BULK_DQ) bulk_wait_all();
+        if (PIPE) {
+            wgmma_wait<0>(); // the discarded products after the last tile
+            fence_regs(st);
+            fence_regs(dpt);
+        }
     }
 
     T* gdK = reinterpret_cast<T*>(p.dk) + si.b * p.dk_sb + si.k0 * p.dk_sn + hk * p.dk_sh;
@@ -294,22 +305,20 @@ __device__ __forceinline__ void backward(const FlashParams& p) {
 
 } // namespace hopper
 
-#define HOPPER_BWD(NAME, T, D, BM, WG, BULK_DQ, MINB)                                                   \
+#define HOPPER_BWD(NAME, T, D, BM, WG, PIPE, MINB)                                                      \
     extern "C" __global__ void __launch_bounds__(128 * WG, MINB) NAME(const FlashParams p) {           \
-        hopper::backward<T, D, BM, WG, BULK_DQ>(p);                                                     \
+        hopper::backward<T, D, BM, WG, PIPE>(p);                                                        \
     }
 
 // name: flash_bwd_hopper_<dtype>_d<D>; 128·WG threads (keys 64·WG), query tiles of BM rows; shared memory
-// (2·64·WG + 4·BM)·D·2 + 64·WG·BM·2 + 16·BM + 1024 bytes, plus BM·(D + 8)·4 when dQ is staged for bulk reduction.
+// (2·64·WG + 4·BM)·D·2 + 64·WG·BM·2 + 16·BM + 1024 bytes. Chosen on an H200 (docs/PERF.md, "Hopper backward"):
+// two warpgroups (128 keys), 128-query tiles at d64 and 64-query tiles at d128, PIPE.
 // The host (HopperFlashBackward) must use these tile sizes.
-HOPPER_BWD(flash_bwd_hopper_bf16_d64, __nv_bfloat16, 64, 128, 2, false, 1)
-HOPPER_BWD(flash_bwd_hopper_f16_d64, __half, 64, 128, 2, false, 1)
-HOPPER_BWD(flash_bwd_hopper_bf16_d128, __nv_bfloat16, 128, 64, 2, false, 1)
-HOPPER_BWD(flash_bwd_hopper_f16_d128, __half, 128, 64, 2, false, 1)
-// tuning variants (bf16 only; compared by cuda/src/test/python/hopper_bwd_harness.py): _w<WG>m<BM>, _bulk the
-// dQ by bulk reduction
-HOPPER_BWD(flash_bwd_hopper_bf16_d64_bulk, __nv_bfloat16, 64, 128, 2, true, 1)
-HOPPER_BWD(flash_bwd_hopper_bf16_d128_bulk, __nv_bfloat16, 128, 64, 2, true, 1)
-HOPPER_BWD(flash_bwd_hopper_bf16_d64_w1m64, __nv_bfloat16, 64, 64, 1, false, 2)
-HOPPER_BWD(flash_bwd_hopper_bf16_d64_w1m64_bulk, __nv_bfloat16, 64, 64, 1, true, 2)
-HOPPER_BWD(flash_bwd_hopper_bf16_d128_w1m64, __nv_bfloat16, 128, 64, 1, false, 1)
+HOPPER_BWD(flash_bwd_hopper_bf16_d64, __nv_bfloat16, 64, 128, 2, true, 1)
+HOPPER_BWD(flash_bwd_hopper_f16_d64, __half, 64, 128, 2, true, 1)
+HOPPER_BWD(flash_bwd_hopper_bf16_d128, __nv_bfloat16, 128, 64, 2, true, 1)
+HOPPER_BWD(flash_bwd_hopper_f16_d128, __half, 128, 64, 2, true, 1)
+// tuning variants (bf16 only; compared by cuda/src/test/python/hopper_bwd_harness.py): _plain each tile's products
+// in turn (no PIPE)
+HOPPER_BWD(flash_bwd_hopper_bf16_d64_plain, __nv_bfloat16, 64, 128, 2, false, 1)
+HOPPER_BWD(flash_bwd_hopper_bf16_d128_plain, __nv_bfloat16, 128, 64, 2, false, 1)

@@ -6,7 +6,7 @@ bottom-right, GQA, softmax scale, strided views, lengths that are not tile multi
 times the whole backward (delta, zeroing, kernel, conversion) against the mma.sync backward (flash_bwd_fused_*) and
 torch SDPA's FLASH and cuDNN backward on FlashAttentionBench's shapes.
 Usage: python3 hopper_bwd_harness.py FATBIN_DIR [check|bench|all] [variant ...]
-A variant is name:d:bm:wg:bulk (kernel flash_bwd_hopper_<dtype>_d<d><name>). Prints one JSON object per line, then
+A variant is name:d:bm:wg (kernel flash_bwd_hopper_<dtype>_d<d><name>). Prints one JSON object per line, then
 a short table.
 """
 import json
@@ -37,7 +37,7 @@ class HopperBackward:
         self.flash = Flash(d)
         self.sms = torch.cuda.get_device_properties(0).multi_processor_count
 
-    def backward(self, dout, q, k, v, o, lse, opt, grads=None, name="", bm=64, wg=2, bulk=False):
+    def backward(self, dout, q, k, v, o, lse, opt, grads=None, name="", bm=64, wg=2):
         B, Nq, Hq, D = q.shape
         Nk, Hkv = k.shape[1], k.shape[2]
         if grads is None:
@@ -61,7 +61,7 @@ class HopperBackward:
         launch(bwd.fn(f"flash_bwd_delta_{suffix}", 0), (min((rows + 7) // 8, self.sms * 16), 1, 1), 256, 0, pk,
                struct.pack("<q", B))
         bn = 64 * wg
-        smem = (2 * bn + 4 * bm) * D * 2 + bn * bm * 2 + 16 * bm + 1024 + (bm * (D + 8) * 4 if bulk else 0)
+        smem = (2 * bn + 4 * bm) * D * 2 + bn * bm * 2 + 16 * bm + 1024
         launch(self.mod.fn(f"flash_bwd_hopper_{suffix}{name}", smem), ((Nk + bn - 1) // bn, Hkv, B), 128 * wg, smem,
                pk)
         launch(bwd.fn(f"flash_bwd_dq_convert_{suffix}", 0),
@@ -100,7 +100,7 @@ def check(fatbins, variants):
     ]
     ok_all = True
     for dtype in (torch.bfloat16, torch.float16):
-        for (name, d, bm, wg, bulk) in variants:
+        for (name, d, bm, wg) in variants:
             if name and dtype != torch.bfloat16:
                 continue  # tuning variants are built for bf16 only
             for (b, nq, nk, hq, hkv, causal, scale, tr) in cases:
@@ -115,7 +115,7 @@ def check(fatbins, variants):
                 opt = {"causal": causal, "scale": sc}
                 qc, vc = (q.contiguous(), v.contiguous()) if tr else (q, v)
                 o, lse = fa2.forward(qc, k, vc, opt)
-                dq, dk, dv = hb.backward(dout, q, k, v, o, lse, opt, name=name, bm=bm, wg=wg, bulk=bulk)
+                dq, dk, dv = hb.backward(dout, q, k, v, o, lse, opt, name=name, bm=bm, wg=wg)
                 fq, fk, fv = fa2.backward(dout, qc, k, vc, o, lse, opt, fused=True)
                 torch.cuda.synchronize()
                 rq, rk, rv = reference(q, k, v, dout, causal, sc)
@@ -150,10 +150,10 @@ def bench(fatbins, variants, lengths):
                 flops = 2.5 * 4 * b * h * n * n * d / (2 if causal else 1)
                 res = {"mma_sync": median_ms(lambda: fa2.backward(dout, q, k, v, o, lse, opt, grads=grads,
                                                                   fused=True))}
-                for (name, vd, bm, wg, bulk) in variants:
+                for (name, vd, bm, wg) in variants:
                     if vd == d:
                         res[f"hopper{name}"] = median_ms(lambda: hb.backward(dout, q, k, v, o, lse, opt, grads=grads,
-                                                                             name=name, bm=bm, wg=wg, bulk=bulk))
+                                                                             name=name, bm=bm, wg=wg))
                 qt, kt, vt, dot = (x.transpose(1, 2).contiguous() for x in (q, k, v, dout))
                 for nm, be in (("torch_flash", SDPBackend.FLASH_ATTENTION), ("torch_cudnn", SDPBackend.CUDNN_ATTENTION)):
                     try:
@@ -181,11 +181,11 @@ def bench(fatbins, variants, lengths):
 def main():
     fatbins = sys.argv[1]
     what = sys.argv[2] if len(sys.argv) > 2 else "all"
-    specs = sys.argv[3:] or [":64:128:2:0", ":128:64:2:0"]  # the tiles of the selected kernels
+    specs = sys.argv[3:] or [":64:128:2", ":128:64:2"]  # the tiles of the selected kernels (HopperFlashBackward)
     variants = []
     for s in specs:
-        name, d, bm, wg, bulk = s.split(":")
-        variants.append((name, int(d), int(bm), int(wg), bulk == "1"))
+        name, d, bm, wg = s.split(":")
+        variants.append((name, int(d), int(bm), int(wg)))
     ok = True
     if what in ("check", "all"):
         ok = check(fatbins, variants)
