@@ -58,10 +58,12 @@ if [ "$what" = serve ]; then
     --dtype bfloat16 2>&1 | tee "$out/serve-hf.jsonl" | tail -3
 fi
 if [ "$what" = hopper ]; then
-  # the Hopper (wgmma) forward: its tests and CudaAttentionTest, then its benchmark against the mma.sync forward
-  # (same run) and PyTorch SDPA (FLASH and cuDNN backends) on the same shapes
+  # the Hopper (wgmma) forward and backward: their tests and CudaAttentionTest, then the forward's benchmark against
+  # the mma.sync forward (same run) and PyTorch SDPA (FLASH and cuDNN backends) on the same shapes; the backward's
+  # figures come from `attention` (FlashAttentionBench times it beside the mma.sync backward)
   "$f/bin/fulgur-gpu-tests" --select-class ai.fulgur.cuda.HopperFlashForwardSelectionTest \
-    --select-class ai.fulgur.cuda.HopperFlashForwardTest --select-class ai.fulgur.cuda.CudaAttentionTest 2>&1 \
+    --select-class ai.fulgur.cuda.HopperFlashForwardTest --select-class ai.fulgur.cuda.HopperFlashBackwardSelectionTest \
+    --select-class ai.fulgur.cuda.HopperFlashBackwardTest --select-class ai.fulgur.cuda.CudaAttentionTest 2>&1 \
     | tee "$out/gpu-tests-hopper.log" | grep -E "✘|tests (found|successful|failed|aborted)|=>" | head -40
   "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
     -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.HopperFlashForwardBench 2>&1 | tee "$out/hopper-fwd.jsonl"
