@@ -29,7 +29,8 @@ import java.util.Map;
  *
  * <pre>
  * java ... ai.fulgur.training.gpt2.Gpt2PrecisionParityBench --data tinyshakespeare.txt [--steps 300 --batch 8
- *     --seq 256 --lr 6e-4 --warmup 30 --eval-every 100 --card NAME --device gpu|cpu --preset 124m]
+ *     --seq 256 --lr 6e-4 --warmup 30 --eval-every 100 --eval-batches ALL --card NAME --device gpu|cpu
+ *     --preset 124m]
  * </pre>
  */
 public final class Gpt2PrecisionParityBench {
@@ -58,7 +59,8 @@ public final class Gpt2PrecisionParityBench {
         TokenSource train = TokenSource.of(Arrays.copyOf(all, cut));
         TokenSource validation = TokenSource.of(Arrays.copyOfRange(all, cut, all.length));
         // every validation window once: sequential windows of seq tokens, batch at a time
-        int evalBatches = (int) ((validation.size() - 1) / seq / batch) + 1;
+        int evalBatches = Integer.parseInt(a.getOrDefault("eval-batches",
+                String.valueOf((validation.size() - 1) / seq / batch + 1)));
         Gpt2Config config = Gpt2Config.preset(preset).toBuilder().residPdrop(0).embdPdrop(0).attnPdrop(0).build();
         Gpt2Training.Config run = new Gpt2Training.Config(steps, batch, seq, lr, lr / 10, warmup, 0.1f, 1.0,
                 evalEvery, evalBatches, 0, 1);
