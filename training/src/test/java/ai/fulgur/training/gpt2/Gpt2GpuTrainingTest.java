@@ -22,12 +22,12 @@ import org.junit.jupiter.api.Test;
  * 200 steps of a tiny GPT-2 on tinyshakespeare on the GPU follow the CPU run computed in the same test: the same
  * initialisation (drawn on the host), the same batches, fp32, no dropout, clipping at norm 1.
  *
- * <p>Tolerance: every step's loss within a relative 2e-3 of the CPU's. cuBLASLt and the CUDA attention and reduction
- * kernels sum in other orders than the CPU kernels, so the first losses differ by about 1e-7 (F32 rounding) and the
- * two trajectories then drift apart slowly; 2e-3 (about 0.01 nat at these losses) is well under what a wrong kernel
- * changes (a wrong gradient in any layer moves the curve by more than 0.05 nat within tens of steps, the difference
- * between neighbouring learning rates here), yet leaves room for that drift over 200 steps. The largest relative
- * difference seen is printed.
+ * <p>Tolerance: every step's loss within a relative 1e-4 of the CPU's. cuBLASLt and the CUDA attention and reduction
+ * kernels sum in other orders than the CPU kernels, so the two F32 runs round differently and may drift apart over the
+ * steps; on an H200 (2026-11-26) the largest difference over the 200 steps was a relative 1.3e-7 (6.2520838 -> 3.8223491
+ * on both). 1e-4 (about 4e-4 nat at these losses) leaves room for other cards' GEMM algorithms and for that drift,
+ * and stays far below the training signal: the loss falls by about 0.012 nat per step on average here, some thirty
+ * times the tolerance. The largest relative difference seen is printed.
  *
  * <p>Skipped, with the reason printed, where there is no GPU or no tinyshakespeare.txt.
  */
@@ -86,8 +86,8 @@ class Gpt2GpuTrainingTest {
         for (int i = 0; i < STEPS; i++) {
             double c = cpu.get(i).loss();
             double g = gpuCurve.get(i).loss();
-            assertTrue(Math.abs(c - g) <= 2e-3 * Math.abs(c), "step " + (i + 1) + ": CPU loss " + c + ", GPU loss " + g
-                    + ", relative tolerance 2e-3");
+            assertTrue(Math.abs(c - g) <= 1e-4 * Math.abs(c), "step " + (i + 1) + ": CPU loss " + c + ", GPU loss " + g
+                    + ", relative tolerance 1e-4");
         }
         assertTrue(cpu.get(STEPS - 1).loss() < cpu.get(0).loss() - 1.0, "the model learns: CPU loss "
                 + cpu.get(0).loss() + " -> " + cpu.get(STEPS - 1).loss());
