@@ -26,6 +26,10 @@ java() {
     -Dai.djl.offline=true -cp "$f/lib/*:$f/tests/*" "$@"
 }
 if [[ " $what " == *" tests "* ]]; then
+  # Gpt2GpuTrainingTest reads tinyshakespeare from shared/data/ above the working directory (else it is skipped)
+  if [ -n "${DATA:-}" ] && [ -f "$DATA" ] && [ ! -f shared/data/tinyshakespeare.txt ]; then
+    mkdir -p shared/data && cp "$DATA" shared/data/tinyshakespeare.txt
+  fi
   "$f/bin/fulgur-gpu-tests" --select-class ai.fulgur.training.gpt2.Gpt2GpuMixedPrecisionTest \
     --select-class ai.fulgur.training.gpt2.Gpt2GpuTrainingTest --select-class 'ai.fulgur.cuda.CachingAllocatorTest$OnTheGpu' \
     --select-class ai.fulgur.training.optim.GradientClippingGpuTest 2>&1 | tee "$out/gpu-tests.log" \
