@@ -9,6 +9,11 @@ mkdir -p "$out" /tmp/fulgur-run
 tar -C /tmp/fulgur-run -xJf .bundle/fulgur-*-linux-x86_64.tar.xz
 tar -C /tmp/fulgur-run -xJf .bundle/fulgur-tests.tar.xz
 f=/tmp/fulgur-run/fulgur
+# tests that read tinyshakespeare (Gpt2GpuTrainingTest) find it at shared/data/ above the working directory; carry it
+# in .bundle/ when the machine has no shared/ folder
+if [ -f .bundle/tinyshakespeare.txt ] && [ ! -f shared/data/tinyshakespeare.txt ]; then
+  mkdir -p shared/data && cp .bundle/tinyshakespeare.txt shared/data/
+fi
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/card.txt"
 if [ "$what" = tests ] || [ "$what" = all ]; then
   "$f/bin/fulgur-gpu-tests" 2>&1 | tee "$out/gpu-tests.log" | grep -E "✘|tests (found|successful|failed|aborted)|MethodSource|=>" | head -80

@@ -54,7 +54,7 @@ if [ "$with_tests" = 1 ]; then
   tests="$root/dist/tests-stage/fulgur/tests"
   rm -rf "$root/dist/tests-stage"
   mkdir -p "$tests"
-  for m in ops cuda autograd training inference; do
+  for m in ops cuda autograd datasets training inference; do
     if [ -d "$m/target/test-classes" ]; then
       "$JAVA_HOME/bin/jar" --create --file "$tests/fulgur-$m-tests.jar" -C "$m/target/test-classes" .
     fi

@@ -2,7 +2,9 @@
 # GPT-2 124M training on one GPU, Fulgur against PyTorch in one call, plus peak memory of FlashAttention against the
 # composed (naive) attention at sequence 1k, 4k, 8k. Run from the directory holding the two bundle tars in $BUNDLE
 # (default .bundle): tools/make-bundle.sh --with-tests. Rows go to $OUT (or ./gpu-out).
-#   BUNDLE=.bundle OUT=/tmp/out bash tools/bench/gpt2_training_bench.sh [tests] [throughput] [bert] [memory]
+#   BUNDLE=.bundle OUT=/tmp/out bash tools/bench/gpt2_training_bench.sh [tests] [throughput] [bert] [memory] [parity]
+# MEMORY_SEQS picks the memory runs' sequence lengths (default 1024 4096 8192 16384); parity trains GPT-2 124M on
+# tinyshakespeare ($DATA, default ../shared/data/tinyshakespeare.txt) in fp32 and bf16 and compares validation losses.
 set -uo pipefail
 bundle="${BUNDLE:-.bundle}"
 out="${OUT:-$PWD/gpu-out}"
@@ -10,10 +12,13 @@ what="${*:-tests throughput memory}"
 batch="${BATCH:-8}"
 steps="${STEPS:-20}"
 warmup="${WARMUP:-10}" # the JIT compiles the step's Java code over the first steps
-mkdir -p "$out" /tmp/fulgur-run
-tar -C /tmp/fulgur-run -xJf "$bundle"/fulgur-*-linux-x86_64.tar.xz
-tar -C /tmp/fulgur-run -xJf "$bundle"/fulgur-tests.tar.xz
-f=/tmp/fulgur-run/fulgur
+home="${FULGUR_RUN:-/tmp/fulgur-run}" # UNPACKED=1: the bundle is already unpacked there (several calls, one unpack)
+mkdir -p "$out" "$home"
+if [ "${UNPACKED:-0}" != 1 ]; then
+  tar -C "$home" -xJf "$bundle"/fulgur-*-linux-x86_64.tar.xz
+  tar -C "$home" -xJf "$bundle"/fulgur-tests.tar.xz
+fi
+f="$home/fulgur"
 card="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/card.txt"
 java() {
@@ -21,8 +26,13 @@ java() {
     -Dai.djl.offline=true -cp "$f/lib/*:$f/tests/*" "$@"
 }
 if [[ " $what " == *" tests "* ]]; then
+  # Gpt2GpuTrainingTest reads tinyshakespeare from shared/data/ above the working directory (else it is skipped)
+  if [ -n "${DATA:-}" ] && [ -f "$DATA" ] && [ ! -f shared/data/tinyshakespeare.txt ]; then
+    mkdir -p shared/data && cp "$DATA" shared/data/tinyshakespeare.txt
+  fi
   "$f/bin/fulgur-gpu-tests" --select-class ai.fulgur.training.gpt2.Gpt2GpuMixedPrecisionTest \
-    --select-class ai.fulgur.training.gpt2.Gpt2GpuTrainingTest --select-class 'ai.fulgur.cuda.CachingAllocatorTest$OnTheGpu'  2>&1 | tee "$out/gpu-tests.log" \
+    --select-class ai.fulgur.training.gpt2.Gpt2GpuTrainingTest --select-class 'ai.fulgur.cuda.CachingAllocatorTest$OnTheGpu' \
+    --select-class ai.fulgur.training.optim.GradientClippingGpuTest 2>&1 | tee "$out/gpu-tests.log" \
     | grep -E "✘|✔|tests (found|successful|failed|aborted)|follow|skipped|=>" | head -40
 fi
 if [[ " $what " == *" throughput "* ]]; then
@@ -46,15 +56,24 @@ if [[ " $what " == *" bert "* ]]; then
     --warmup "$warmup" 2>&1 | tee -a "$out/bert.jsonl" | tail -1
 fi
 if [[ " $what " == *" memory "* ]]; then
-  for seq in 1024 4096 8192; do
+  for seq in ${MEMORY_SEQS:-1024 4096 8192 16384}; do
     echo "== memory T=$seq B=1: flash, then composed"
     # gcThreshold 0: the allocator collects garbage as it grows, so the peak stays within ~25% of the live peak
     java -Dfulgur.cuda.gcThreshold=0 ai.fulgur.training.gpt2.Gpt2TrainingBench --seq "$seq" --batch 1 --steps 2 \
       --warmup 1 --precision bf16 --card "$card" 2>&1 | tee -a "$out/memory.jsonl" | grep '^{' | tail -1
-    java -Dfulgur.cuda.gcThreshold=0 -Dfulgur.attention=composed ai.fulgur.training.gpt2.Gpt2TrainingBench \
+    # the composed attention runs out of memory from 8k on; a time limit keeps a slow failure from holding the card
+    timeout "${COMPOSED_TIMEOUT:-180}" "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx48g \
+      -Dai.djl.offline=true -cp "$f/lib/*:$f/tests/*" \
+      -Dfulgur.cuda.gcThreshold=0 -Dfulgur.attention=composed ai.fulgur.training.gpt2.Gpt2TrainingBench \
       --seq "$seq" --batch 1 --steps 2 --warmup 1 --precision bf16 --card "$card" 2>&1 | tee -a "$out/memory.jsonl" \
       | grep '^{' | tail -1
     PYTHONUNBUFFERED=1 python3 tools/bench/torch_gpt2.py --seq "$seq" --batch 1 --steps 2 --warmup 1 --no-compile \
       2>&1 | tee -a "$out/memory.jsonl" | tail -1
   done
+fi
+if [[ " $what " == *" parity "* ]]; then
+  echo "== GPT-2 124M on tinyshakespeare, fp32 then bf16: validation loss"
+  java ai.fulgur.training.gpt2.Gpt2PrecisionParityBench --data "${DATA:-../shared/data/tinyshakespeare.txt}" \
+    --steps "${PARITY_STEPS:-300}" --batch 8 --seq 256 --card "$card" 2>&1 | tee -a "$out/parity.jsonl" \
+    | grep -E '^\{|validation loss' | tail -8
 fi

@@ -259,7 +259,8 @@ public final class TrainingLoop {
                             NDArray value = l.stopGradient();
                             summed = summed == null ? value : summed.add(value);
                         }
-                        stepLoss = dataParallel == null ? summed.getFloat() : dataParallel.average(summed);
+                        // one process: the loss is read after the optimizer is queued, the step's only host sync
+                        stepLoss = dataParallel == null ? Double.NaN : dataParallel.average(summed);
                     }
                     if (dataParallel != null) {
                         // before unscaling: an overflow on any rank reaches every rank, so all skip together
@@ -273,9 +274,13 @@ public final class TrainingLoop {
                         listener.onLossScale(step + 1, scaler.scale(), !good, scaler.skippedSteps());
                     } else {
                         if (options.maxGradNorm() > 0) {
-                            GradientClipping.clipByGlobalNorm(model.getBlock(), options.maxGradNorm());
+                            // the norm stays on the device (no host sync inside the step)
+                            GradientClipping.clipByGlobalNorm(model.getBlock(), options.maxGradNorm(), scope);
                         }
                         trainer.step();
+                    }
+                    if (dataParallel == null) {
+                        stepLoss = summed.getFloat();
                     }
                 }
                 int done = step + 1;
