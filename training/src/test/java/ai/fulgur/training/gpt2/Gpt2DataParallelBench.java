@@ -3,6 +3,7 @@ package ai.fulgur.training.gpt2;
 import static ai.fulgur.training.TrainingBenchSupport.json;
 import static ai.fulgur.training.TrainingBenchSupport.parse;
 import static ai.fulgur.training.TrainingBenchSupport.peakBytes;
+import static ai.fulgur.training.TrainingBenchSupport.statistic;
 
 import ai.djl.Device;
 import ai.djl.Model;
@@ -44,7 +45,8 @@ import java.util.Random;
  * <pre>
  * java ... ai.fulgur.training.gpt2.Gpt2DataParallelBench --rank R --ranks N --rendezvous DIR --mode overlap|after
  *     --seq 1024 --batch 8 (per rank) [--steps 20 --warmup 10 --check 4 --bucket-mb 25 --card NAME --preset 124m]
- *     [--device cpu: CPU ranks over loopback, a smoke test]
+ *     [--device cpu: CPU ranks over loopback, a smoke test] [--phases: one more step synced per phase, and the
+ *     all-reduce of all gradients alone]
  * </pre>
  */
 public final class Gpt2DataParallelBench {
@@ -126,7 +128,15 @@ public final class Gpt2DataParallelBench {
                     row.put("tokens_per_s", tokensPerSecond);
                     row.put("tokens_per_s_per_gpu", tokensPerSecond / ranks);
                 }
+                if (a.containsKey("phases")) {
+                    row.putAll(step.phases());
+                    if (group != null) {
+                        row.put("all_reduce_ms", step.allReduceMillis(3));
+                    }
+                }
                 row.put("peak_bytes", peakBytes(opsDevice));
+                row.put("allocator_collections", statistic(opsDevice, "allocatorCollections"));
+                row.put("driver_allocations", statistic(opsDevice, "driverAllocations"));
                 if (buckets != null) {
                     buckets.close();
                 }
@@ -186,6 +196,71 @@ public final class Gpt2DataParallelBench {
                 trainer.step();
                 return !read ? Double.NaN : group == null ? loss.getFloat() : group.average(loss);
             }
+        }
+
+        /**
+         * One step with a device sync after each phase (a diagnostic): forward, backward (which starts the
+         * overlapped all-reduces), the gradient mean (the wait for the all-reduces, or the whole non-overlapped
+         * average), the optimizer; ms of each.
+         */
+        Map<String, Object> phases() {
+            Map<String, Object> out = new LinkedHashMap<>();
+            try (NDManager scope = m.getNDManager().newSubManager(device)) {
+                NDArray x = inputs.duplicate();
+                x.attach(scope);
+                NDArray y = labels.duplicate();
+                y.attach(scope);
+                sync(scope);
+                long t0 = System.nanoTime();
+                NDArray loss;
+                try (GradientCollector gc = trainer.newGradientCollector()) {
+                    try (Autocast.Scope s = precision.autocast()) {
+                        NDList predictions = trainer.forward(new NDList(x), new NDList(y));
+                        loss = trainer.getLoss().evaluate(new NDList(y), predictions);
+                    }
+                    sync(scope);
+                    long t1 = System.nanoTime();
+                    gc.backward(loss);
+                    sync(scope);
+                    long t2 = System.nanoTime();
+                    out.put("forward_ms", (t1 - t0) * 1e-6);
+                    out.put("backward_ms", (t2 - t1) * 1e-6);
+                }
+                long t2 = System.nanoTime();
+                if (buckets != null) {
+                    buckets.awaitMean();
+                } else if (group != null) {
+                    group.averageGradients(m.getBlock());
+                }
+                sync(scope);
+                long t3 = System.nanoTime();
+                trainer.step();
+                sync(scope);
+                out.put("mean_ms", (t3 - t2) * 1e-6);
+                out.put("optimizer_ms", (System.nanoTime() - t3) * 1e-6);
+            }
+            return out;
+        }
+
+        /** Median ms of the non-overlapped average of all gradients (the all-reduces alone), between syncs. */
+        double allReduceMillis(int repeats) {
+            double[] ms = new double[repeats];
+            try (NDManager scope = m.getNDManager().newSubManager(device)) {
+                for (int i = 0; i < repeats; i++) {
+                    sync(scope);
+                    long t0 = System.nanoTime();
+                    group.averageGradients(m.getBlock());
+                    sync(scope);
+                    ms[i] = (System.nanoTime() - t0) * 1e-6;
+                }
+            }
+            java.util.Arrays.sort(ms);
+            return ms[repeats / 2];
+        }
+
+        /** Waits for the device's stream: a value made after its queued work, read back. */
+        private static void sync(NDManager scope) {
+            scope.zeros(new Shape(1)).getFloat();
         }
     }
 }
