@@ -7,8 +7,8 @@ package ai.fulgur.autograd;
  *
  * <p>Runs on the thread of the backward, once per backward pass that reaches the leaf (also when every op reading it
  * passed no gradient back: then the pass added nothing, and the gradient is as final as it gets); a leaf the graph
- * does not reach (an unused parameter) gets no call. On a GPU the accumulation is queued, not done: work the hook queues on
- * the same stream runs after it.
+ * does not reach (an unused parameter) gets no call. On a GPU the accumulation is queued, not done: work the hook
+ * queues on the same stream runs after it.
  */
 @FunctionalInterface
 public interface GradientReadyHook {
