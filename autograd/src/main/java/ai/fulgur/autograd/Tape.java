@@ -36,10 +36,33 @@ final class Tape {
                     + " does not match the output's shape " + root.shape());
         }
         if (root.isLeaf()) {
+            root.expectContributions(1);
             root.accumulateGrad(seed);
+            root.contributionDone();
             return;
         }
         List<Function> order = topologicalOrder(root.gradFn());
+        // each leaf's gradient is final once every recorded op reading it has run backward: count those reads, so
+        // its gradient-ready hooks run at its last contribution, while the rest of the pass still runs
+        Map<Variable, Integer> owed = new IdentityHashMap<>();
+        for (Function fn : order) {
+            for (Variable v : fn.inputs()) {
+                if (v != null && v.isLeaf() && v.requiresGrad()) {
+                    owed.merge(v, 1, Integer::sum);
+                }
+            }
+        }
+        owed.forEach(Variable::expectContributions);
+        try {
+            walk(order, root, seed, retainGraph, owed);
+        } finally {
+            // a pass that failed part-way owes the rest: forget them, so a later pass's hooks still run
+            owed.forEach((v, n) -> v.expectContributions(-n));
+        }
+    }
+
+    private static void walk(List<Function> order, Variable root, Tensor seed, boolean retainGraph,
+            Map<Variable, Integer> owed) {
         Map<Function, Tensor> pending = new IdentityHashMap<>();
         // Gradients made during this backward are freed as soon as nothing needs them, not when the JVM next
         // collects garbage: on a GPU they are most of a step's memory. A storage is freed when no pending gradient
@@ -51,16 +74,21 @@ final class Tape {
         reference(references, seed);
         for (Function fn : order) {
             Tensor g = pending.remove(fn);
+            Variable[] inputs = fn.inputs();
             if (g == null) {
-                continue; // no gradient flowed here (every path from the output gave null)
+                // no gradient flowed here (every path from the output gave null): its leaves get nothing from it
+                for (Variable v : inputs) {
+                    settle(owed, v);
+                }
+                continue;
             }
             Tensor[] grads = fn.runBackward(g);
-            Variable[] inputs = fn.inputs();
             List<Tensor> done = new ArrayList<>();
             done.add(g);
             for (int i = 0; i < inputs.length; i++) {
                 Variable v = inputs[i];
                 if (v == null || !v.requiresGrad() || grads[i] == null) {
+                    settle(owed, v);
                     continue;
                 }
                 if (!grads[i].shape().equals(v.shape())) {
@@ -70,6 +98,7 @@ final class Tape {
                 if (v.isLeaf()) {
                     v.accumulateGrad(grads[i]);
                     done.add(grads[i]);
+                    settle(owed, v);
                 } else {
                     Tensor previous = pending.get(v.gradFn());
                     Tensor sum = previous == null ? grads[i] : Elementwise.add(previous, grads[i]);
@@ -99,6 +128,15 @@ final class Tape {
                 fn.release();
             }
         }
+    }
+
+    /** One contribution to leaf {@code v} is accounted for (made or skipped); its last one runs its hooks. */
+    private static void settle(Map<Variable, Integer> owed, Variable v) {
+        if (v == null || !v.isLeaf() || !v.requiresGrad()) {
+            return;
+        }
+        owed.computeIfPresent(v, (k, n) -> n == 1 ? null : n - 1);
+        v.contributionDone();
     }
 
     private static void reference(Map<Storage, Integer> references, Tensor t) {

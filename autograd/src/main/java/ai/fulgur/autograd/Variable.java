@@ -11,6 +11,8 @@ import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.elementwise.BinaryOp;
 import ai.fulgur.ops.elementwise.Elementwise;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * A tensor that takes part in differentiation: its value ({@link #data()}), whether it needs a gradient, the
@@ -27,6 +29,8 @@ public final class Variable {
     private int version;
     private boolean internal; // made by the engine for its own use (an autocast cast): freed once consumed
     private int pendingConsumers; // recorded ops reading an internal variable whose backward has not run yet
+    private List<GradientReadyHook> gradientReadyHooks; // null while none: most leaves have none
+    private int pendingContributions; // a leaf's gradient contributions that running backward passes still owe
 
     /** A leaf. */
     Variable(Tensor data, boolean requiresGrad) {
@@ -153,6 +157,61 @@ public final class Variable {
     /** One reader's backward has run; true when it was the last (the storage can go). */
     boolean consumed() {
         return --pendingConsumers == 0;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // gradient-ready hooks
+
+    /**
+     * Calls {@code hook} whenever a backward pass has accumulated its last contribution into this leaf's gradient
+     * (see {@link GradientReadyHook}); hooks run in the order they were added.
+     */
+    public void addGradientReadyHook(GradientReadyHook hook) {
+        if (!isLeaf()) {
+            throw new IllegalStateException("gradient-ready hooks are for leaves (parameters); this variable is the "
+                    + "result of " + gradFn.name());
+        }
+        if (hook == null) {
+            throw new IllegalArgumentException("the gradient-ready hook is null");
+        }
+        if (gradientReadyHooks == null) {
+            gradientReadyHooks = new ArrayList<>(1);
+        }
+        gradientReadyHooks.add(hook);
+    }
+
+    /** Removes {@code hook} (added by {@link #addGradientReadyHook}); true when it was there. */
+    public boolean removeGradientReadyHook(GradientReadyHook hook) {
+        boolean removed = gradientReadyHooks != null && gradientReadyHooks.remove(hook);
+        if (gradientReadyHooks != null && gradientReadyHooks.isEmpty()) {
+            gradientReadyHooks = null;
+        }
+        return removed;
+    }
+
+    /** A backward pass will make {@code n} more contributions to this leaf's gradient. */
+    void expectContributions(int n) {
+        pendingContributions += n;
+    }
+
+    /**
+     * One expected contribution was accumulated (or turned out to be none); the last one of every running backward
+     * calls the hooks. Nested passes (a recomputed block's inner backward) add to the same count, so the hooks run
+     * once the outermost pass has nothing more for this leaf.
+     */
+    void contributionDone() {
+        if (--pendingContributions == 0) {
+            gradientReady();
+        }
+    }
+
+    /** Calls the hooks now (a backward whose output is this leaf itself). */
+    void gradientReady() {
+        if (gradientReadyHooks != null) {
+            for (GradientReadyHook h : List.copyOf(gradientReadyHooks)) {
+                h.gradientReady(this);
+            }
+        }
     }
 
     void accumulateGrad(Tensor g) {

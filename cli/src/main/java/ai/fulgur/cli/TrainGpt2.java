@@ -44,6 +44,8 @@ final class TrainGpt2 {
                   --gpus N          data parallel over N GPUs, one process each (--batch is the global batch)
                   --processes N     data parallel over N processes on --device (CPU: for development)    [1]
                   --accumulate K    split each rank's batch into K micro-batches (gradient accumulation)  [1]
+                  --bucket-mb X     data parallel: MB of gradients per all-reduce                [25]
+                  --no-overlap      data parallel: all-reduce after the backward pass, not during it
                   --recompute       recompute each layer's activations in the backward pass (less memory)
                   --seed N          initialisation, windows and dropout                          [1]
                   --precision P     fp32, bf16 or fp16: what forward and backward compute in; weights and AdamW
@@ -98,7 +100,12 @@ final class TrainGpt2 {
         int processes = args.integer("processes", gpus > 0 ? gpus : 1, 1);
         int accumulate = args.integer("accumulate", 1, 1);
         boolean recompute = args.flag("recompute");
+        double bucketMb = args.number("bucket-mb", DataParallel.BUCKET_BYTES / (double) (1 << 20), 0);
+        boolean overlap = !args.flag("no-overlap");
         args.finish();
+        if (!(bucketMb > 0)) {
+            throw new Args.UsageException("--bucket-mb must be positive, got " + bucketMb);
+        }
         if (dropout >= 1) {
             throw new Args.UsageException("--dropout must be below 1, got " + dropout);
         }
@@ -167,8 +174,11 @@ final class TrainGpt2 {
                     DataParallel group = rank == null ? null
                             : DataParallel.join(dev, rank.rank(), rank.size(), rank.rendezvous())) {
                 if (group != null) {
-                    out.printf("data parallel: %d ranks, global batch %d (%d per rank)%n", group.size(), batch,
-                            group.localBatch(batch));
+                    group.optOverlap(overlap).optBucketBytes((long) (bucketMb * (1 << 20)));
+                    out.printf("data parallel: %d ranks, global batch %d (%d per rank), all-reduce in %s MB buckets "
+                            + "%s the backward pass%n", group.size(), batch, group.localBatch(batch),
+                            new java.math.BigDecimal(bucketMb).stripTrailingZeros().toPlainString(),
+                            overlap ? "during" : "after");
                 }
                 result = Gpt2Training.train(model, corpus.train(), corpus.validation(), run, checkpoint,
                         dir -> saveTokenizer(corpus.tokenizer(), dir), state, steps, progress, dev,

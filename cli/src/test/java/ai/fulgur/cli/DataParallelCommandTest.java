@@ -37,7 +37,8 @@ class DataParallelCommandTest {
         CliRun two = CliRun.of(concat(common, "--processes", "2", "--accumulate", "2", "--recompute", "--save",
                 dir.resolve("two").toString()));
         assertEquals(0, two.code(), two.out() + two.err());
-        assertTrue(two.out().contains("data parallel: 2 ranks, global batch 4 (2 per rank)"), two.out());
+        assertTrue(two.out().contains("data parallel: 2 ranks, global batch 4 (2 per rank), all-reduce in 25 MB "
+                + "buckets during the backward pass"), two.out());
         assertEquals(validationLoss(one.out()), validationLoss(two.out()), 2e-4);
         assertTrue(Files.isRegularFile(dir.resolve("two/model.safetensors")));
     }
@@ -50,6 +51,9 @@ class DataParallelCommandTest {
         r = CliRun.of("train", "gpt2", "--data", "x.txt", "--gpus", "2", "--device", "cpu");
         assertEquals(2, r.code(), r.out() + r.err());
         assertTrue(r.err().contains("--gpus places rank r on gpu:r"), r.err());
+        r = CliRun.of("train", "gpt2", "--data", "x.txt", "--processes", "2", "--bucket-mb", "0");
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertTrue(r.err().contains("--bucket-mb must be positive, got 0"), r.err());
     }
 
     private static String[] concat(String[] a, String... b) {

@@ -17,7 +17,7 @@ import java.lang.invoke.MethodHandle;
 
 /**
  * NCCL through {@code java.lang.foreign} (no JCuda binding exists): the unique id that starts a group, communicator
- * creation per rank, all-reduce and broadcast on a device's stream. Resolves {@code libnccl.so.2} at first use.
+ * creation per rank, all-reduce and broadcast on a given stream. Resolves {@code libnccl.so.2} at first use.
  */
 final class Nccl {
     /** Bytes of an ncclUniqueId (NCCL_UNIQUE_ID_BYTES). */
@@ -137,13 +137,14 @@ final class Nccl {
         }
     }
 
-    /** In-place sum over the group of {@code count} elements at {@code address}, queued on the device's stream. */
-    void allReduceSum(MemorySegment comm, CudaDevice device, long address, long count, DType dtype) {
+    /** In-place sum over the group of {@code count} elements at {@code address}, queued on {@code stream}. */
+    void allReduceSum(MemorySegment comm, CudaDevice device, NativeStream stream, long address, long count,
+            DType dtype) {
         device.enter();
         MemorySegment buffer = MemorySegment.ofAddress(address);
         try {
             check("ncclAllReduce of " + count + " " + dtype, (int) allReduce.invokeExact(buffer, buffer, count,
-                    dataType(dtype), NCCL_SUM, comm, MemorySegment.ofAddress(device.stream().address())));
+                    dataType(dtype), NCCL_SUM, comm, MemorySegment.ofAddress(stream.address())));
         } catch (CudaException e) {
             throw e;
         } catch (Throwable t) {
@@ -151,14 +152,14 @@ final class Nccl {
         }
     }
 
-    /** In-place broadcast from {@code root} of {@code count} elements at {@code address}. */
-    void broadcast(MemorySegment comm, CudaDevice device, long address, long count, DType dtype, int root) {
+    /** In-place broadcast from {@code root} of {@code count} elements at {@code address}, queued on {@code stream}. */
+    void broadcast(MemorySegment comm, CudaDevice device, NativeStream stream, long address, long count, DType dtype,
+            int root) {
         device.enter();
         MemorySegment buffer = MemorySegment.ofAddress(address);
         try {
             check("ncclBroadcast of " + count + " " + dtype + " from rank " + root, (int) broadcast.invokeExact(
-                    buffer, buffer, count, dataType(dtype), root, comm,
-                    MemorySegment.ofAddress(device.stream().address())));
+                    buffer, buffer, count, dataType(dtype), root, comm, MemorySegment.ofAddress(stream.address())));
         } catch (CudaException e) {
             throw e;
         } catch (Throwable t) {

@@ -10,7 +10,10 @@ import ai.fulgur.ops.Device;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.distributed.Collectives;
 import ai.fulgur.ops.distributed.Communicator;
+import ai.fulgur.ops.distributed.PendingCollective;
 import ai.fulgur.ops.distributed.Rendezvous;
+import ai.fulgur.ops.elementwise.Elementwise;
+import ai.fulgur.ops.elementwise.UnaryOp;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -25,7 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * NCCL collectives on the GPU: a group of one leaves tensors as they are; with two or more GPUs, ranks as threads
- * (one GPU each) all-reduce to the host sum and broadcast the root's values, in F32 and BF16.
+ * (one GPU each) all-reduce to the host sum and broadcast the root's values, in F32 and BF16; started (overlapped)
+ * sums wait for their producers, run beside the stream and are ordered before the work queued after their await.
  */
 class NcclCommunicatorTest extends GpuTest {
 
@@ -87,6 +91,71 @@ class NcclCommunicatorTest extends GpuTest {
                 CudaTesting.assertClose("broadcast", input(size - 1 + 10, DType.F32), got[2], 0);
                 assertEquals(4099, got[0].numel());
             }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void startedSumsOverlapTheStreamAndAwaitOrdersThem() throws Exception {
+        int gpus = Backends.deviceCount(Device.Kind.CUDA);
+        int size = Math.min(gpus, 2); // one GPU: a group of one still runs the stream and event path
+        Rendezvous rendezvous = new Rendezvous(dir.resolve("started"), Duration.ofSeconds(60));
+        ExecutorService pool = Executors.newFixedThreadPool(size);
+        int n = 1 << 22; // 16 MB per bucket: long enough that a missing wait would be caught mid-sum
+        try {
+            List<Future<Tensor[]>> futures = new ArrayList<>();
+            for (int r = 0; r < size; r++) {
+                int rank = r;
+                futures.add(pool.submit(() -> {
+                    Device gpu = Device.cuda(rank);
+                    try (Communicator c = Collectives.join(gpu, rank, size, rendezvous)) {
+                        Tensor a = CudaTesting.random(new SplittableRandom(200 + rank), DType.F32, -1, 1, n).to(gpu);
+                        Tensor busy = CudaTesting.random(new SplittableRandom(7), DType.F32, -1, 1, 1024, 1024)
+                                .to(gpu);
+                        // the producer of each bucket is queued behind a long stretch of unrelated work
+                        for (int i = 0; i < 20; i++) {
+                            busy = ai.fulgur.ops.linalg.Linalg.matmul(busy, busy);
+                            busy = Elementwise.mulScalar(busy, 1e-3);
+                        }
+                        Tensor first = Elementwise.mulScalar(a, 3);
+                        PendingCollective p1 = c.startAllReduceSum(first);
+                        Tensor second = Elementwise.mulScalar(a, -2);
+                        PendingCollective p2 = c.startAllReduceSum(second);
+                        Tensor loss = Elementwise.addScalar(a, 5);
+                        c.allReduceSum(loss); // a blocking one between the started ones
+                        p2.await();
+                        p1.await();
+                        p1.await(); // a second await does nothing more
+                        Elementwise.unaryInPlace(UnaryOp.ADD_SCALAR, first, 1);
+                        Elementwise.unaryInPlace(UnaryOp.ADD_SCALAR, second, 1);
+                        return new Tensor[] {first.to(Device.CPU), second.to(Device.CPU), loss.to(Device.CPU)};
+                    }
+                }));
+            }
+            double[] sum = new double[n];
+            for (int r = 0; r < size; r++) {
+                double[] a = CudaTesting.random(new SplittableRandom(200 + r), DType.F32, -1, 1, n).toDoubleArray();
+                for (int i = 0; i < n; i++) {
+                    sum[i] += a[i];
+                }
+            }
+            double[] first = new double[n];
+            double[] second = new double[n];
+            double[] loss = new double[n];
+            for (int i = 0; i < n; i++) {
+                first[i] = 3 * sum[i] + 1;
+                second[i] = -2 * sum[i] + 1;
+                loss[i] = sum[i] + 5 * size;
+            }
+            for (Future<Tensor[]> f : futures) {
+                Tensor[] got = f.get();
+                CudaTesting.assertClose("started sum, awaited last", Tensor.of(first, n).cast(DType.F32), got[0], 1e-5);
+                CudaTesting.assertClose("started sum, awaited first", Tensor.of(second, n).cast(DType.F32), got[1],
+                        1e-5);
+                CudaTesting.assertClose("blocking sum between", Tensor.of(loss, n).cast(DType.F32), got[2], 1e-5);
+            }
+            System.out.println("[nccl] started all-reduce over " + size + " rank(s): 3 x " + n + " floats match");
         } finally {
             pool.shutdownNow();
         }

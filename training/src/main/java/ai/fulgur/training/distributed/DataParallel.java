@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
+import ai.fulgur.autograd.Variable;
 import ai.fulgur.autograd.djl.FulgurNDArray;
 import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Device;
@@ -23,19 +24,67 @@ import java.util.List;
  * the weights stay identical. With the same global batch the run computes what one process computes (up to the order
  * of floating-point additions).
  *
- * <p>Gradients are averaged in buckets of about {@value #BUCKET_BYTES} bytes (PyTorch DDP's default size): the
- * gradients of consecutive parameters of one dtype are copied into one flat buffer, all-reduced with one collective
- * call, scaled by 1/size and copied back. The collectives run after the backward pass (not yet overlapped with it).
+ * <p>Gradients are averaged in buckets of about {@value #BUCKET_BYTES} bytes by default (PyTorch DDP's size), one
+ * collective call per bucket. Two ways, chosen by {@link #optOverlap}: overlapped (the default), the buckets'
+ * all-reduces start during the backward pass as their last gradients are final ({@link #overlap},
+ * {@link GradientBuckets}); or after the backward, {@link #averageGradients}, where the gradients of consecutive
+ * parameters of one dtype are copied into one flat buffer, all-reduced, scaled by 1/size and copied back. Both add
+ * the same numbers, so they give the same gradients.
  */
 public final class DataParallel implements AutoCloseable {
-    /** Bytes of gradients per all-reduce. */
+    /** Default bytes of gradients per all-reduce. */
     public static final long BUCKET_BYTES = 25L << 20;
 
     private final Communicator communicator;
+    private boolean overlap = true;
+    private long bucketBytes = BUCKET_BYTES;
 
     /** Data parallelism over {@code communicator}'s group. */
     public DataParallel(Communicator communicator) {
         this.communicator = communicator;
+    }
+
+    /**
+     * Whether the training loop overlaps the all-reduces with the backward pass (default true) or runs them after
+     * it. Returns this.
+     */
+    public DataParallel optOverlap(boolean on) {
+        this.overlap = on;
+        return this;
+    }
+
+    /** Bytes of gradients per all-reduce (default {@value #BUCKET_BYTES}). Returns this. */
+    public DataParallel optBucketBytes(long bytes) {
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("the bucket size must be a positive number of bytes, got " + bytes);
+        }
+        this.bucketBytes = bytes;
+        return this;
+    }
+
+    /** True when the training loop overlaps the all-reduces with the backward pass. */
+    public boolean overlaps() {
+        return overlap;
+    }
+
+    /** Bytes of gradients per all-reduce. */
+    public long bucketBytes() {
+        return bucketBytes;
+    }
+
+    /**
+     * Buckets for {@code block}'s trainable parameters whose all-reduces start during the backward pass; the caller
+     * calls {@link GradientBuckets#awaitMean()} before each optimizer step and closes them at the end of the run.
+     * Make them after {@link #broadcastParameters} and before the first backward.
+     */
+    public GradientBuckets overlap(Block block) {
+        List<Variable> parameters = new ArrayList<>();
+        for (Pair<String, Parameter> p : block.getParameters()) {
+            if (p.getValue().requiresGradient()) {
+                parameters.add(FulgurNDArray.variableOf(p.getValue().getArray(), "DataParallel.overlap"));
+            }
+        }
+        return new GradientBuckets(communicator, parameters, bucketBytes);
     }
 
     /**
@@ -90,11 +139,8 @@ public final class DataParallel implements AutoCloseable {
         }
     }
 
-    /** Replaces each rank's gradients by their mean over the ranks. */
+    /** Replaces each rank's gradients by their mean over the ranks, after the backward pass (not overlapped). */
     public void averageGradients(Block block) {
-        if (size() == 1) {
-            return;
-        }
         List<Tensor> grads = new ArrayList<>();
         for (Pair<String, Parameter> p : block.getParameters()) {
             NDArray w = p.getValue().getArray();
@@ -105,11 +151,19 @@ public final class DataParallel implements AutoCloseable {
                 }
             }
         }
+        averageGradients(grads);
+    }
+
+    /** Replaces the tensors {@code grads} (one per parameter, in registration order) by their means over the ranks. */
+    public void averageGradients(List<Tensor> grads) {
+        if (size() == 1) {
+            return;
+        }
         List<Tensor> bucket = new ArrayList<>();
         long bytes = 0;
         for (Tensor g : grads) {
             long size = g.numel() * g.dtype().byteSize();
-            if (!bucket.isEmpty() && (bytes + size > BUCKET_BYTES || bucket.get(0).dtype() != g.dtype())) {
+            if (!bucket.isEmpty() && (bytes + size > bucketBytes || bucket.get(0).dtype() != g.dtype())) {
                 reduceBucket(bucket);
                 bucket.clear();
                 bytes = 0;

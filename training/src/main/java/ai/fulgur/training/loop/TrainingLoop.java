@@ -16,6 +16,7 @@ import ai.fulgur.autograd.Autocast;
 import ai.fulgur.autograd.djl.FulgurEngine;
 import ai.fulgur.training.checkpoint.AtomicFiles;
 import ai.fulgur.training.distributed.DataParallel;
+import ai.fulgur.training.distributed.GradientBuckets;
 import ai.fulgur.training.optim.GradientClipping;
 import ai.fulgur.training.optim.ResumableAdamW;
 import ai.fulgur.training.precision.LossScaler;
@@ -157,8 +158,9 @@ public final class TrainingLoop {
     /**
      * Makes this run one rank of a data-parallel group: each step it takes its slice of the global batch (the
      * options' batch size, which must split evenly over the ranks), starts from rank 0's weights, averages gradients
-     * over the ranks before clipping and the optimizer step, and reports the mean loss; only rank 0 writes
-     * checkpoints. Returns this loop.
+     * over the ranks before clipping and the optimizer step (overlapped with the backward pass unless the group says
+     * otherwise, {@link DataParallel#optOverlap}; with gradient accumulation only the last micro-batch's backward
+     * reduces), and reports the mean loss; only rank 0 writes checkpoints. Returns this loop.
      */
     public TrainingLoop dataParallel(DataParallel group) {
         group.localBatch(options.batchSize());
@@ -211,15 +213,12 @@ public final class TrainingLoop {
         LossCurve curve = resume == null ? new LossCurve() : resume.curve();
         DefaultTrainingConfig config = new DefaultTrainingConfig(loss).optOptimizer(adam)
                 .optDevices(new Device[] {device});
-        try (Trainer trainer = model.newTrainer(config)) {
+        try (Trainer trainer = model.newTrainer(config); GradientBuckets buckets = joinDataParallel()) {
             if (resume != null) {
                 adam.importState(model.getBlock(), resume.optimizer(), model.getNDManager());
                 if (model.getNDManager().getEngine() instanceof FulgurEngine f) {
                     f.restoreRandomState(resume.seed(), resume.randomOffset());
                 }
-            }
-            if (dataParallel != null) {
-                dataParallel.broadcastParameters(model.getBlock());
             }
             int ranks = dataParallel == null ? 1 : dataParallel.size();
             int localBatch = options.batchSize() / ranks;
@@ -243,6 +242,10 @@ public final class TrainingLoop {
                     NDArray summed = null;
                     try (GradientCollector gc = trainer.newGradientCollector()) {
                         for (int m = 0; m < microBatches; m++) {
+                            if (buckets != null) {
+                                // only the last micro-batch's backward reduces; the others just accumulate
+                                buckets.reduceDuringBackward(m == microBatches - 1);
+                            }
                             NDList[] batch = batch(train, scope, first + (long) m * micro, micro);
                             tokens += batch[0].head().size() * ranks;
                             NDArray l;
@@ -264,7 +267,11 @@ public final class TrainingLoop {
                     }
                     if (dataParallel != null) {
                         // before unscaling: an overflow on any rank reaches every rank, so all skip together
-                        dataParallel.averageGradients(model.getBlock());
+                        if (buckets != null) {
+                            buckets.awaitMean();
+                        } else {
+                            dataParallel.averageGradients(model.getBlock());
+                        }
                     }
                     if (scaler != null) {
                         boolean good = scaler.unscaleAndClip(model.getBlock(), options.maxGradNorm());
@@ -301,6 +308,18 @@ public final class TrainingLoop {
             }
         }
         return new Result(untilStep, curve);
+    }
+
+    /**
+     * Data parallelism's start: every rank takes rank 0's weights; when the group overlaps its all-reduces with the
+     * backward pass, returns the gradient buckets that do it (closed with the trainer), else null.
+     */
+    private GradientBuckets joinDataParallel() {
+        if (dataParallel == null) {
+            return null;
+        }
+        dataParallel.broadcastParameters(model.getBlock());
+        return dataParallel.overlaps() && dataParallel.size() > 1 ? dataParallel.overlap(model.getBlock()) : null;
     }
 
     /** The mean loss over the first {@code evalBatches} batches of the evaluation set, without dropout. */

@@ -21,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Two CPU processes, each with half of every batch, train to the same losses and weights as one process with the
  * whole batch (up to float rounding: the mean of two half-batch means and the averaged gradients add in another
- * order).
+ * order), whether the all-reduces run after the backward pass, overlapped with it (then bit for bit as after it), or
+ * overlapped with two micro-batches per rank.
  */
 class DataParallelTest {
 
@@ -30,7 +31,7 @@ class DataParallelTest {
 
     @Test
     void twoRanksFollowOneProcessWithTheSameGlobalBatch() throws Exception {
-        List<String> single = DataParallelRank.train(null, 0);
+        List<String> single = DataParallelRank.train(null, 0, DataParallelRank.Mode.AFTER_BACKWARD);
         String java = ProcessHandle.current().info().command().orElse(
                 System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
         List<Process> ranks = new ArrayList<>();
@@ -42,27 +43,70 @@ class DataParallelTest {
                     .redirectErrorStream(true).redirectOutput(dir.resolve("rank" + r + ".log").toFile()).start());
         }
         for (int r = 0; r < 2; r++) {
-            assertTrue(ranks.get(r).waitFor(120, TimeUnit.SECONDS), "rank " + r + " did not finish");
+            assertTrue(ranks.get(r).waitFor(180, TimeUnit.SECONDS), "rank " + r + " did not finish");
             assertEquals(0, ranks.get(r).exitValue(), () -> "rank failed: " + log(dir));
         }
-        List<String> rank0 = Files.readAllLines(dir.resolve("rank0.txt"));
-        List<String> rank1 = Files.readAllLines(dir.resolve("rank1.txt"));
-        assertEquals(DataParallelRank.STEPS + 1, rank0.size());
-        // the ranks agree exactly: same mean loss, and identical weights after every step
-        assertEquals(rank0, rank1);
-        for (int s = 0; s < DataParallelRank.STEPS; s++) {
-            double expected = Double.parseDouble(single.get(s));
-            double got = Double.parseDouble(rank0.get(s));
-            assertEquals(expected, got, 1e-5 * Math.abs(expected), "loss of step " + (s + 1));
+        List<List<String>> rank0 = runs(Files.readAllLines(dir.resolve("rank0.txt")));
+        List<List<String>> rank1 = runs(Files.readAllLines(dir.resolve("rank1.txt")));
+        assertEquals(DataParallelRank.Mode.values().length, rank0.size());
+        for (DataParallelRank.Mode mode : DataParallelRank.Mode.values()) {
+            List<String> r0 = rank0.get(mode.ordinal());
+            assertEquals(DataParallelRank.STEPS + 2, r0.size(), mode.toString());
+            // the ranks agree exactly: same mean loss, and identical weights after every step
+            assertEquals(r0, rank1.get(mode.ordinal()), mode + ": the ranks differ");
+            assertFollows(single, r0, mode.toString());
         }
-        String[] w1 = single.get(DataParallelRank.STEPS).split(" ");
-        String[] w2 = rank0.get(DataParallelRank.STEPS).split(" ");
-        assertEquals(w1.length, w2.length);
-        for (int i = 0; i < w1.length; i++) {
-            assertEquals(Float.parseFloat(w1[i]), Float.parseFloat(w2[i]), 1e-4, "weight " + i);
-        }
+        // overlapping the all-reduces with the backward adds the same numbers: identical losses and weights
+        assertEquals(rank0.get(DataParallelRank.Mode.AFTER_BACKWARD.ordinal()).subList(0, DataParallelRank.STEPS + 1),
+                rank0.get(DataParallelRank.Mode.OVERLAPPED.ordinal()).subList(0, DataParallelRank.STEPS + 1),
+                "overlapped vs after the backward");
+        // where the all-reduces started: none started after the backward path; overlapped, every bucket of every
+        // step inside a backward pass (several buckets a step), with two micro-batches the same number (only the
+        // second pass reduces)
+        assertEquals("started 0 inside backward, 0 outside", startsOf(rank0, DataParallelRank.Mode.AFTER_BACKWARD));
+        String overlapped = startsOf(rank0, DataParallelRank.Mode.OVERLAPPED);
+        System.out.println("[dp] overlapped, " + DataParallelRank.STEPS + " steps: " + overlapped);
+        int inside = Integer.parseInt(overlapped.split(" ")[1]);
+        assertTrue(inside >= 3 * DataParallelRank.STEPS && inside % DataParallelRank.STEPS == 0, overlapped);
+        assertEquals("started " + inside + " inside backward, 0 outside", overlapped);
+        assertEquals(overlapped, startsOf(rank0, DataParallelRank.Mode.OVERLAPPED_TWO_MICRO_BATCHES));
         // and the reference really moved: the steps' losses differ
         assertTrue(!single.get(0).equals(single.get(DataParallelRank.STEPS - 1)));
+    }
+
+    private static String startsOf(List<List<String>> runs, DataParallelRank.Mode mode) {
+        List<String> run = runs.get(mode.ordinal());
+        return run.get(run.size() - 1);
+    }
+
+    /** A data-parallel run's losses within 1e-5 relative of one process's, and its weights within 1e-4. */
+    private static void assertFollows(List<String> single, List<String> run, String what) {
+        for (int s = 0; s < DataParallelRank.STEPS; s++) {
+            double expected = Double.parseDouble(single.get(s));
+            double got = Double.parseDouble(run.get(s));
+            assertEquals(expected, got, 1e-5 * Math.abs(expected), what + ": loss of step " + (s + 1));
+        }
+        String[] w1 = single.get(DataParallelRank.STEPS).split(" ");
+        String[] w2 = run.get(DataParallelRank.STEPS).split(" ");
+        assertEquals(w1.length, w2.length);
+        for (int i = 0; i < w1.length; i++) {
+            assertEquals(Float.parseFloat(w1[i]), Float.parseFloat(w2[i]), 1e-4, what + ": weight " + i);
+        }
+    }
+
+    /** A rank's output file split into its runs (separated by "--"). */
+    private static List<List<String>> runs(List<String> lines) {
+        List<List<String>> out = new ArrayList<>();
+        List<String> current = new ArrayList<>();
+        for (String line : lines) {
+            if (line.equals("--")) {
+                out.add(current);
+                current = new ArrayList<>();
+            } else {
+                current.add(line);
+            }
+        }
+        return out;
     }
 
     @Test
