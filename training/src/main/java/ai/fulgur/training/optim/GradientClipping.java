@@ -36,6 +36,37 @@ public final class GradientClipping {
         return norm;
     }
 
+    /**
+     * {@link #clipByGlobalNorm} without a host read, as PyTorch's {@code clip_grad_norm_} computes it: the norm, the
+     * coefficient min(maxNorm / (norm + 1e-6), 1) and the scaling all stay on the device (F32), so a training step
+     * can run ahead of the host and be captured into a CUDA graph. Where the norm is within maxNorm the coefficient is
+     * exactly 1 and the gradients are unchanged; where it clips, the coefficient is rounded to F32 (the host version
+     * rounds a double). Returns the norm before clipping, a scalar array in {@code scope}; null when no parameter has
+     * a gradient.
+     */
+    public static NDArray clipByGlobalNormOnDevice(Block block, double maxNorm, NDManager scope) {
+        if (!(maxNorm > 0)) {
+            throw new IllegalArgumentException("maxNorm must be positive, got " + maxNorm);
+        }
+        List<NDArray> grads = gradients(block);
+        if (grads.isEmpty()) {
+            return null;
+        }
+        NDArray total = null;
+        for (NDArray g : grads) {
+            NDArray square = g.square();
+            square.attach(scope); // results go to the first operand's manager: from here on, the scope
+            NDArray partial = square.sum().toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
+            total = total == null ? partial : total.add(partial);
+        }
+        NDArray norm = total.sqrt();
+        NDArray coefficient = scope.create((float) maxNorm).div(norm.add(1e-6f)).minimum(1f);
+        for (NDArray g : grads) {
+            g.muli(coefficient);
+        }
+        return norm;
+    }
+
     /** The gradient arrays of {@code block}'s trainable parameters (the parameters' own, not copies). */
     public static List<NDArray> gradients(Block block) {
         List<NDArray> grads = new ArrayList<>();
