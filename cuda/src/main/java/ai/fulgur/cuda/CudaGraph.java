@@ -176,14 +176,30 @@ public final class CudaGraph implements DeviceGraph {
      * backend and the kernel facades, where the step's code asked for it.
      */
     static GraphCaptureException notCapturable(String what) {
-        String caller = StackWalker.getInstance().walk(frames -> frames
-                .filter(f -> !f.getClassName().startsWith("ai.fulgur.cuda.")
-                        && !f.getClassName().startsWith("ai.fulgur.ops."))
-                .findFirst().map(f -> f.getClassName() + "." + f.getMethodName() + "(" + f.getFileName() + ":"
-                        + f.getLineNumber() + ")").orElse("unknown"));
-        return new GraphCaptureException("CUDA graph capture: " + what + " cannot be recorded into a graph (called "
-                + "from " + caller + "); keep the captured step free of host reads and syncs (read results after "
-                + "replay), or run this step eagerly");
+        // the op: the outermost kernel-facade frame (ai.fulgur.ops) above this backend's frames; the caller: the first
+        // frame past both (a test class in this package counts as a caller)
+        java.util.List<StackWalker.StackFrame> frames = StackWalker.getInstance().walk(s -> s.limit(64).toList());
+        String op = null;
+        String caller = "unknown";
+        for (StackWalker.StackFrame f : frames) {
+            String c = f.getClassName();
+            boolean backend = c.startsWith("ai.fulgur.cuda.") && !c.endsWith("Test") && !c.contains("Test$");
+            if (backend) {
+                continue;
+            }
+            if (c.startsWith("ai.fulgur.ops.")) {
+                op = c + "." + f.getMethodName();
+                continue;
+            }
+            caller = c + "." + f.getMethodName() + "(" + f.getFileName() + ":" + f.getLineNumber() + ")";
+            if (op == null) {
+                op = c + "." + f.getMethodName();
+            }
+            break;
+        }
+        return new GraphCaptureException("CUDA graph capture: " + what + " in " + op + " cannot be recorded into a "
+                + "graph (called from " + caller + "); keep the captured step free of host reads and syncs (read "
+                + "results after replay), or run this step eagerly");
     }
 
     /** Waits for queued replays, frees the graph and its pinned constants, and returns its pool to the allocator. */

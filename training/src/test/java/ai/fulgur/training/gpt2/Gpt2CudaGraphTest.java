@@ -23,8 +23,9 @@ import org.junit.jupiter.api.Test;
 /**
  * A tiny GPT-2 trained 20 steps eagerly and with its step captured into a CUDA graph after 3 eager steps gives the
  * same losses and the same parameters: the replays read each step's batch, learning rate (warm-up then cosine) and
- * bias corrections from device memory, and clip on the device, as the eager steps do. fp32 is asserted to 1e-6
- * relative; bf16 prints its difference and is held to the same bound.
+ * bias corrections from device memory, and clip on the device, as the eager steps do. Losses and parameters agree
+ * to 1e-6 relative, or to twice the difference between two eager runs where that is larger; head dim 64, which the
+ * bf16 FlashAttention kernels need.
  */
 @Tag("gpu")
 class Gpt2CudaGraphTest {
@@ -49,7 +50,7 @@ class Gpt2CudaGraphTest {
         for (int i = 0; i < tokens.length; i++) {
             tokens[i] = random.nextInt(10) == 0 ? random.nextInt(101) : (i * 7) % 101;
         }
-        Gpt2Config config = Gpt2Config.builder().nLayer(2).nHead(4).nEmbd(64).nPositions(64).vocabSize(101)
+        Gpt2Config config = Gpt2Config.builder().nLayer(2).nHead(2).nEmbd(128).nPositions(64).vocabSize(101)
                 .residPdrop(0).embdPdrop(0).attnPdrop(0).build();
         // clip 0.5: the first steps clip (their norm is above it), the later ones not
         Gpt2Training.Config run = new Gpt2Training.Config(STEPS, 8, 64, 3e-3f, 3e-4f, 4, 0.1f, 0.5, 0, 0, 0, 1,
@@ -74,6 +75,43 @@ class Gpt2CudaGraphTest {
         }
     }
 
+    /** The largest |eager − other| / |eager| over the steps' losses. */
+    private static double lossDifference(Run eager, Run other) {
+        double worst = 0;
+        for (int i = 0; i < STEPS; i++) {
+            double e = eager.losses().get(i).loss();
+            worst = Math.max(worst, Math.abs(e - other.losses().get(i).loss()) / Math.abs(e));
+        }
+        return worst;
+    }
+
+    /** The largest ‖eager − other‖ / ‖eager‖ over the parameter tensors (normwise: near-zero entries don't blow up). */
+    private static double parameterDifference(Run eager, Run other, StringBuilder where) {
+        double worst = 0;
+        for (Map.Entry<String, float[]> p : eager.parameters().entrySet()) {
+            float[] e = p.getValue();
+            float[] o = other.parameters().get(p.getKey());
+            double diff = 0;
+            double norm = 0;
+            for (int i = 0; i < e.length; i++) {
+                diff += (double) (e[i] - o[i]) * (e[i] - o[i]);
+                norm += (double) e[i] * e[i];
+            }
+            double d = Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-30);
+            if (d > worst) {
+                worst = d;
+                where.setLength(0);
+                where.append(p.getKey());
+            }
+        }
+        return worst;
+    }
+
+    /**
+     * Two eager runs give the run-to-run noise (kernels that accumulate with atomics, such as the embedding's
+     * gradient, sum in a different order each run); the graph run must be within 1e-6 of the first eager run, or
+     * within twice that noise where the noise is larger.
+     */
     private static void compare(Precision precision) {
         boolean gpu = Backends.isAvailable(ai.fulgur.ops.Device.Kind.CUDA);
         if (!gpu) {
@@ -81,39 +119,32 @@ class Gpt2CudaGraphTest {
         }
         Assumptions.assumeTrue(gpu, () -> "no CUDA device");
         Run eager = train(precision, false);
+        Run again = train(precision, false);
         Run graph = train(precision, true);
         assertTrue(graph.messages().stream().anyMatch(m -> m.contains("captured training step 4")),
                 "the 4th step was captured: " + graph.messages());
         assertEquals(STEPS, eager.losses().size());
         assertEquals(STEPS, graph.losses().size());
-        double worstLoss = 0;
         for (int i = 0; i < STEPS; i++) {
-            double e = eager.losses().get(i).loss();
-            double g = graph.losses().get(i).loss();
             assertEquals(i + 1, graph.losses().get(i).step());
-            worstLoss = Math.max(worstLoss, Math.abs(e - g) / Math.abs(e));
         }
-        double worstParameter = 0;
-        String worstName = "";
-        for (Map.Entry<String, float[]> p : eager.parameters().entrySet()) {
-            float[] e = p.getValue();
-            float[] g = graph.parameters().get(p.getKey());
-            for (int i = 0; i < e.length; i++) {
-                double d = Math.abs(e[i] - g[i]) / Math.max(1e-3, Math.abs(e[i]));
-                if (d > worstParameter) {
-                    worstParameter = d;
-                    worstName = p.getKey() + "[" + i + "] eager " + e[i] + " graph " + g[i];
-                }
-            }
-        }
+        StringBuilder noiseWhere = new StringBuilder();
+        StringBuilder graphWhere = new StringBuilder();
+        double lossNoise = lossDifference(eager, again);
+        double parameterNoise = parameterDifference(eager, again, noiseWhere);
+        double lossGraph = lossDifference(eager, graph);
+        double parameterGraph = parameterDifference(eager, graph, graphWhere);
         System.out.printf("CUDA graph vs eager, %s, %d steps: losses %s -> %s (eager) and %s -> %s (graph); max "
-                + "relative loss difference %.3g, max relative parameter difference %.3g %s%n", precision.label(),
-                STEPS, eager.losses().get(0).loss(), eager.losses().get(STEPS - 1).loss(),
-                graph.losses().get(0).loss(), graph.losses().get(STEPS - 1).loss(), worstLoss, worstParameter,
-                worstName);
-        assertTrue(worstLoss <= 1e-6, precision.label() + ": max relative loss difference " + worstLoss);
-        assertTrue(worstParameter <= 1e-6, precision.label() + ": max relative parameter difference "
-                + worstParameter + " at " + worstName);
+                + "relative loss difference: graph %.3g, eager run-to-run %.3g; max normwise parameter difference: "
+                + "graph %.3g (%s), eager run-to-run %.3g (%s)%n", precision.label(), STEPS,
+                eager.losses().get(0).loss(), eager.losses().get(STEPS - 1).loss(), graph.losses().get(0).loss(),
+                graph.losses().get(STEPS - 1).loss(), lossGraph, lossNoise, parameterGraph, graphWhere,
+                parameterNoise, noiseWhere);
+        assertTrue(lossGraph <= Math.max(1e-6, 2 * lossNoise), precision.label() + ": max relative loss "
+                + "difference " + lossGraph + " (eager run-to-run " + lossNoise + ")");
+        assertTrue(parameterGraph <= Math.max(1e-6, 2 * parameterNoise), precision.label() + ": max normwise "
+                + "parameter difference " + parameterGraph + " in " + graphWhere + " (eager run-to-run "
+                + parameterNoise + ")");
         assertTrue(eager.losses().get(STEPS - 1).loss() < eager.losses().get(0).loss() - 0.5,
                 "the model learns: " + eager.losses());
     }
