@@ -41,6 +41,60 @@ class Gpt2CudaGraphTest {
         compare(Precision.BF16);
     }
 
+    /**
+     * Two micro-batches per step, an evaluation every 5 steps and a checkpoint every 10, fp32: the graph run's train
+     * and evaluation losses equal the eager run's, and its checkpoint records the step count the replays reached.
+     */
+    @Test
+    void microBatchesEvaluationAndCheckpointsWithReplay(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        boolean gpu = Backends.isAvailable(ai.fulgur.ops.Device.Kind.CUDA);
+        Assumptions.assumeTrue(gpu, () -> "no CUDA device");
+        Random random = new Random(4);
+        int[] tokens = new int[20_000];
+        for (int i = 0; i < tokens.length; i++) {
+            tokens[i] = random.nextInt(10) == 0 ? random.nextInt(101) : (i * 7) % 101;
+        }
+        Gpt2Config config = Gpt2Config.builder().nLayer(2).nHead(2).nEmbd(128).nPositions(64).vocabSize(101)
+                .residPdrop(0).embdPdrop(0).attnPdrop(0).build();
+        Gpt2Training.Config run = new Gpt2Training.Config(STEPS, 8, 64, 3e-3f, 3e-4f, 4, 0.1f, 0.5, 5, 2, 10, 1,
+                Precision.FP32);
+        List<LossCurve> curves = new ArrayList<>();
+        List<String> messages = new ArrayList<>();
+        for (boolean graph : new boolean[] {false, true}) {
+            java.nio.file.Path checkpoint = dir.resolve(graph ? "graph" : "eager");
+            try (Gpt2Model model = Gpt2Model.newModel(config, Device.gpu(0), "Fulgur", 5)) {
+                curves.add(Gpt2Training.train(model, TokenSource.of(tokens), TokenSource.of(tokens), run, checkpoint,
+                        null, null, STEPS, new TrainingLoop.Listener() {
+                            @Override
+                            public void onCudaGraph(String message) {
+                                messages.add(message);
+                            }
+                        }, Device.gpu(0), new Gpt2Training.BatchSplit(null, 2),
+                        graph ? new TrainingLoop.CudaGraphOptions(2, 3) : null).curve());
+                ai.fulgur.training.loop.TrainingState state = ai.fulgur.training.loop.TrainingState.read(checkpoint,
+                        model.getManager());
+                assertEquals(STEPS, state.step(), "checkpointed step");
+                assertEquals(curves.get(curves.size() - 1).train(), state.curve().train(), "checkpointed curve");
+            }
+        }
+        System.out.println("CUDA graph with 2 micro-batches, eval and checkpoints: train " + curves.get(1).train()
+                .get(STEPS - 1).loss() + " (graph) vs " + curves.get(0).train().get(STEPS - 1).loss() + ", eval "
+                + curves.get(1).eval() + " vs " + curves.get(0).eval() + "; " + messages);
+        assertTrue(messages.stream().anyMatch(m -> m.contains("captured training step 3")), messages.toString());
+        assertEquals(curves.get(0).eval().size(), curves.get(1).eval().size());
+        for (int i = 0; i < STEPS; i++) {
+            double e = curves.get(0).train().get(i).loss();
+            double g = curves.get(1).train().get(i).loss();
+            assertTrue(Math.abs(e - g) <= 1e-6 * Math.abs(e), "step " + (i + 1) + ": eager " + e + ", graph " + g);
+        }
+        for (int i = 0; i < curves.get(0).eval().size(); i++) {
+            double e = curves.get(0).eval().get(i).loss();
+            double g = curves.get(1).eval().get(i).loss();
+            assertTrue(Math.abs(e - g) <= 1e-5 * Math.abs(e), "evaluation " + i + ": eager " + e + ", graph " + g);
+        }
+    }
+
     private record Run(List<LossCurve.Point> losses, Map<String, float[]> parameters, List<String> messages) {
     }
 
