@@ -16,9 +16,18 @@ nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=c
 jvm=("$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx48g
   -Dai.djl.offline=true -cp "$f/lib/*:$f/tests/*")
 if [[ "$what" == tests || "$what" == all ]]; then
-  timeout 200 "$f/bin/fulgur-gpu-tests" --select-class ai.fulgur.cuda.CudaGraphTest \
-    --select-class ai.fulgur.training.gpt2.Gpt2CudaGraphTest 2>&1 | tee "$out/gpu-tests.log" \
+  timeout 200 "$f/bin/fulgur-gpu-tests" ${TESTS:---select-class ai.fulgur.cuda.CudaGraphTest \
+    --select-class ai.fulgur.training.gpt2.Gpt2CudaGraphTest} 2>&1 | tee "$out/gpu-tests.log" \
     | grep -E "✘|✔|tests (found|successful|failed|aborted)|CUDA graph vs|=>|Exception|expected" | head -60
+fi
+if [[ "$what" == cli ]]; then
+  # fulgur train gpt2 end to end, eager then --cuda-graph: GPT-2 small preset (head dim 64), bf16, a generated text
+  python3 -c "import random; r=random.Random(1); w='to be or not that is the question whether tis nobler in mind suffer slings arrows outrageous fortune'.split(); print('\n'.join(' '.join(r.choice(w) for _ in range(12)) for _ in range(20000)))" > /tmp/corpus.txt
+  for g in "" "--cuda-graph"; do
+    echo "== fulgur train gpt2 --preset small --block 128 --batch 16 --steps 60 --precision bf16 --device gpu $g"
+    timeout 150 "$f/bin/fulgur" train gpt2 --data /tmp/corpus.txt --preset small --block 128 --batch 16 --steps 60 \
+      --eval-every 30 --precision bf16 --device gpu $g 2>&1 | tee -a "$out/cli.log" | grep -v "^WARN" | tail -12
+  done
 fi
 if [[ "$what" == bench || "$what" == all ]]; then
   for b in ${BATCHES:-4 8}; do

@@ -49,6 +49,9 @@ class Gpt2CudaGraphTest {
     void microBatchesEvaluationAndCheckpointsWithReplay(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
             throws Exception {
         boolean gpu = Backends.isAvailable(ai.fulgur.ops.Device.Kind.CUDA);
+        if (!gpu) {
+            System.out.println("[gpu] skipped: " + Backends.unavailableReason(ai.fulgur.ops.Device.Kind.CUDA));
+        }
         Assumptions.assumeTrue(gpu, () -> "no CUDA device");
         Random random = new Random(4);
         int[] tokens = new int[20_000];
