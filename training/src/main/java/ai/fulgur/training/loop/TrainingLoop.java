@@ -301,98 +301,99 @@ public final class TrainingLoop {
             CapturedStep captured = null;
             List<PendingLoss> pending = new ArrayList<>();
             try (NDManager lossScope = model.getNDManager().newSubManager(device)) {
-            for (int step = start; step < untilStep; step++) {
-                int done = step + 1;
-                long first = (long) step * options.batchSize();
-                if (dataParallel != null) {
-                    first = dataParallel.localFirst(first, options.batchSize());
-                }
-                if (graphs && step >= start + cudaGraph.eagerSteps()) {
-                    try (NDManager scope = model.getNDManager().newSubManager(device)) {
-                        NDList[][] batches = new NDList[microBatches][];
-                        for (int m = 0; m < microBatches; m++) {
-                            batches[m] = batch(train, scope, first + (long) m * micro, micro);
-                        }
-                        if (captured == null) {
-                            try {
-                                captured = CapturedStep.capture(model, device, adam, batches,
-                                        (statics, keep) -> graphedStep(trainer, statics, keep));
-                                listener.onCudaGraph("captured training step " + done + " into a CUDA graph; "
-                                        + "replaying it from here on");
-                            } catch (IllegalStateException | UnsupportedOperationException e) {
-                                listener.onCudaGraph("CUDA graph capture failed, training on eagerly: "
-                                        + e.getMessage());
-                                graphs = false;
+                for (int step = start; step < untilStep; step++) {
+                    int done = step + 1;
+                    long first = (long) step * options.batchSize();
+                    if (dataParallel != null) {
+                        first = dataParallel.localFirst(first, options.batchSize());
+                    }
+                    if (graphs && step >= start + cudaGraph.eagerSteps()) {
+                        try (NDManager scope = model.getNDManager().newSubManager(device)) {
+                            NDList[][] batches = new NDList[microBatches][];
+                            for (int m = 0; m < microBatches; m++) {
+                                batches[m] = batch(train, scope, first + (long) m * micro, micro);
+                            }
+                            if (captured == null) {
+                                try {
+                                    captured = CapturedStep.capture(model, device, adam, batches,
+                                            (statics, keep) -> graphedStep(trainer, statics, keep));
+                                    listener.onCudaGraph("captured training step " + done + " into a CUDA graph; "
+                                            + "replaying it from here on");
+                                } catch (IllegalStateException | UnsupportedOperationException e) {
+                                    listener.onCudaGraph("CUDA graph capture failed, training on eagerly: "
+                                            + e.getMessage());
+                                    graphs = false;
+                                }
+                            }
+                            if (captured != null) {
+                                for (NDList[] b : batches) {
+                                    tokens += b[0].head().size();
+                                }
+                                captured.replay(batches, done);
+                                adam.advanceTo(done);
+                                pending.add(new PendingLoss(done, captured.lossCopy(lossScope), tokens,
+                                        (System.nanoTime() - started) * 1e-9));
                             }
                         }
                         if (captured != null) {
-                            for (NDList[] b : batches) {
-                                tokens += b[0].head().size();
+                            boolean last = done == untilStep;
+                            boolean evalNow = eval != null && options.evalBatches() > 0
+                                    && (last || options.evalEvery() > 0 && done % options.evalEvery() == 0);
+                            boolean checkpointNow = writesCheckpoints && (last || options.checkpointEvery() > 0
+                                    && done % options.checkpointEvery() == 0);
+                            if (last || evalNow || checkpointNow || pending.size() >= cudaGraph.readLossEvery()) {
+                                reportPending(pending, curve);
                             }
-                            captured.replay(batches, done);
-                            adam.advanceTo(done);
-                            pending.add(new PendingLoss(done, captured.lossCopy(lossScope), tokens,
-                                    (System.nanoTime() - started) * 1e-9));
+                            afterStep(trainer, adam, done, last, writesCheckpoints, curve);
+                            continue;
                         }
                     }
-                    if (captured != null) {
-                        boolean last = done == untilStep;
-                        boolean evalNow = eval != null && options.evalBatches() > 0
-                                && (last || options.evalEvery() > 0 && done % options.evalEvery() == 0);
-                        boolean checkpointNow = writesCheckpoints && (last || options.checkpointEvery() > 0
-                                && done % options.checkpointEvery() == 0);
-                        if (last || evalNow || checkpointNow || pending.size() >= cudaGraph.readLossEvery()) {
-                            reportPending(pending, curve);
-                        }
-                        afterStep(trainer, adam, done, last, writesCheckpoints, curve);
-                        continue;
-                    }
-                }
-                double stepLoss;
-                try (NDManager scope = model.getNDManager().newSubManager(device)) {
-                    NDArray summed = null;
-                    try (GradientCollector gc = trainer.newGradientCollector()) {
-                        for (int m = 0; m < microBatches; m++) {
-                            NDList[] batch = batch(train, scope, first + (long) m * micro, micro);
-                            tokens += batch[0].head().size() * ranks;
-                            NDArray l;
-                            // forward under autocast, backward outside it (the casts recorded their backward)
-                            try (Autocast.Scope s = precision.autocast()) {
-                                NDList predictions = trainer.forward(batch[0], batch[1]);
-                                l = trainer.getLoss().evaluate(batch[1], predictions);
+                    double stepLoss;
+                    try (NDManager scope = model.getNDManager().newSubManager(device)) {
+                        NDArray summed = null;
+                        try (GradientCollector gc = trainer.newGradientCollector()) {
+                            for (int m = 0; m < microBatches; m++) {
+                                NDList[] batch = batch(train, scope, first + (long) m * micro, micro);
+                                tokens += batch[0].head().size() * ranks;
+                                NDArray l;
+                                // forward under autocast, backward outside it (the casts recorded their backward)
+                                try (Autocast.Scope s = precision.autocast()) {
+                                    NDList predictions = trainer.forward(batch[0], batch[1]);
+                                    l = trainer.getLoss().evaluate(batch[1], predictions);
+                                }
+                                if (microBatches > 1) {
+                                    l = l.div(microBatches);
+                                }
+                                gc.backward(scaler == null ? l : scaler.scaleLoss(l));
+                                // the step's loss stays on the device until it is read once below
+                                NDArray value = l.stopGradient();
+                                summed = summed == null ? value : summed.add(value);
                             }
-                            if (microBatches > 1) {
-                                l = l.div(microBatches);
-                            }
-                            gc.backward(scaler == null ? l : scaler.scaleLoss(l));
-                            // the step's loss stays on the device until it is read once below
-                            NDArray value = l.stopGradient();
-                            summed = summed == null ? value : summed.add(value);
+                            stepLoss = dataParallel == null ? summed.getFloat() : dataParallel.average(summed);
                         }
-                        stepLoss = dataParallel == null ? summed.getFloat() : dataParallel.average(summed);
-                    }
-                    if (dataParallel != null) {
-                        // before unscaling: an overflow on any rank reaches every rank, so all skip together
-                        dataParallel.averageGradients(model.getBlock());
-                    }
-                    if (scaler != null) {
-                        boolean good = scaler.unscaleAndClip(model.getBlock(), options.maxGradNorm());
-                        if (good) {
+                        if (dataParallel != null) {
+                            // before unscaling: an overflow on any rank reaches every rank, so all skip together
+                            dataParallel.averageGradients(model.getBlock());
+                        }
+                        if (scaler != null) {
+                            boolean good = scaler.unscaleAndClip(model.getBlock(), options.maxGradNorm());
+                            if (good) {
+                                trainer.step();
+                            }
+                            listener.onLossScale(step + 1, scaler.scale(), !good, scaler.skippedSteps());
+                        } else {
+                            if (options.maxGradNorm() > 0) {
+                                // on the device, as the captured step clips: no host round trip, the same bits
+                                GradientClipping.clipByGlobalNormOnDevice(model.getBlock(), options.maxGradNorm(),
+                                        scope);
+                            }
                             trainer.step();
                         }
-                        listener.onLossScale(step + 1, scaler.scale(), !good, scaler.skippedSteps());
-                    } else {
-                        if (options.maxGradNorm() > 0) {
-                            // on the device, as the captured step clips: no host round trip, the same bits
-                            GradientClipping.clipByGlobalNormOnDevice(model.getBlock(), options.maxGradNorm(), scope);
-                        }
-                        trainer.step();
                     }
+                    curve.addTrain(done, stepLoss);
+                    listener.onStep(done, options.steps(), stepLoss, tokens, (System.nanoTime() - started) * 1e-9);
+                    afterStep(trainer, adam, done, done == untilStep, writesCheckpoints, curve);
                 }
-                curve.addTrain(done, stepLoss);
-                listener.onStep(done, options.steps(), stepLoss, tokens, (System.nanoTime() - started) * 1e-9);
-                afterStep(trainer, adam, done, done == untilStep, writesCheckpoints, curve);
-            }
             } finally {
                 if (captured != null) {
                     captured.close();

@@ -47,7 +47,7 @@ public class ResumableAdamW extends Optimizer {
     private final Map<String, Map<Device, NDArray>> means = new ConcurrentHashMap<>();
     private final Map<String, Map<Device, NDArray>> variances = new ConcurrentHashMap<>();
     private volatile int step;
-    /** F32 {lr, lr / bc1, √bc2} on the device, read by the update kernels (CUDA graph replay); null: launch arguments. */
+    /** F32 {lr, lr / bc1, √bc2} on the device, read by the update kernels (graph replay); null: launch arguments. */
     private volatile NDArray stepScalars;
 
     /** Builds the optimizer; see {@link Builder}. */
