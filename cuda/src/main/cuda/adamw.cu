@@ -180,3 +180,28 @@ __device__ void sgd_update_kernel(void* w, int wType, const void* g, int gType, 
 
 OPTIM_ENTRY_POINTS(f32, float)
 OPTIM_ENTRY_POINTS(f64, double)
+
+// adam_update with the per-step scalars read from device memory: step = {lr, stepSize, sqrtBc2} (F32), written before
+// each replay of a captured training step (a launch argument would stay at its value at capture). The products are
+// formed in double as the host forms them for adam_update, so both give the same bits.
+template <typename C>
+__device__ __forceinline__ AdamArgs<C> adam_args_stepped(const float* step, double beta1, double beta2, double eps,
+                                                         double weightDecay, int decoupled, double rescale,
+                                                         double clip) {
+    double lr = __ldg(&step[0]);
+    return adam_args<C>(lr, beta1, beta2, eps, weightDecay, decoupled, (double) __ldg(&step[1]),
+                        (double) __ldg(&step[2]), rescale, clip);
+}
+
+#define ADAM_STEPPED_ENTRY_POINT(SUFFIX, C)                                                                         \
+    extern "C" __global__ void adam_update_stepped_##SUFFIX(void* w, int wType, const void* g, int gType, void* m, \
+                                                            int mType, void* v, int vType, int64_t n,               \
+                                                            const float* step, double beta1, double beta2,          \
+                                                            double eps, double weightDecay, int decoupled,          \
+                                                            double rescale, double clip) {                          \
+        adam_update_kernel<C>(w, wType, g, gType, m, mType, v, vType, n,                                            \
+                              adam_args_stepped<C>(step, beta1, beta2, eps, weightDecay, decoupled, rescale, clip)); \
+    }
+
+ADAM_STEPPED_ENTRY_POINT(f32, float)
+ADAM_STEPPED_ENTRY_POINT(f64, double)

@@ -48,6 +48,11 @@ final class ConsoleProgress implements TrainingLoop.Listener, AutoCloseable {
     }
 
     @Override
+    public void onCudaGraph(String message) {
+        out.println("cuda graph: " + message);
+    }
+
+    @Override
     public void onLossScale(int step, double scale, boolean skipped, long skippedSteps) {
         // called before onStep of the same step, so the bar shows this step's scale
         this.lossScale = scale;

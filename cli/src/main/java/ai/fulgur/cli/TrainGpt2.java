@@ -51,6 +51,9 @@ final class TrainGpt2 {
                   --precision P     fp32, bf16 or fp16: what forward and backward compute in; weights and AdamW
                                     state stay F32; fp16 adds dynamic loss scaling, skipped steps shown
                                                                                  [bf16 on a GPU, fp32 on the CPU]
+                  --cuda-graph      capture one training step into a CUDA graph after 3 eager steps and replay
+                                    it (GPU, one process, bf16/fp32, no dropout; otherwise says why and runs
+                                    eagerly); losses are read every 10 steps
                   --from DIR        start from this checkpoint's weights and tokenizer (fine-tuning)
                   --freeze N        freeze the embeddings and the first N layers                 [0]
                 """;
@@ -102,12 +105,17 @@ final class TrainGpt2 {
         boolean recompute = args.flag("recompute");
         double bucketMb = args.number("bucket-mb", DataParallel.BUCKET_BYTES / (double) (1 << 20), 0);
         boolean overlap = !args.flag("no-overlap");
+        boolean cudaGraph = args.flag("cuda-graph");
         args.finish();
         if (!(bucketMb > 0)) {
             throw new Args.UsageException("--bucket-mb must be positive, got " + bucketMb);
         }
         if (dropout >= 1) {
             throw new Args.UsageException("--dropout must be below 1, got " + dropout);
+        }
+        if (cudaGraph && dropout > 0) {
+            throw new Args.UsageException("--cuda-graph replays one captured step, whose dropout masks would be the "
+                    + "same every step; use --dropout 0 (got " + dropout + ") or drop --cuda-graph");
         }
         if (gpus > 0) {
             if (processes != gpus) {
@@ -182,7 +190,8 @@ final class TrainGpt2 {
                 }
                 result = Gpt2Training.train(model, corpus.train(), corpus.validation(), run, checkpoint,
                         dir -> saveTokenizer(corpus.tokenizer(), dir), state, steps, progress, dev,
-                        new Gpt2Training.BatchSplit(group, accumulate));
+                        new Gpt2Training.BatchSplit(group, accumulate),
+                        cudaGraph ? new TrainingLoop.CudaGraphOptions(3, 10) : null);
             }
             out.printf("validation loss %.4f after %d steps%n", result.lastEvalLoss(), result.steps());
             if (checkpoint != null) {

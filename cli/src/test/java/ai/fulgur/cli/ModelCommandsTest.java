@@ -90,6 +90,11 @@ class ModelCommandsTest {
         CliRun emptyCorpus = CliRun.of("train", "gpt2", "--data", empty.toString(), "--tokenizer", "bpe:300");
         assertEquals(1, emptyCorpus.code());
         assertTrue(emptyCorpus.err().contains("empty"), emptyCorpus.err());
+        CliRun graphDropout = CliRun.of("train", "gpt2", "--data", empty.toString(), "--cuda-graph", "--dropout",
+                "0.1");
+        assertEquals(2, graphDropout.code());
+        assertTrue(graphDropout.err().contains("--cuda-graph") && graphDropout.err().contains("0.1"),
+                graphDropout.err());
         CliRun preset = CliRun.of("train", "gpt2", "--data", empty.toString(), "--preset", "huge");
         assertEquals(2, preset.code());
         assertTrue(preset.err().contains("huge"), preset.err());

@@ -23,6 +23,9 @@ import jcuda.CudaException;
  * fraction of the device's memory (default 0.8). A small value keeps the peak statistic within about a quarter of
  * the memory really live at the peak (more collections: for measuring memory, not speed).
  *
+ * <p>While a {@link CudaGraph} is captured, allocations come from its {@link GraphMemoryPool} instead (see there);
+ * blocks go back to the cache when the graph is closed.
+ *
  * <p>Statistics: allocated (bytes in live blocks), reserved (allocated plus cached), peak allocated.
  */
 final class CachingAllocator {
@@ -34,6 +37,8 @@ final class CachingAllocator {
     static final class Block {
         final DevicePointer ptr;
         final long size;
+        /** The graph pool that owns this block, or null for the allocator's own cache. */
+        GraphMemoryPool pool;
 
         Block(DevicePointer ptr, long size) {
             this.ptr = ptr;
@@ -42,6 +47,7 @@ final class CachingAllocator {
     }
 
     private final TreeMap<Long, ArrayDeque<Block>> free = new TreeMap<>();
+    private GraphMemoryPool capture; // the pool of the graph being captured, or null
     private long allocated;
     private long reserved;
     private long peak;
@@ -83,6 +89,10 @@ final class CachingAllocator {
      */
     Block allocate(long bytes) {
         long size = roundUp(bytes);
+        Block pooled = allocateForCapture(size);
+        if (pooled != null) {
+            return pooled;
+        }
         if (wouldPassThreshold(size)) {
             collectGarbage();
             raiseThresholdIfStillOver(size);
@@ -126,7 +136,80 @@ final class CachingAllocator {
     synchronized void release(Block b) {
         releases.incrementAndGet();
         allocated -= b.size;
+        if (b.pool != null && !b.pool.isClosed()) {
+            b.pool.release(b);
+            return;
+        }
+        if (b.pool != null) { // its graph is gone: the block is the cache's again
+            b.pool.disown(b);
+        }
+        if (capture != null) {
+            capture.hold(b); // freed during capture: a captured kernel may still read it at replay
+            return;
+        }
         free.computeIfAbsent(b.size, k -> new ArrayDeque<>()).push(b);
+    }
+
+    // -----------------------------------------------------------------------------------------------------------------
+    // graph capture
+
+    /** From now on allocations come from {@code pool} (see {@link GraphMemoryPool}). */
+    synchronized void beginCapture(GraphMemoryPool pool) {
+        if (capture != null) {
+            throw new IllegalStateException("a CUDA graph is already being captured on this device; captures do not "
+                    + "nest");
+        }
+        capture = pool;
+    }
+
+    /** Allocations come from the cache again; the pool keeps its blocks for the graph's replays. */
+    synchronized void endCapture(GraphMemoryPool pool) {
+        if (capture == pool) {
+            capture = null;
+        }
+        pool.endCapture();
+    }
+
+    /** The graph is closed: its pool's free and held blocks return to the cache. */
+    synchronized void closePool(GraphMemoryPool pool) {
+        if (capture == pool) {
+            capture = null;
+        }
+        for (Block b : pool.close()) {
+            free.computeIfAbsent(b.size, k -> new ArrayDeque<>()).push(b);
+        }
+    }
+
+    /**
+     * During capture, a block of {@code size} from the pool: one it freed earlier in this capture, else one moved
+     * from the cache, else a new one from the driver (allowed in relaxed capture mode); null when not capturing. No
+     * garbage collection and no emptying of the cache here: cuMemFree would synchronise the capturing stream.
+     */
+    private synchronized Block allocateForCapture(long size) {
+        if (capture == null) {
+            return null;
+        }
+        Block b = capture.take(size);
+        if (b != null) {
+            count(b);
+            return b;
+        }
+        b = takeCached(size); // takeCached and allocateNew count the block as allocated
+        if (b == null) {
+            b = allocateNew(size, true);
+        }
+        capture.adopt(b);
+        return b;
+    }
+
+    /** Bytes {@code pool} owns. */
+    synchronized long poolBytes(GraphMemoryPool pool) {
+        return pool.ownedBytes();
+    }
+
+    /** Runs the garbage collector and waits for the storages it frees (before a capture begins). */
+    void collectGarbageBeforeCapture() {
+        collectGarbage();
     }
 
     /** A new block from the driver, or null when it is out of memory and {@code last} is false. */

@@ -351,6 +351,8 @@ final class CublasLt {
             int chosen = 0;
             String tuning = "heuristic choice (1 candidate)";
             if (count > 1 && AUTOTUNE) {
+                device.requireNotCapturing("cuBLASLt autotuning of a new GEMM shape (it times candidates with event "
+                        + "syncs; run the step once eagerly before capturing it)");
                 double[] ms = time(device, untuned, candidates, count, dtype, batch, m, n, ops, epilogue, workspace);
                 for (int i = 1; i < count; i++) {
                     if (ms[i] < ms[chosen]) {

@@ -79,6 +79,12 @@ public final class CudaBackend implements Backend {
         return new NcclCommunicator(device, rank, size, rendezvous);
     }
 
+    /** Records {@code work} into a CUDA graph; see {@link CudaGraph}. */
+    @Override
+    public ai.fulgur.ops.DeviceGraph captureGraph(Device device, Runnable work) {
+        return CudaGraph.capture(device, work);
+    }
+
     @Override public ElementwiseKernels elementwise() { return elementwise; }
     @Override public ReduceKernels reduce() { return reduce; }
     @Override public LinalgKernels linalg() { return linalg; }

@@ -52,6 +52,7 @@ public final class CudaDevice {
     private final int computeMinor;
     private final int multiprocessors;
     private final ThreadLocal<Boolean> current = ThreadLocal.withInitial(() -> false);
+    private volatile CudaGraph capturing; // the graph being captured on this device's stream, or null
 
     CudaDevice(int index) {
         this.index = index;
@@ -164,6 +165,7 @@ public final class CudaDevice {
 
     /** Waits for all work queued on this device's stream. */
     public void synchronize() {
+        requireNotCapturing("a device synchronisation (cuStreamSynchronize)");
         enter();
         cuStreamSynchronize(stream);
     }
@@ -267,7 +269,7 @@ public final class CudaDevice {
                 case JCUDA_PACKED -> launchPacked(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
                 case JCUDA_PARAMS -> launchWithParams(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
             }
-            if (SYNC_EVERY_LAUNCH) {
+            if (SYNC_EVERY_LAUNCH && capturing == null) {
                 cuStreamSynchronize(stream);
             }
         } catch (jcuda.CudaException e) {
@@ -414,21 +416,27 @@ public final class CudaDevice {
 
     /** Device bytes at {@code dst} = the first {@code bytes} bytes of the primitive array {@code src}. */
     void copyToDevice(CUdeviceptr dst, Object src, long bytes) {
-        staging.upload(dst, src, bytes);
+        copyToDevice(dst, src, 0, bytes);
     }
 
     /** The first {@code bytes} bytes of the primitive array {@code dst} = device bytes at {@code src}. */
     void copyToHost(Object dst, CUdeviceptr src, long bytes) {
-        staging.download(dst, src, bytes);
+        copyToHost(dst, 0, src, bytes);
     }
 
     /** Device bytes at {@code dst} = bytes [srcOffset, srcOffset + bytes) of the primitive array {@code src}. */
     void copyToDevice(CUdeviceptr dst, Object src, long srcOffset, long bytes) {
+        CudaGraph graph = capturing;
+        if (graph != null) {
+            graph.recordUpload(dst, src, srcOffset, bytes); // a constant of the graph (see CudaGraph)
+            return;
+        }
         staging.upload(dst, src, srcOffset, bytes);
     }
 
     /** Bytes [dstOffset, dstOffset + bytes) of the primitive array {@code dst} = device bytes at {@code src}. */
     void copyToHost(Object dst, long dstOffset, CUdeviceptr src, long bytes) {
+        requireNotCapturing("a device-to-host copy of " + bytes + " bytes (a host read of a device value)");
         staging.download(dst, dstOffset, src, bytes);
     }
 
@@ -440,6 +448,34 @@ public final class CudaDevice {
     /** Host↔device copies made so far (each staged through the pinned buffers). */
     public long stagedCopies() {
         return staging.stagedCopies();
+    }
+
+    // -----------------------------------------------------------------------------------------------------------------
+    // graph capture (see CudaGraph)
+
+    void beginCapture(CudaGraph graph) {
+        if (capturing != null) {
+            throw new IllegalStateException("a CUDA graph is already being captured on " + this);
+        }
+        capturing = graph;
+    }
+
+    void endCapture(CudaGraph graph) {
+        if (capturing == graph) {
+            capturing = null;
+        }
+    }
+
+    /** Whether a CUDA graph is being captured on this device's stream. */
+    public boolean isCapturing() {
+        return capturing != null;
+    }
+
+    /** Fails with a {@link ai.fulgur.ops.GraphCaptureException} naming {@code what} while a graph is captured. */
+    void requireNotCapturing(String what) {
+        if (capturing != null) {
+            throw CudaGraph.notCapturable(what);
+        }
     }
 
     @Override

@@ -114,6 +114,19 @@ public final class CudaOptim implements OptimKernels {
         d.launch(MODULE, kernel, grid(d, (n + CHUNK - 1) / CHUNK), THREADS, 0, concat(head, scalars(p)));
     }
 
+    // w, g, m, v (n); step (3) F32 {lr, lr / bc1, √bc2} read by the kernel
+    @Override
+    public void adamUpdateWithStepScalars(Tensor w, Tensor g, Tensor m, Tensor v, AdamParams p, Tensor step) {
+        checkGroup("adamUpdate", w, g, m, v);
+        long n = w.numel();
+        CudaDevice d = CudaTensors.device(w);
+        String kernel = "adam_update_stepped_" + (anyF64(w, g, m, v) ? "f64" : "f32");
+        d.launch(MODULE, kernel, grid(d, (n + CHUNK - 1) / CHUNK), THREADS, 0, CudaTensors.first(w),
+                w.dtype().ordinal(), CudaTensors.first(g), g.dtype().ordinal(), CudaTensors.first(m),
+                m.dtype().ordinal(), CudaTensors.first(v), v.dtype().ordinal(), n, CudaTensors.first(step), p.beta1(),
+                p.beta2(), p.eps(), p.weightDecay(), p.decoupled() ? 1 : 0, p.rescaleGrad(), p.clipGrad());
+    }
+
     /**
      * One Adam/AdamW step on every group {w, g, m, v} in one launch (all on one device, the same {@link AdamParams}),
      * each group exactly as {@link #adamUpdate} would update it. Blocks take chunks of 16384 elements numbered

@@ -40,6 +40,7 @@ final class CudaRandom implements RandomKernels {
         checkOutput("uniform", out);
         long n = out.numel();
         CudaDevice d = CudaTensors.device(out);
+        requireNotCapturing(d, "uniform");
         d.launch(MODULE, "random_uniform", CudaTensors.blocksFor(d, blocks(offset, n), THREADS), THREADS, 0,
                 CudaTensors.first(out), out.dtype().ordinal(), n, seed, offset, low, high);
     }
@@ -50,6 +51,7 @@ final class CudaRandom implements RandomKernels {
         long n = out.numel();
         long pairs = ((offset & 1) + n + 1) >>> 1;
         CudaDevice d = CudaTensors.device(out);
+        requireNotCapturing(d, "normal");
         d.launch(MODULE, "random_normal", CudaTensors.blocksFor(d, pairs, THREADS), THREADS, 0,
                 CudaTensors.first(out), out.dtype().ordinal(), n, seed, offset, mean, std);
     }
@@ -64,6 +66,12 @@ final class CudaRandom implements RandomKernels {
         dropout("dropoutBackward", dx, dy, p, seed, offset); // the same mask and scale: dropout is linear
     }
 
+    /** A graph would replay the Philox offset of its capture: the same "random" numbers every step. */
+    private static void requireNotCapturing(CudaDevice d, String op) {
+        d.requireNotCapturing(op + " (random numbers: its Philox seed and offset would be baked into the graph, the "
+                + "same mask at every replay; train with dropout 0 to use CUDA graphs)");
+    }
+
     // out (n), in (n): same dtype, contiguous
     private static void dropout(String op, Tensor out, Tensor in, double p, long seed, long offset) {
         checkOutput(op, out);
@@ -73,6 +81,7 @@ final class CudaRandom implements RandomKernels {
         }
         long n = out.numel();
         CudaDevice d = CudaTensors.device(out);
+        requireNotCapturing(d, op);
         d.launch(MODULE, "dropout_" + suffix(op, out.dtype()), CudaTensors.blocksFor(d, blocks(offset, n), THREADS),
                 THREADS, 0, CudaTensors.first(out), CudaTensors.first(in), n, seed, offset, (float) p, 1 / (1 - p));
     }

@@ -152,7 +152,7 @@ final class PinnedStaging implements AutoCloseable {
     }
 
     /** The Java array as a segment, checked to hold {@code bytes}. */
-    private static MemorySegment heap(Object array, long bytes) {
+    static MemorySegment heap(Object array, long bytes) {
         MemorySegment s = switch (array) {
             case float[] a -> MemorySegment.ofArray(a);
             case double[] a -> MemorySegment.ofArray(a);

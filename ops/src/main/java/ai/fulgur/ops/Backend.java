@@ -77,4 +77,13 @@ public interface Backend {
     default Communicator communicator(Device device, int rank, int size, Rendezvous rendezvous) {
         throw new UnsupportedOperationException("the " + kind() + " backend has no collective operations");
     }
+
+    /**
+     * Records {@code work} (which must only queue device work: no host reads, no syncs) on {@code device} into a
+     * {@link DeviceGraph} without running it. A backend without graphs says so; see {@link DeviceGraph}.
+     */
+    default DeviceGraph captureGraph(Device device, Runnable work) {
+        throw new UnsupportedOperationException("the " + kind() + " backend cannot capture device graphs (CUDA "
+                + "graphs need a CUDA device); run eagerly");
+    }
 }

@@ -84,6 +84,89 @@ public final class TrainingBenchSupport {
         row.put("driver_allocations", statistic(opsDevice, "driverAllocations"));
     }
 
+    /**
+     * {@link #timeSteps} with CUDA graph replay: {@code warmup} eager steps, then one step captured (forward, loss,
+     * backward, AdamW reading its step scalars from the device), then {@code steps} timed replays, each preceded by
+     * the copy of its AdamW scalars into the graph's input array, as the training loop does. Adds capture_ms and
+     * the graph pool's bytes.
+     */
+    public static void timeGraphSteps(Trainer trainer, Model m, Device device, NDArray inputs, NDArray labels,
+            Precision precision, ai.fulgur.training.optim.ResumableAdamW adam, int warmup, int steps,
+            double flopsPerToken, double peakTflops, ai.fulgur.ops.Device opsDevice, Map<String, Object> row)
+            throws ReflectiveOperationException {
+        resetPeak(opsDevice);
+        float first = Float.NaN;
+        for (int s = 0; s < Math.max(1, warmup); s++) {
+            float l = step(trainer, m, device, inputs, labels, precision, true);
+            if (s == 0) {
+                first = l;
+            }
+        }
+        try (NDManager keep = m.getNDManager().newSubManager(device)) {
+            NDArray scalars = keep.zeros(new ai.djl.ndarray.types.Shape(3), ai.djl.ndarray.types.DataType.FLOAT32);
+            adam.readStepScalarsFrom(scalars);
+            NDArray[] loss = new NDArray[1];
+            int t = adam.step() + 1;
+            long c0 = System.nanoTime();
+            try (ai.fulgur.ops.DeviceGraph graph = ai.fulgur.ops.Backends.of(opsDevice).captureGraph(opsDevice,
+                    () -> {
+                        try (NDManager scope = m.getNDManager().newSubManager(device)) {
+                            NDArray x = inputs.duplicate();
+                            x.attach(scope);
+                            NDArray y = labels.duplicate();
+                            y.attach(scope);
+                            NDArray l;
+                            try (GradientCollector gc = trainer.newGradientCollector()) {
+                                try (Autocast.Scope s = precision.autocast()) {
+                                    NDList predictions = trainer.forward(new NDList(x), new NDList(y));
+                                    l = trainer.getLoss().evaluate(new NDList(y), predictions);
+                                }
+                                gc.backward(l);
+                            }
+                            trainer.step();
+                            loss[0] = l.duplicate();
+                            loss[0].attach(keep);
+                        }
+                    })) {
+                double captureMs = (System.nanoTime() - c0) * 1e-6;
+                replay(graph, adam, scalars, keep, t++); // the captured step itself, then one more untimed
+                replay(graph, adam, scalars, keep, t++);
+                loss[0].getFloat();
+                long t0 = System.nanoTime();
+                for (int s = 0; s < steps; s++) {
+                    replay(graph, adam, scalars, keep, t++);
+                }
+                float last = loss[0].getFloat();
+                double seconds = (System.nanoTime() - t0) * 1e-9;
+                double tokensPerSecond = (double) inputs.size() * steps / seconds;
+                row.put("cuda_graph", "true");
+                row.put("warmup", warmup);
+                row.put("steps", steps);
+                row.put("first_loss", first);
+                row.put("last_loss", last);
+                row.put("capture_ms", captureMs);
+                row.put("step_ms", seconds * 1e3 / steps);
+                row.put("tokens_per_s", tokensPerSecond);
+                row.put("flops_per_token", flopsPerToken);
+                row.put("tflops", flopsPerToken * tokensPerSecond / 1e12);
+                row.put("mfu", flopsPerToken * tokensPerSecond / (peakTflops * 1e12));
+                row.put("graph_pool_bytes", graph.poolBytes());
+                row.put("peak_bytes", peakBytes(opsDevice));
+                row.put("driver_allocations", statistic(opsDevice, "driverAllocations"));
+            } finally {
+                adam.readStepScalarsFrom(null);
+            }
+        }
+    }
+
+    private static void replay(ai.fulgur.ops.DeviceGraph graph, ai.fulgur.training.optim.ResumableAdamW adam,
+            NDArray scalars, NDManager manager, int t) {
+        try (NDManager scope = manager.newSubManager()) {
+            scope.create(adam.stepScalars(t)).copyTo(scalars);
+        }
+        graph.replay();
+    }
+
     /** One step with a sync (a scalar read) after forward, backward and the optimizer: ms of each. */
     public static Map<String, Object> phases(Trainer trainer, Model m, Device device, NDArray inputs,
             NDArray labels, Precision precision) {

@@ -19,6 +19,26 @@ public final class Optim {
         Backends.of(w).optim().adamUpdate(w, g.contiguous(), m, v, p);
     }
 
+    /**
+     * One Adam/AdamW step whose lr, step size (lr / bc1) and √bc2 are read from {@code step} (F32, 3 elements, on w's
+     * device) when the kernel runs; see {@link OptimKernels#adamUpdateWithStepScalars}.
+     */
+    public static void adamUpdate(Tensor w, Tensor g, Tensor m, Tensor v, AdamParams p, Tensor step) {
+        for (var named : new Object[][] {{"g", g}, {"m", m}, {"v", v}, {"step", step}}) {
+            Tensor t = (Tensor) named[1];
+            if (t != step) {
+                Checks.sameShape("adamUpdate", "w", w, (String) named[0], t);
+            }
+            Checks.sameDevice("adamUpdate", "w", w, (String) named[0], t);
+        }
+        if (step.dtype() != ai.fulgur.ops.DType.F32 || step.numel() != 3 || !step.isContiguous()) {
+            throw new IllegalArgumentException("adamUpdate: step scalars must be a contiguous F32 tensor of 3 elements "
+                    + "{lr, lr/bc1, sqrt(bc2)}, got " + Checks.describe("step", step));
+        }
+        requireContiguous("adamUpdate", w, m, v);
+        Backends.of(w).optim().adamUpdateWithStepScalars(w, g.contiguous(), m, v, p, step);
+    }
+
     /** One SGD (with optional momentum) step, in place on w and state. */
     public static void sgdUpdate(Tensor w, Tensor g, Tensor state, double lr, double weightDecay, double momentum,
             double rescaleGrad, double clipGrad) {

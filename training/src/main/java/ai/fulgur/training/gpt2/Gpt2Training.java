@@ -113,6 +113,15 @@ public final class Gpt2Training {
     public static TrainingLoop.Result train(Gpt2Model model, TokenSource train, TokenSource validation, Config c,
             Path checkpointDir, TrainingLoop.WeightsWriter extraFiles, TrainingState resume, int untilStep,
             TrainingLoop.Listener listener, Device device, BatchSplit split) {
+        return train(model, train, validation, c, checkpointDir, extraFiles, resume, untilStep, listener, device, split,
+                null);
+    }
+
+    /** As above, replaying the step as a CUDA graph when {@code cudaGraph} is not null (see TrainingLoop). */
+    public static TrainingLoop.Result train(Gpt2Model model, TokenSource train, TokenSource validation, Config c,
+            Path checkpointDir, TrainingLoop.WeightsWriter extraFiles, TrainingState resume, int untilStep,
+            TrainingLoop.Listener listener, Device device, BatchSplit split,
+            TrainingLoop.CudaGraphOptions cudaGraph) {
         int positions = model.getConfig().nPositions();
         if (c.blockSize() > positions) {
             throw new IllegalArgumentException("block size " + c.blockSize() + " exceeds the model's n_positions "
@@ -143,6 +152,7 @@ public final class Gpt2Training {
             loop.dataParallel(split.dataParallel());
         }
         loop.accumulate(split.microBatches());
+        loop.cudaGraph(cudaGraph);
         return loop.run(resume, untilStep);
     }
 

@@ -24,6 +24,7 @@ import ai.fulgur.training.precision.Precision;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -62,6 +63,31 @@ public final class TrainingLoop {
 
         /** After each checkpoint. */
         default void onCheckpoint(int step, Path dir) {
+        }
+
+        /** What the CUDA graph option did: the step it captured, or why the run goes on eagerly. */
+        default void onCudaGraph(String message) {
+        }
+    }
+
+    /**
+     * Training by CUDA graph replay: {@code eagerSteps} steps run eagerly (they create the optimizer state and
+     * gradients, tune cuBLASLt's GEMMs and let the JIT compile), the next one is captured whole (forward, loss,
+     * backward, clipping, AdamW) and every later step copies its batch into the graph's input arrays and replays it.
+     * Losses stay on the device and are read in groups of {@code readLossEvery} steps (and before every evaluation,
+     * checkpoint and the end), so the host does not wait for the device each step; the listener hears of each step
+     * when its group is read.
+     */
+    public record CudaGraphOptions(int eagerSteps, int readLossEvery) {
+        /** Checks both values. */
+        public CudaGraphOptions {
+            if (eagerSteps < 1) {
+                throw new IllegalArgumentException("CUDA graph capture needs at least 1 eager step before it (it "
+                        + "creates the optimizer state and tunes the GEMMs), got eagerSteps " + eagerSteps);
+            }
+            if (readLossEvery < 1) {
+                throw new IllegalArgumentException("readLossEvery must be >= 1 step, got " + readLossEvery);
+            }
         }
     }
 
@@ -123,6 +149,7 @@ public final class TrainingLoop {
     private final Device device;
     private DataParallel dataParallel;
     private int microBatches = 1;
+    private CudaGraphOptions cudaGraph;
 
     /**
      * A run of {@code model} (its block initialised) minimising {@code loss} on {@code train}.
@@ -181,6 +208,36 @@ public final class TrainingLoop {
         return this;
     }
 
+    /**
+     * Captures the training step into a CUDA graph and replays it (see {@link CudaGraphOptions}); null turns it off.
+     * Where a graph cannot be used (a CPU device, data parallelism, FP16 loss scaling whose skip decision is a host
+     * read, a step that reads the host or draws random numbers such as dropout) the run says why through
+     * {@link Listener#onCudaGraph} and trains eagerly. Returns this loop.
+     */
+    public TrainingLoop cudaGraph(CudaGraphOptions options) {
+        this.cudaGraph = options;
+        return this;
+    }
+
+    /** Why this run cannot use a CUDA graph, or null when it can (as far as can be told before capture). */
+    String cudaGraphObstacle() {
+        if (!device.isGpu()) {
+            return "CUDA graphs need a GPU; " + device + " trains eagerly";
+        }
+        if (!(model.getNDManager().getEngine() instanceof FulgurEngine)) {
+            return "CUDA graphs need the Fulgur engine, not " + model.getNDManager().getEngine().getEngineName();
+        }
+        if (dataParallel != null) {
+            return "CUDA graphs are not used with data parallelism (the NCCL all-reduce and the rank's loss average "
+                    + "run eagerly)";
+        }
+        if (options.precision().needsLossScaling()) {
+            return "CUDA graphs are not used in fp16: the loss scaler decides on the host whether to skip a step; "
+                    + "use bf16 or fp32";
+        }
+        return null;
+    }
+
     /** Runs from step 0. */
     public Result run() {
         return run(null);
@@ -232,78 +289,124 @@ public final class TrainingLoop {
             LossScaler scaler = precision.needsLossScaling() ? new LossScaler() : null;
             long tokens = 0;
             long started = System.nanoTime();
-            for (int step = start; step < untilStep; step++) {
-                double stepLoss;
-                try (NDManager scope = model.getNDManager().newSubManager(device)) {
+            boolean graphs = cudaGraph != null;
+            if (graphs) {
+                String obstacle = cudaGraphObstacle();
+                if (obstacle != null) {
+                    listener.onCudaGraph(obstacle);
+                    graphs = false;
+                }
+            }
+            CapturedStep captured = null;
+            List<PendingLoss> pending = new ArrayList<>();
+            try (NDManager lossScope = model.getNDManager().newSubManager(device)) {
+                for (int step = start; step < untilStep; step++) {
+                    int done = step + 1;
                     long first = (long) step * options.batchSize();
                     if (dataParallel != null) {
                         first = dataParallel.localFirst(first, options.batchSize());
                     }
-                    NDArray summed = null;
-                    try (GradientCollector gc = trainer.newGradientCollector()) {
-                        for (int m = 0; m < microBatches; m++) {
+                    if (graphs && step >= start + cudaGraph.eagerSteps()) {
+                        try (NDManager scope = model.getNDManager().newSubManager(device)) {
+                            NDList[][] batches = new NDList[microBatches][];
+                            for (int m = 0; m < microBatches; m++) {
+                                batches[m] = batch(train, scope, first + (long) m * micro, micro);
+                            }
+                            if (captured == null) {
+                                try {
+                                    captured = CapturedStep.capture(model, device, adam, batches,
+                                            (statics, keep) -> graphedStep(trainer, statics, keep));
+                                    listener.onCudaGraph("captured training step " + done + " into a CUDA graph; "
+                                            + "replaying it from here on");
+                                } catch (IllegalStateException | UnsupportedOperationException e) {
+                                    listener.onCudaGraph("CUDA graph capture failed, training on eagerly: "
+                                            + e.getMessage());
+                                    graphs = false;
+                                }
+                            }
+                            if (captured != null) {
+                                for (NDList[] b : batches) {
+                                    tokens += b[0].head().size();
+                                }
+                                captured.replay(batches, done);
+                                adam.advanceTo(done);
+                                pending.add(new PendingLoss(done, captured.lossCopy(lossScope), tokens,
+                                        (System.nanoTime() - started) * 1e-9));
+                            }
+                        }
+                        if (captured != null) {
+                            boolean last = done == untilStep;
+                            boolean evalNow = eval != null && options.evalBatches() > 0
+                                    && (last || options.evalEvery() > 0 && done % options.evalEvery() == 0);
+                            boolean checkpointNow = writesCheckpoints && (last || options.checkpointEvery() > 0
+                                    && done % options.checkpointEvery() == 0);
+                            if (last || evalNow || checkpointNow || pending.size() >= cudaGraph.readLossEvery()) {
+                                reportPending(pending, curve);
+                            }
+                            afterStep(trainer, adam, done, last, writesCheckpoints, curve);
+                            continue;
+                        }
+                    }
+                    double stepLoss;
+                    try (NDManager scope = model.getNDManager().newSubManager(device)) {
+                        NDArray summed = null;
+                        try (GradientCollector gc = trainer.newGradientCollector()) {
+                            for (int m = 0; m < microBatches; m++) {
+                                if (buckets != null) {
+                                    // only the last micro-batch's backward reduces; the others just accumulate
+                                    buckets.reduceDuringBackward(m == microBatches - 1);
+                                }
+                                NDList[] batch = batch(train, scope, first + (long) m * micro, micro);
+                                tokens += batch[0].head().size() * ranks;
+                                NDArray l;
+                                // forward under autocast, backward outside it (the casts recorded their backward)
+                                try (Autocast.Scope s = precision.autocast()) {
+                                    NDList predictions = trainer.forward(batch[0], batch[1]);
+                                    l = trainer.getLoss().evaluate(batch[1], predictions);
+                                }
+                                if (microBatches > 1) {
+                                    l = l.div(microBatches);
+                                }
+                                gc.backward(scaler == null ? l : scaler.scaleLoss(l));
+                                // the step's loss stays on the device until it is read once below
+                                NDArray value = l.stopGradient();
+                                summed = summed == null ? value : summed.add(value);
+                            }
+                            // one process: the loss is read after the optimizer is queued, the step's only host sync
+                            stepLoss = dataParallel == null ? Double.NaN : dataParallel.average(summed);
+                        }
+                        if (dataParallel != null) {
+                            // before unscaling: an overflow on any rank reaches every rank, so all skip together
                             if (buckets != null) {
-                                // only the last micro-batch's backward reduces; the others just accumulate
-                                buckets.reduceDuringBackward(m == microBatches - 1);
+                                buckets.awaitMean();
+                            } else {
+                                dataParallel.averageGradients(model.getBlock());
                             }
-                            NDList[] batch = batch(train, scope, first + (long) m * micro, micro);
-                            tokens += batch[0].head().size() * ranks;
-                            NDArray l;
-                            // forward under autocast, backward outside it (the casts recorded their backward)
-                            try (Autocast.Scope s = precision.autocast()) {
-                                NDList predictions = trainer.forward(batch[0], batch[1]);
-                                l = trainer.getLoss().evaluate(batch[1], predictions);
-                            }
-                            if (microBatches > 1) {
-                                l = l.div(microBatches);
-                            }
-                            gc.backward(scaler == null ? l : scaler.scaleLoss(l));
-                            // the step's loss stays on the device until it is read once below
-                            NDArray value = l.stopGradient();
-                            summed = summed == null ? value : summed.add(value);
                         }
-                        // one process: the loss is read after the optimizer is queued, the step's only host sync
-                        stepLoss = dataParallel == null ? Double.NaN : dataParallel.average(summed);
-                    }
-                    if (dataParallel != null) {
-                        // before unscaling: an overflow on any rank reaches every rank, so all skip together
-                        if (buckets != null) {
-                            buckets.awaitMean();
+                        if (scaler != null) {
+                            boolean good = scaler.unscaleAndClip(model.getBlock(), options.maxGradNorm());
+                            if (good) {
+                                trainer.step();
+                            }
+                            listener.onLossScale(step + 1, scaler.scale(), !good, scaler.skippedSteps());
                         } else {
-                            dataParallel.averageGradients(model.getBlock());
-                        }
-                    }
-                    if (scaler != null) {
-                        boolean good = scaler.unscaleAndClip(model.getBlock(), options.maxGradNorm());
-                        if (good) {
+                            if (options.maxGradNorm() > 0) {
+                                // on the device, as the captured step clips: no host round trip, the same bits
+                                GradientClipping.clipByGlobalNorm(model.getBlock(), options.maxGradNorm(), scope);
+                            }
                             trainer.step();
                         }
-                        listener.onLossScale(step + 1, scaler.scale(), !good, scaler.skippedSteps());
-                    } else {
-                        if (options.maxGradNorm() > 0) {
-                            // the norm stays on the device (no host sync inside the step)
-                            GradientClipping.clipByGlobalNorm(model.getBlock(), options.maxGradNorm(), scope);
+                        if (dataParallel == null) {
+                            stepLoss = summed.getFloat();
                         }
-                        trainer.step();
                     }
-                    if (dataParallel == null) {
-                        stepLoss = summed.getFloat();
-                    }
+                    curve.addTrain(done, stepLoss);
+                    listener.onStep(done, options.steps(), stepLoss, tokens, (System.nanoTime() - started) * 1e-9);
+                    afterStep(trainer, adam, done, done == untilStep, writesCheckpoints, curve);
                 }
-                int done = step + 1;
-                curve.addTrain(done, stepLoss);
-                listener.onStep(done, options.steps(), stepLoss, tokens, (System.nanoTime() - started) * 1e-9);
-                boolean last = done == untilStep;
-                if (eval != null && options.evalBatches() > 0
-                        && (last || options.evalEvery() > 0 && done % options.evalEvery() == 0)) {
-                    double e = evaluate(trainer);
-                    curve.addEval(done, e);
-                    listener.onEval(done, e);
-                }
-                if (writesCheckpoints && (last || options.checkpointEvery() > 0
-                        && done % options.checkpointEvery() == 0)) {
-                    checkpoint(adam, done, curve);
-                    listener.onCheckpoint(done, checkpointDir);
+            } finally {
+                if (captured != null) {
+                    captured.close();
                 }
             }
         }
@@ -320,6 +423,71 @@ public final class TrainingLoop {
         }
         dataParallel.broadcastParameters(model.getBlock());
         return dataParallel.overlaps() && dataParallel.size() > 1 ? dataParallel.overlap(model.getBlock()) : null;
+    }
+
+    /** Evaluates and checkpoints after step {@code done} when the options say so. */
+    private void afterStep(Trainer trainer, ResumableAdamW adam, int done, boolean last, boolean writesCheckpoints,
+            LossCurve curve) {
+        if (eval != null && options.evalBatches() > 0
+                && (last || options.evalEvery() > 0 && done % options.evalEvery() == 0)) {
+            double e = evaluate(trainer);
+            curve.addEval(done, e);
+            listener.onEval(done, e);
+        }
+        if (writesCheckpoints && (last || options.checkpointEvery() > 0 && done % options.checkpointEvery() == 0)) {
+            checkpoint(adam, done, curve);
+            listener.onCheckpoint(done, checkpointDir);
+        }
+    }
+
+    /** A replayed step's loss, still on the device, with what the listener is told when it is read. */
+    private record PendingLoss(int step, NDArray loss, long tokens, double seconds) {
+    }
+
+    /** Reads the pending losses (the first read waits for the device), adds them to the curve and reports them. */
+    private void reportPending(List<PendingLoss> pending, LossCurve curve) {
+        for (PendingLoss p : pending) {
+            double l = p.loss().getFloat();
+            p.loss().close();
+            curve.addTrain(p.step(), l);
+            listener.onStep(p.step(), options.steps(), l, p.tokens(), p.seconds());
+        }
+        pending.clear();
+    }
+
+    /**
+     * The step as a CUDA graph records it: forward and backward of each micro-batch, clipping on the device, the
+     * optimizer; no host reads. Returns the step's summed loss (scaled 1/count per micro-batch as in the eager step).
+     */
+    private NDArray graphedStep(Trainer trainer, NDList[][] batches, NDManager keep) {
+        NDManager scope = model.getNDManager().newSubManager(device);
+        try {
+            NDArray summed = null;
+            try (GradientCollector gc = trainer.newGradientCollector()) {
+                for (NDList[] batch : batches) {
+                    NDArray l;
+                    try (Autocast.Scope s = options.precision().autocast()) {
+                        NDList predictions = trainer.forward(batch[0], batch[1]);
+                        l = trainer.getLoss().evaluate(batch[1], predictions);
+                    }
+                    if (batches.length > 1) {
+                        l = l.div(batches.length);
+                    }
+                    gc.backward(l);
+                    NDArray value = l.stopGradient();
+                    summed = summed == null ? value : summed.add(value);
+                }
+            }
+            if (options.maxGradNorm() > 0) {
+                GradientClipping.clipByGlobalNorm(model.getBlock(), options.maxGradNorm(), scope);
+            }
+            trainer.step();
+            NDArray out = summed.duplicate(); // the scope frees summed; this copy lives in keep
+            out.attach(keep);
+            return out;
+        } finally {
+            scope.close();
+        }
     }
 
     /** The mean loss over the first {@code evalBatches} batches of the evaluation set, without dropout. */

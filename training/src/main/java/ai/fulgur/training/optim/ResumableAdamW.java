@@ -9,7 +9,12 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.optimizer.Optimizer;
 import ai.djl.training.tracker.ParameterTracker;
 import ai.djl.training.tracker.Tracker;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.util.Pair;
+import ai.fulgur.autograd.Variable;
+import ai.fulgur.autograd.djl.FulgurNDArray;
+import ai.fulgur.ops.optim.AdamParams;
+import ai.fulgur.ops.optim.Optim;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -42,6 +47,8 @@ public class ResumableAdamW extends Optimizer {
     private final Map<String, Map<Device, NDArray>> means = new ConcurrentHashMap<>();
     private final Map<String, Map<Device, NDArray>> variances = new ConcurrentHashMap<>();
     private volatile int step;
+    /** F32 {lr, lr / bc1, √bc2} on the device, read by the update kernels (graph replay); null: launch arguments. */
+    private volatile NDArray stepScalars;
 
     /** Builds the optimizer; see {@link Builder}. */
     protected ResumableAdamW(Builder builder) {
@@ -71,11 +78,73 @@ public class ResumableAdamW extends Optimizer {
         if (!Float.isFinite(lr) || !Float.isFinite(biasCorrectedLr)) {
             throw new IllegalStateException("learning rate at update " + t + " is " + lr + "; expected a finite value");
         }
-        NDList inputs = new NDList(weight, grad,
-                withDefaultState(means, parameterId, weight.getDevice(), k -> weight.zerosLike()),
-                withDefaultState(variances, parameterId, weight.getDevice(), k -> weight.zerosLike()));
-        weight.getNDArrayInternal().adamUpdate(inputs, new NDList(weight), lr, biasCorrectedLr, decay, rescaleGrad,
-                clipGrad, beta1, beta2, epsilon, true, true);
+        NDArray m = withDefaultState(means, parameterId, weight.getDevice(), k -> weight.zerosLike());
+        NDArray v = withDefaultState(variances, parameterId, weight.getDevice(), k -> weight.zerosLike());
+        NDArray scalars = stepScalars;
+        if (scalars != null) {
+            updateFromStepScalars(weight, grad, m, v, scalars, decay);
+            return;
+        }
+        weight.getNDArrayInternal().adamUpdate(new NDList(weight, grad, m, v), new NDList(weight), lr,
+                biasCorrectedLr, decay, rescaleGrad, clipGrad, beta1, beta2, epsilon, true, true);
+    }
+
+    /**
+     * The same update with lr, the bias-corrected step size and √bc2 read by the kernel from {@code scalars}: the
+     * values as {@link #update} passes them to DJL's adamUpdate (bc1 = lr / lrBiasCorrection, bc2 = 1), so both give
+     * the same bits.
+     */
+    private void updateFromStepScalars(NDArray weight, NDArray grad, NDArray m, NDArray v, NDArray scalars,
+            float decay) {
+        Variable w = FulgurNDArray.variableOf(weight, "adamUpdate");
+        Variable mv = FulgurNDArray.variableOf(m, "adamUpdate");
+        Variable vv = FulgurNDArray.variableOf(v, "adamUpdate");
+        AdamParams p = new AdamParams(0, beta1, beta2, epsilon, decay, true, 1, 1, rescaleGrad, clipGrad);
+        Optim.adamUpdate(w.data(), FulgurNDArray.variableOf(grad, "adamUpdate").data(), mv.data(), vv.data(), p,
+                FulgurNDArray.variableOf(scalars, "adamUpdate").data());
+        w.bumpVersion();
+        mv.bumpVersion();
+        vv.bumpVersion();
+        w.zeroGrad();
+    }
+
+    /**
+     * From now on (null: no longer) the update kernels read lr, lr / bc1 and √bc2 from {@code scalars} (a Fulgur F32
+     * array of 3 elements on the parameters' device) instead of taking them as launch arguments, so that a captured
+     * step replays with each step's values: write {@link #stepScalars(int)} into it before every replay.
+     */
+    public void readStepScalarsFrom(NDArray scalars) {
+        if (scalars != null && (scalars.size() != 3 || scalars.getDataType() != DataType.FLOAT32)) {
+            throw new IllegalArgumentException("step scalars must be a FLOAT32 array of 3 elements {lr, lr/bc1, "
+                    + "sqrt(bc2)}, got " + scalars.getDataType() + " " + scalars.getShape());
+        }
+        this.stepScalars = scalars;
+    }
+
+    /**
+     * {lr, lr / bc1, √bc2} of update {@code t} (1-based) as {@link #update} computes them (with the schedule's
+     * value for a parameter named ""; schedules here depend on t only), folded the way DJL's adamUpdate folds them.
+     */
+    public float[] stepScalars(int t) {
+        if (t < 1) {
+            throw new IllegalArgumentException("update count must be >= 1, got " + t);
+        }
+        double coef1 = 1.0 - Math.pow(beta1, t);
+        double coef2 = 1.0 - Math.pow(beta2, t);
+        float lr = learningRate.getNewValue("", t);
+        float biasCorrectedLr = (float) (lr * Math.sqrt(coef2) / coef1);
+        if (!Float.isFinite(lr) || !Float.isFinite(biasCorrectedLr)) {
+            throw new IllegalStateException("learning rate at update " + t + " is " + lr + "; expected a finite value");
+        }
+        return new float[] {lr, biasCorrectedLr, 1f};
+    }
+
+    /**
+     * Sets the completed-update count to {@code t} after steps that ran as graph replays (the Java update did not
+     * run, so it did not count them); checkpoints export it.
+     */
+    public void advanceTo(int t) {
+        step = Math.max(step, t);
     }
 
     /** Excludes these parameters of {@code block} from weight decay: those whose name ends with one of the suffixes. */

@@ -4,6 +4,7 @@ import static ai.fulgur.training.TrainingBenchSupport.json;
 import static ai.fulgur.training.TrainingBenchSupport.parse;
 import static ai.fulgur.training.TrainingBenchSupport.peakBytes;
 import static ai.fulgur.training.TrainingBenchSupport.phases;
+import static ai.fulgur.training.TrainingBenchSupport.timeGraphSteps;
 import static ai.fulgur.training.TrainingBenchSupport.timeSteps;
 
 import ai.djl.Device;
@@ -36,6 +37,7 @@ import java.util.Random;
  * <pre>
  * java ... ai.fulgur.training.gpt2.Gpt2TrainingBench --seq 1024 --batch 8 --precision bf16 [--steps 10 --warmup 3]
  *     [--peak-tflops 989] [--card NAME] [--phases] [--positions N] [--preset 124m] [--device gpu|cpu]
+ *     [--cuda-graph] (capture one step after the warm-up and time its replays)
  *     (-Dfulgur.attention=composed: the naive attention)
  * </pre>
  */
@@ -54,6 +56,7 @@ public final class Gpt2TrainingBench {
         double peakTflops = Double.parseDouble(a.getOrDefault("peak-tflops", "989"));
         String card = a.getOrDefault("card", "unknown");
         boolean phases = a.containsKey("phases");
+        boolean cudaGraph = a.containsKey("cuda-graph");
         String attention = "composed".equals(System.getProperty("fulgur.attention")) ? "composed" : "flash";
 
         String preset = a.getOrDefault("preset", "124m");
@@ -96,8 +99,13 @@ public final class Gpt2TrainingBench {
                 NDManager data = m.getNDManager().newSubManager(device);
                 NDArray inputs = data.create(x, new Shape(batch, seq));
                 NDArray labels = data.create(y, new Shape(batch, seq));
-                timeSteps(trainer, m, device, inputs, labels, precision, warmup, steps, flopsPerToken, peakTflops,
-                        opsDevice, row);
+                if (cudaGraph) {
+                    timeGraphSteps(trainer, m, device, inputs, labels, precision, adam, warmup, steps,
+                            flopsPerToken, peakTflops, opsDevice, row);
+                } else {
+                    timeSteps(trainer, m, device, inputs, labels, precision, warmup, steps, flopsPerToken,
+                            peakTflops, opsDevice, row);
+                }
                 if (phases) {
                     row.putAll(phases(trainer, m, device, inputs, labels, precision));
                 }

@@ -1,5 +1,6 @@
 package ai.fulgur.training.optim;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -87,6 +88,19 @@ class GradientClippingTest {
         double norm = norm(gradients(0.01));
         assertTrue(norm < 1, "the case does not clip: norm " + norm);
         clipsAsTheFormula(Device.cpu(), 0.01, 1.0);
+    }
+
+    @Test
+    void withinTheNormTheGradientsKeepTheirBits() {
+        // the factor min(1, ·) is exactly 1 there: a captured or eager step that does not clip changes nothing
+        float[][] g = gradients(0.01);
+        try (NDManager m = NDManager.newBaseManager(Device.cpu(), "Fulgur")) {
+            List<NDArray> arrays = upload(m, g);
+            GradientClipping.clipByGlobalNorm(arrays, 100, m);
+            for (int t = 0; t < g.length; t++) {
+                assertArrayEquals(g[t], arrays.get(t).toFloatArray(), "tensor " + t);
+            }
+        }
     }
 
     @Test

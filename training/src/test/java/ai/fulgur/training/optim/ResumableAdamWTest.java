@@ -143,4 +143,37 @@ class ResumableAdamWTest {
         }
         return d;
     }
+
+    /**
+     * Reading lr and the bias correction from a device array (as a CUDA graph replay does) gives the bits of the
+     * launch-argument path, with a schedule whose lr changes every update.
+     */
+    @Test
+    void stepScalarsFromAnArrayGiveTheSameUpdates() {
+        try (NDManager m = NDManager.newBaseManager("Fulgur")) {
+            Tracker schedule = Tracker.cosine().setBaseValue(LR).optFinalValue(LR / 10).setMaxUpdates(5).build();
+            ai.djl.engine.Engine.getEngine("Fulgur").setRandomSeed(3);
+            Block plainBlock = linear(m);
+            ai.djl.engine.Engine.getEngine("Fulgur").setRandomSeed(3);
+            Block scalarBlock = linear(m);
+            ResumableAdamW plain = builder().optLearningRateTracker(schedule).build();
+            ResumableAdamW fromArray = builder().optLearningRateTracker(schedule).build();
+            NDArray scalars = m.zeros(new Shape(3), DataType.FLOAT32);
+            fromArray.readStepScalarsFrom(scalars);
+            for (int t = 1; t <= 4; t++) {
+                run(plain, plainBlock, m, t, t + 1);
+                m.create(fromArray.stepScalars(t)).copyTo(scalars);
+                run(fromArray, scalarBlock, m, t, t + 1);
+            }
+            for (int i = 0; i < 2; i++) {
+                assertArrayEquals(plainBlock.getParameters().get(i).getValue().getArray().toFloatArray(),
+                        scalarBlock.getParameters().get(i).getValue().getArray().toFloatArray(),
+                        "parameter " + i + " after 4 updates");
+            }
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> fromArray.readStepScalarsFrom(m.zeros(new Shape(2), DataType.FLOAT32)));
+            assertEquals(true, e.getMessage().contains("(2)"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> fromArray.stepScalars(0));
+        }
+    }
 }
