@@ -49,6 +49,13 @@ final class CudaAttention implements AttentionKernels {
     }
 
     // o (B, Nq, Hq, D), lse F32 (B, Hq, Nq); q (B, Nq, Hq, D); k, v (B, Nk, Hkv, D)
+    /** BF16/F16 inputs with a head dim the mma.sync family was built for ({@link FlashKernels#HEAD_DIMS}). */
+    @Override
+    public boolean supports(DType dtype, int headDim, ai.fulgur.ops.Device device) {
+        return (dtype == DType.BF16 || dtype == DType.F16)
+                && FlashKernels.select(headDim, CudaBackend.device(device).computeCapability()) != null;
+    }
+
     @Override
     public void flashForward(Tensor o, Tensor lse, Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
         FlashKernels kernels = kernels("flashForward", q, spec);

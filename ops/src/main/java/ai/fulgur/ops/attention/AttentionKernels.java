@@ -1,5 +1,7 @@
 package ai.fulgur.ops.attention;
 
+import ai.fulgur.ops.DType;
+import ai.fulgur.ops.Device;
 import ai.fulgur.ops.Tensor;
 
 /**
@@ -23,4 +25,13 @@ public interface AttentionKernels {
      */
     void flashBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o,
             Tensor lse, AttentionSpec spec);
+
+    /**
+     * Whether these kernels take inputs of {@code dtype} with head dim {@code headDim} on {@code device}. Where they
+     * do not, callers compose attention from standard ops instead, as PyTorch's scaled_dot_product_attention falls
+     * back to its math backend. The CPU kernels take any head dim.
+     */
+    default boolean supports(DType dtype, int headDim, Device device) {
+        return true;
+    }
 }

@@ -16,6 +16,7 @@ import ai.fulgur.autograd.djl.FulgurEngine;
 import ai.fulgur.autograd.djl.FulgurNDArray;
 import ai.fulgur.autograd.functions.BlockSparseAttention;
 import ai.fulgur.autograd.functions.FlashAttention;
+import ai.fulgur.ops.Backends;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.attention.AttentionSpec;
 import ai.fulgur.ops.attention.BlockSparseLayout;
@@ -120,17 +121,24 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
 
     /**
      * Whether attention over {@code q} runs Fulgur's FlashAttention kernels: on the Fulgur engine, on the CPU in F32,
-     * BF16 or F16, on a GPU in BF16 or F16 (the CUDA kernels' tensor-core types). Elsewhere — other engines, F64, F32
-     * on a GPU — attention is composed from standard ops, exact in the input's precision but materialising the
-     * N × N scores. {@code -Dfulgur.attention=composed} forces the composed path everywhere: a diagnostic switch
+     * BF16 or F16, on a GPU in BF16 or F16 with a head dim the CUDA kernels were built for (64 and 128; see
+     * {@link ai.fulgur.ops.attention.AttentionKernels#supports}). Elsewhere — other engines, F64, F32 on a GPU, other
+     * head dims on a GPU — attention is composed from standard ops, exact in the input's precision but materialising
+     * the N × N scores. {@code -Dfulgur.attention=composed} forces the composed path everywhere: a diagnostic switch
      * for comparing memory and speed against the naive attention, not a setting for training.
      */
     public static boolean usesFlashKernels(NDArray q) {
-        if (!(q instanceof FulgurNDArray) || FORCE_COMPOSED) {
+        if (!(q instanceof FulgurNDArray f) || FORCE_COMPOSED) {
             return false;
         }
         DataType t = q.getDataType();
-        return q.getDevice().isGpu() ? t == DataType.BFLOAT16 || t == DataType.FLOAT16 : t != DataType.FLOAT64;
+        if (!q.getDevice().isGpu()) {
+            return t != DataType.FLOAT64;
+        }
+        Variable var = FulgurNDArray.variableOf(f, "attention");
+        return (t == DataType.BFLOAT16 || t == DataType.FLOAT16) && q.getShape().dimension() == 4
+                && Backends.of(var.device()).attention().supports(var.dtype(), (int) q.getShape().get(3),
+                        var.device());
     }
 
     /** The Fulgur path: unwrap, one autograd function, wrap the result in q's manager. */

@@ -20,13 +20,28 @@ import org.junit.jupiter.api.Test;
 /**
  * The DJL attention entry point dispatches to the CUDA FlashAttention kernels for BF16 arrays on the GPU, through the
  * autograd function: output and q/k/v gradients equal the CPU computation on the same (BF16-rounded) values in F32,
- * within BF16 tolerance. F32 on the GPU takes the composed path. Skipped, with the reason printed, without a GPU.
+ * within BF16 tolerance. F32 on the GPU, and head dims without a CUDA kernel, take the composed path. Skipped, with
+ * the reason printed, without a GPU.
  */
 @Tag("gpu")
 class FlashAttentionGpuTest {
 
     @Test
     void bf16OnTheGpuRunsTheFlashKernelsThroughAutograd() {
+        runsOnTheGpuAsOnTheCpu(64, true, 2e-2);
+    }
+
+    /**
+     * Head dim 32 has no CUDA kernel: the entry point composes attention from standard ops in BF16 (as PyTorch's SDPA
+     * falls back to its math backend) instead of failing, and still equals the CPU. BF16 scores and probabilities
+     * (8-bit mantissa, 77 keys) widen the bound a little over the fused kernels' F32 accumulation.
+     */
+    @Test
+    void anUnsupportedHeadDimFallsBackToTheComposedPathOnTheGpu() {
+        runsOnTheGpuAsOnTheCpu(32, false, 3e-2);
+    }
+
+    private static void runsOnTheGpuAsOnTheCpu(int d, boolean fused, double tolerance) {
         boolean gpu = Backends.isAvailable(ai.fulgur.ops.Device.Kind.CUDA);
         if (!gpu) {
             System.out.println("[gpu] skipped: " + Backends.unavailableReason(ai.fulgur.ops.Device.Kind.CUDA));
@@ -35,7 +50,6 @@ class FlashAttentionGpuTest {
         int b = 2;
         int n = 77;
         int h = 4;
-        int d = 64;
         Random random = new Random(12);
         float[][] data = new float[4][b * n * h * d];
         for (float[] a : data) {
@@ -55,12 +69,13 @@ class FlashAttentionGpuTest {
                 scale = Math.max(scale, Math.abs(cpu[t][i]));
                 worst = Math.max(worst, Math.abs(cpu[t][i] - gpuResult[t][i]));
             }
-            System.out.printf("bf16 flash on the GPU vs CPU F32: %s max |diff| %.3e (max |value| %.3e)%n", names[t],
-                    worst, scale);
-            assertTrue(worst <= 2e-2 * Math.max(1, scale), names[t] + ": max |diff| " + worst + ", scale " + scale);
+            System.out.printf("bf16 d%d attention on the GPU vs CPU F32: %s max |diff| %.3e (max |value| %.3e)%n",
+                    d, names[t], worst, scale);
+            assertTrue(worst <= tolerance * Math.max(1, scale), names[t] + ": max |diff| " + worst + ", scale "
+                    + scale);
         }
         try (NDManager m = NDManager.newBaseManager(Device.gpu(0), "Fulgur")) {
-            assertTrue(AbstractMultiHeadAttention.usesFlashKernels(m.zeros(shape, DataType.BFLOAT16)));
+            assertEquals(fused, AbstractMultiHeadAttention.usesFlashKernels(m.zeros(shape, DataType.BFLOAT16)));
             assertFalse(AbstractMultiHeadAttention.usesFlashKernels(m.zeros(shape, DataType.FLOAT32)));
         }
     }
