@@ -8,10 +8,7 @@ import ai.fulgur.ops.attention.BlockSparseLayout;
 import ai.fulgur.ops.attention.Sequences;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Set;
 import java.util.WeakHashMap;
-import java.util.concurrent.ConcurrentHashMap;
-import jcuda.driver.CUfunction_attribute;
 import jcuda.driver.JCudaDriver;
 
 /**
@@ -35,7 +32,6 @@ import jcuda.driver.JCudaDriver;
  * head dim and architecture.
  */
 final class CudaAttention implements AttentionKernels {
-    private final Set<String> sharedConfigured = ConcurrentHashMap.newKeySet();
     /** Device copies of block-sparse masks, dropped with their layout. */
     private final Map<BlockSparseLayout, Map<Integer, Tensor>> layouts = new WeakHashMap<>();
     /** Device copies of block-sparse tile lists by "device/tileRows×tileCols", dropped with their layout. */
@@ -77,7 +73,7 @@ final class CudaAttention implements AttentionKernels {
         }
         String name = "flash_fwd_" + dtypeName(q) + "_" + kernels.suffix() + variant(spec);
         int smem = kernels.forwardSharedBytes();
-        configure(d, kernels.forwardModule(), name, smem);
+        d.allowDynamicSharedMemory(kernels.forwardModule(), name, smem);
         d.launch3(kernels.forwardModule(), name, Math.ceilDiv(maxOf(seqs.nq()), kernels.fwdRows()),
                 q.shape().dim(2), gridZ(seqs), kernels.fwdThreads(), smem, p);
     }
@@ -150,11 +146,11 @@ final class CudaAttention implements AttentionKernels {
             long kvGrid = Math.ceilDiv(maxOf(seqs.nkAlign()), kernels.kvKeys());
             if (accum == null) {
                 String dqName = "flash_bwd_dq_" + type + drop;
-                configure(d, module, dqName, kernels.dqSharedBytes());
+                d.allowDynamicSharedMemory(module, dqName, kernels.dqSharedBytes());
                 d.launch3(module, dqName, Math.ceilDiv(maxOf(seqs.nq()), kernels.dqRows()), hq, gridZ(seqs),
                         kernels.dqThreads(), kernels.dqSharedBytes(), p);
                 String kvName = "flash_bwd_dkdv_" + type + drop;
-                configure(d, module, kvName, kernels.dkdvSharedBytes());
+                d.allowDynamicSharedMemory(module, kvName, kernels.dkdvSharedBytes());
                 d.launch3(module, kvName, kvGrid, k.shape().dim(2), gridZ(seqs), kernels.kvThreads(),
                         kernels.dkdvSharedBytes(), p);
             } else {
@@ -163,7 +159,7 @@ final class CudaAttention implements AttentionKernels {
                     hopper.launch(d, p, maxOf(seqs.nkAlign()), k.shape().dim(2), gridZ(seqs));
                 } else {
                     String fusedName = "flash_bwd_fused_" + type + drop;
-                    configure(d, module, fusedName, kernels.fusedSharedBytes());
+                    d.allowDynamicSharedMemory(module, fusedName, kernels.fusedSharedBytes());
                     d.launch3(module, fusedName, kvGrid, k.shape().dim(2), gridZ(seqs), kernels.kvThreads(),
                             kernels.fusedSharedBytes(), p);
                 }
@@ -385,13 +381,5 @@ final class CudaAttention implements AttentionKernels {
             p[at] = l.keyBlocks();
         }
         return p;
-    }
-
-    /** Raises the kernel's dynamic shared-memory limit once per device (above 48 KiB needs the opt-in). */
-    private void configure(CudaDevice d, String module, String kernel, int bytes) {
-        if (sharedConfigured.add(d.index() + "/" + kernel + "/" + bytes)) {
-            JCudaDriver.cuFuncSetAttribute(d.function(module, kernel),
-                    CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
-        }
     }
 }

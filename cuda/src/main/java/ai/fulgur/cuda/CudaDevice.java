@@ -206,6 +206,25 @@ public final class CudaDevice {
     // -----------------------------------------------------------------------------------------------------------------
     // kernels
 
+    /** Per kernel, the dynamic shared memory it has been allowed so far. */
+    private final java.util.concurrent.ConcurrentHashMap<String, Integer> sharedAllowed =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Lets {@code kernel} of {@code module} use {@code bytes} of dynamic shared memory: beyond 48 KiB a kernel must
+     * opt in (Hopper allows up to 227 KiB, Ampere 163); set once per kernel, again only for a larger size.
+     */
+    void allowDynamicSharedMemory(String module, String kernel, int bytes) {
+        String key = module + "/" + kernel;
+        Integer allowed = sharedAllowed.get(key);
+        if (allowed == null || allowed < bytes) {
+            enter();
+            jcuda.driver.JCudaDriver.cuFuncSetAttribute(function(module, kernel),
+                    jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
+            sharedAllowed.merge(key, bytes, Math::max);
+        }
+    }
+
     /** The kernel {@code kernel} of the fatbin {@code module}.fatbin shipped in the jar. */
     synchronized KernelFunction function(String module, String kernel) {
         String key = module + "/" + kernel;

@@ -96,7 +96,7 @@ final class CudaNorm implements NormKernels {
                 int shared = params ? backwardSharedBytes(lanes, vec ? 16 / x.dtype().byteSize() : 1, partialType)
                         : 0;
                 if (shared > DEFAULT_SHARED_LIMIT) {
-                    allowSharedMemory(d, kernel, shared);
+                    d.allowDynamicSharedMemory(MODULE, kernel, shared);
                 }
                 long grid = Math.min(Math.ceilDiv(rows, THREADS / 32),
                         (long) d.multiprocessors() * blocksPerMultiprocessor(d, kernel, shared));
@@ -178,18 +178,6 @@ final class CudaNorm implements NormKernels {
 
     /** Dynamic shared memory a kernel may use without opting in. */
     private static final int DEFAULT_SHARED_LIMIT = 48 << 10;
-
-    private final java.util.Set<String> sharedOptIns = ConcurrentHashMap.newKeySet();
-
-    /** Lets {@code kernel} use {@code bytes} of dynamic shared memory (beyond 48 KiB needs the attribute; Hopper and
-     * Ampere allow up to 227 and 163 KiB). */
-    private void allowSharedMemory(CudaDevice d, String kernel, int bytes) {
-        if (sharedOptIns.add(d.index() + "/" + kernel + "/" + bytes)) {
-            d.enter();
-            JCudaDriver.cuFuncSetAttribute(d.function(MODULE, kernel),
-                    jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
-        }
-    }
 
     /** Resident blocks of 256 threads per multiprocessor for {@code kernel} (its registers decide), at least 1. */
     private int blocksPerMultiprocessor(CudaDevice d, String kernel, int sharedBytes) {

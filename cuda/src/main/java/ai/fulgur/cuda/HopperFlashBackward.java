@@ -3,10 +3,6 @@ package ai.fulgur.cuda;
 import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.attention.AttentionSpec;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import jcuda.driver.CUfunction_attribute;
-import jcuda.driver.JCudaDriver;
 
 /**
  * The Hopper FlashAttention backward (flash_attention_hopper_backward.cu: wgmma with operands in 128-byte-swizzled
@@ -29,8 +25,6 @@ import jcuda.driver.JCudaDriver;
  */
 record HopperFlashBackward(String dtypeName, int headDim, int warpgroups, int queries) {
     static final String MODULE = "flash_attention_hopper_backward";
-
-    private static final Set<String> CONFIGURED = ConcurrentHashMap.newKeySet();
 
     /** Whether the Hopper backward is enabled ({@code -Dfulgur.flash.hopperBackward=false} turns it off). */
     static boolean enabled() {
@@ -84,10 +78,7 @@ record HopperFlashBackward(String dtypeName, int headDim, int warpgroups, int qu
     void launch(CudaDevice d, long[] params, long keysLength, long kvHeads, long batch) {
         String name = kernelName();
         int smem = sharedBytes();
-        if (CONFIGURED.add(d.index() + "/" + name)) {
-            JCudaDriver.cuFuncSetAttribute(d.function(MODULE, name),
-                    CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, smem);
-        }
+        d.allowDynamicSharedMemory(MODULE, name, smem);
         d.launch3(MODULE, name, Math.ceilDiv(keysLength, keys()), kvHeads, batch, 128 * warpgroups, smem, params);
     }
 }
