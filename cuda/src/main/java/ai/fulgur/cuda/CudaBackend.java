@@ -53,7 +53,14 @@ public final class CudaBackend implements Backend {
         CudaStorage s = new CudaStorage(d, dtype, length);
         // zero-fill: the SPI promises zeros, and kernels that write only part of an output rely on it
         d.enter();
+        boolean profiled = KernelProfiler.active;
+        if (profiled) {
+            KernelProfiler.before(d, "memset (zero-fill of a new tensor)");
+        }
         jcuda.driver.JCudaDriver.cuMemsetD8Async(s.pointer(0), (byte) 0, length * dtype.byteSize(), d.stream());
+        if (profiled) {
+            KernelProfiler.after(d);
+        }
         return s;
     }
 

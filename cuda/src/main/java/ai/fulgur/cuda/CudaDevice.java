@@ -74,6 +74,7 @@ public final class CudaDevice {
         cuCtxSetCurrent(context);
         current.set(true);
         cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT);
+        KernelProfiler.startIfRequested(this);
     }
 
     /**
@@ -255,11 +256,18 @@ public final class CudaDevice {
         }
         enter();
         CUfunction f = function(module, kernel);
+        boolean profiled = KernelProfiler.active;
+        if (profiled) {
+            KernelProfiler.before(this, kernel);
+        }
         try {
             if (packedArguments) {
                 launchPacked(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
             } else {
                 launchWithParams(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
+            }
+            if (profiled) {
+                KernelProfiler.after(this);
             }
             if (SYNC_EVERY_LAUNCH) {
                 cuStreamSynchronize(stream);

@@ -67,8 +67,15 @@ final class CudaElementwise implements ElementwiseKernels {
         CudaDevice d = CudaTensors.device(dst);
         if (dst.dtype() == src.dtype() && dst.isContiguous() && src.isContiguous()) {
             d.enter();
+            boolean profiled = KernelProfiler.active;
+            if (profiled) {
+                KernelProfiler.before(d, "memcpy DtoD");
+            }
             jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(CudaTensors.storage(dst).pointer(dst.offset()),
                     CudaTensors.storage(src).pointer(src.offset()), dst.numel() * dst.dtype().byteSize(), d.stream());
+            if (profiled) {
+                KernelProfiler.after(d);
+            }
             return;
         }
         d.launch(MODULE, "copy_" + suffix(longMath, dst.dtype(), src.dtype()),
