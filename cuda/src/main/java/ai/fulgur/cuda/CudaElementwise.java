@@ -35,6 +35,9 @@ final class CudaElementwise implements ElementwiseKernels {
     public void unary(UnaryOp op, double s, Tensor out, Tensor x) {
         boolean longMath = integral(x.dtype()) && (integral(out.dtype()) || op.isComparison()) && s == Math.rint(s);
         CudaDevice d = CudaTensors.device(out);
+        if (KernelProfiler.wantsDetail()) {
+            KernelProfiler.detail(op + " " + shape(out, x));
+        }
         d.launch(MODULE, "unary_" + suffix(longMath, out.dtype(), x.dtype()),
                 CudaTensors.blocksFor(d, out.numel(), THREADS), THREADS, 0,
                 StridedLayout.of(out.shape(), out, x), op.ordinal(), s, CudaTensors.base(out),
@@ -45,6 +48,9 @@ final class CudaElementwise implements ElementwiseKernels {
     public void binary(BinaryOp op, Tensor out, Tensor a, Tensor b) {
         boolean longMath = integral(a.dtype()) && integral(b.dtype()) && op != BinaryOp.DIV;
         CudaDevice d = CudaTensors.device(out);
+        if (KernelProfiler.wantsDetail()) {
+            KernelProfiler.detail(op + " " + shape(out, a, b));
+        }
         d.launch(MODULE, "binary_" + suffix(longMath, out.dtype(), a.dtype(), b.dtype()),
                 CudaTensors.blocksFor(d, out.numel(), THREADS), THREADS, 0,
                 StridedLayout.of(out.shape(), out, a, b), op.ordinal(), CudaTensors.base(out), out.dtype().ordinal(),
@@ -61,6 +67,20 @@ final class CudaElementwise implements ElementwiseKernels {
                 CudaTensors.base(b), b.dtype().ordinal());
     }
 
+    /** For {@link KernelProfiler}'s rows: "bf16<-f32 n=6291456", a * marking a non-contiguous operand. */
+    private static String shape(Tensor out, Tensor... in) {
+        StringBuilder b = new StringBuilder(out.dtype().name().toLowerCase(java.util.Locale.ROOT));
+        b.append(out.isContiguous() ? "" : "*");
+        for (int i = 0; i < in.length; i++) {
+            b.append(i == 0 ? "<-" : ",").append(in[i].dtype().name().toLowerCase(java.util.Locale.ROOT))
+                    .append(in[i].isContiguous() ? "" : "*");
+            if (in[i].numel() != out.numel()) {
+                b.append("(n=").append(in[i].numel()).append(")");
+            }
+        }
+        return b.append(" n=").append(out.numel()).toString();
+    }
+
     @Override
     public void copy(Tensor dst, Tensor src) {
         boolean longMath = integral(dst.dtype()) && integral(src.dtype());
@@ -69,6 +89,9 @@ final class CudaElementwise implements ElementwiseKernels {
             d.enter();
             boolean profiled = KernelProfiler.active;
             if (profiled) {
+                if (KernelProfiler.wantsDetail()) {
+                    KernelProfiler.detail(shape(dst, src));
+                }
                 KernelProfiler.before(d, "memcpy DtoD");
             }
             jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(CudaTensors.storage(dst).pointer(dst.offset()),
@@ -77,6 +100,9 @@ final class CudaElementwise implements ElementwiseKernels {
                 KernelProfiler.after(d);
             }
             return;
+        }
+        if (KernelProfiler.wantsDetail()) {
+            KernelProfiler.detail(shape(dst, src));
         }
         d.launch(MODULE, "copy_" + suffix(longMath, dst.dtype(), src.dtype()),
                 CudaTensors.blocksFor(d, dst.numel(), THREADS), THREADS, 0,
@@ -88,6 +114,9 @@ final class CudaElementwise implements ElementwiseKernels {
     public void fill(Tensor dst, double value) {
         CudaDevice d = CudaTensors.device(dst);
         boolean longMath = integral(dst.dtype()) && value == Math.rint(value);
+        if (KernelProfiler.wantsDetail()) {
+            KernelProfiler.detail(shape(dst));
+        }
         d.launch(MODULE, longMath ? "fill_i64" : "fill_f64", CudaTensors.blocksFor(d, dst.numel(), THREADS), THREADS,
                 0, StridedLayout.of(dst.shape(), dst), CudaTensors.base(dst), dst.dtype().ordinal(),
                 longMath ? (Object) (long) value : (Object) value);

@@ -33,6 +33,10 @@ public final class KernelProfiler {
     static volatile boolean active;
 
     private static KernelProfiler current;
+    /** Whether the open window splits element-wise kernels' rows by operation, dtypes and size. */
+    private static volatile boolean withShapes;
+    /** What the next launch's row name gets appended (set by {@link #detail}, used once). */
+    private static String pendingDetail;
 
     private final CudaDevice device;
     private final CUevent windowStart;
@@ -76,6 +80,15 @@ public final class KernelProfiler {
      * launched). Throws if a window is already open.
      */
     public static synchronized void start(CudaDevice device) {
+        start(device, false);
+    }
+
+    /**
+     * {@link #start(CudaDevice)}; with {@code shapes}, element-wise kernels' rows are split by what they compute
+     * (operation, dtypes, element count, as torch.profiler's {@code group_by_input_shape}), so a generic kernel name
+     * such as {@code copy_f32} shows which casts and copies the time goes to.
+     */
+    public static synchronized void start(CudaDevice device, boolean shapes) {
         if (active) {
             throw new IllegalStateException("KernelProfiler.start: a window is already open on " + current.device
                     + "; call stop() first");
@@ -84,6 +97,8 @@ public final class KernelProfiler {
             current = new KernelProfiler(device);
         }
         current.open();
+        withShapes = shapes;
+        pendingDetail = null;
         active = true;
     }
 
@@ -135,6 +150,16 @@ public final class KernelProfiler {
     // -----------------------------------------------------------------------------------------------------------------
     // the hooks the launch paths call, only when {@link #active}
 
+    /** Whether launches should describe themselves with {@link #detail} (a window with shapes is open). */
+    static boolean wantsDetail() {
+        return active && withShapes;
+    }
+
+    /** Appends {@code text} to the row name of the next launch on this thread's profiled device. */
+    static synchronized void detail(String text) {
+        pendingDetail = text;
+    }
+
     /** Records the start event of {@code name}'s work on {@code device}'s stream (ignored for other devices). */
     static void before(CudaDevice device, String name) {
         KernelProfiler p = current;
@@ -145,7 +170,8 @@ public final class KernelProfiler {
             if (!active) {
                 return;
             }
-            p.openName = name;
+            p.openName = pendingDetail == null ? name : name + " " + pendingDetail;
+            pendingDetail = null;
             p.openStart = p.take();
             cuEventRecord(p.openStart, device.stream());
         }

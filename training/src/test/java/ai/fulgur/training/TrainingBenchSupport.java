@@ -117,16 +117,17 @@ public final class TrainingBenchSupport {
     }
 
     /**
-     * {@code steps} more steps (unsynced, as timed) inside a {@code ai.fulgur.cuda.KernelProfiler} window: prints its
+     * {@code steps} more steps (unsynced, as timed) inside a {@code ai.fulgur.cuda.KernelProfiler} window (element-wise
+     * rows split by operation, dtypes and size when {@code shapes}): prints its
      * table (the {@code limit} largest names) to standard error and adds the window's ms per step, the profiled kernel
      * time per step and the driver allocations to {@code row}.
      */
     public static void profile(Trainer trainer, Model m, Device device, NDArray inputs, NDArray labels,
-            Precision precision, int steps, int limit, ai.fulgur.ops.Device opsDevice, Map<String, Object> row)
-            throws ReflectiveOperationException {
+            Precision precision, int steps, int limit, boolean shapes, ai.fulgur.ops.Device opsDevice,
+            Map<String, Object> row) throws ReflectiveOperationException {
         Class<?> profiler = Class.forName("ai.fulgur.cuda.KernelProfiler");
         Object cuda = cudaDevice(opsDevice);
-        profiler.getMethod("start", cuda.getClass()).invoke(null, cuda);
+        profiler.getMethod("start", cuda.getClass(), boolean.class).invoke(null, cuda, shapes);
         Object report;
         try {
             for (int s = 0; s < steps; s++) {

@@ -33,11 +33,12 @@ import java.util.Random;
  * parameters without the position embedding, as nanoGPT counts; attention counted over the full T×T as PaLM does),
  * and the caching allocator's peak bytes. {@code --phases} adds one more step timed per phase (forward, backward,
  * optimizer) with a sync after each, a diagnostic only. {@code --profile N} adds N more steps inside a CUDA
- * {@code KernelProfiler} window and prints its per-kernel table (to standard error; 0, the default: none).
+ * {@code KernelProfiler} window and prints its per-kernel table (to standard error; 0, the default: none);
+ * {@code --profile-shapes} splits element-wise rows by operation, dtypes and size.
  *
  * <pre>
  * java ... ai.fulgur.training.gpt2.Gpt2TrainingBench --seq 1024 --batch 8 --precision bf16 [--steps 10 --warmup 3]
- *     [--peak-tflops 989] [--card NAME] [--phases] [--profile N] [--positions N] [--preset 124m] [--device gpu|cpu]
+ *     [--peak-tflops 989] [--card NAME] [--phases] [--profile N [--profile-shapes]] [--positions N] [--preset 124m] [--device gpu|cpu]
  *     (-Dfulgur.attention=composed: the naive attention)
  * </pre>
  */
@@ -106,7 +107,8 @@ public final class Gpt2TrainingBench {
                     row.putAll(phases(trainer, m, device, inputs, labels, precision));
                 }
                 if (profileSteps > 0 && opsDevice != null) {
-                    profile(trainer, m, device, inputs, labels, precision, profileSteps, profileRows, opsDevice, row);
+                    profile(trainer, m, device, inputs, labels, precision, profileSteps, profileRows,
+                            a.containsKey("profile-shapes"), opsDevice, row);
                 }
                 data.close();
             }
