@@ -51,6 +51,16 @@ final class CudaElementwise implements ElementwiseKernels {
         if (KernelProfiler.wantsDetail()) {
             KernelProfiler.detail(op + " " + shape(out, a, b));
         }
+        if (CONTIGUOUS_FAST_PATHS && (op == BinaryOp.ADD || op == BinaryOp.SUB || op == BinaryOp.MUL)
+                && vectorizable(out, out, a, b)) {
+            String name = "binary_contiguous_" + typeName(out) + "_" + typeName(a) + "_" + typeName(b);
+            if (BINARY_CONTIGUOUS.contains(name)) {
+                d.launch(MODULE, name, CudaTensors.blocksFor(d, Math.max(1, out.numel() / 4), THREADS), THREADS, 0,
+                        op.ordinal(), CudaTensors.first(out), CudaTensors.first(a), CudaTensors.first(b),
+                        out.numel());
+                return;
+            }
+        }
         d.launch(MODULE, "binary_" + suffix(longMath, out.dtype(), a.dtype(), b.dtype()),
                 CudaTensors.blocksFor(d, out.numel(), THREADS), THREADS, 0,
                 StridedLayout.of(out.shape(), out, a, b), op.ordinal(), CudaTensors.base(out), out.dtype().ordinal(),
@@ -65,6 +75,36 @@ final class CudaElementwise implements ElementwiseKernels {
                 StridedLayout.of(out.shape(), out, cond, a, b), CudaTensors.base(out), out.dtype().ordinal(),
                 CudaTensors.base(cond), cond.dtype().ordinal(), CudaTensors.base(a), a.dtype().ordinal(),
                 CudaTensors.base(b), b.dtype().ordinal());
+    }
+
+    /**
+     * Whether the contiguous kernels (elementwise.cu's fast paths: compile-time types, four elements per vector load)
+     * run the F32/BF16 casts and ADD/SUB/MUL of contiguous operands; {@code -Dfulgur.cuda.contiguousFastPaths=false}
+     * sends them to the generic strided kernels, as before (for before/after benchmarks).
+     */
+    private static final boolean CONTIGUOUS_FAST_PATHS =
+            !"false".equals(System.getProperty("fulgur.cuda.contiguousFastPaths"));
+
+    /** The instantiated binary_contiguous_OUT_A_B kernels. */
+    private static final java.util.Set<String> BINARY_CONTIGUOUS = java.util.Set.of("binary_contiguous_f32_f32_f32",
+            "binary_contiguous_f32_f32_bf16", "binary_contiguous_f32_bf16_f32", "binary_contiguous_bf16_bf16_bf16");
+
+    /**
+     * Whether every operand is contiguous, has {@code out}'s element count, is F32 or BF16, and starts on a multiple
+     * of four elements (so one vector load reads four).
+     */
+    private static boolean vectorizable(Tensor out, Tensor... operands) {
+        for (Tensor t : operands) {
+            if ((t.dtype() != DType.F32 && t.dtype() != DType.BF16) || !t.isContiguous() || t.numel() != out.numel()
+                    || CudaTensors.first(t) % (4L * t.dtype().byteSize()) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static String typeName(Tensor t) {
+        return t.dtype() == DType.F32 ? "f32" : "bf16";
     }
 
     /** For {@link KernelProfiler}'s rows: "bf16<-f32 n=6291456", a * marking a non-contiguous operand. */
@@ -103,6 +143,13 @@ final class CudaElementwise implements ElementwiseKernels {
         }
         if (KernelProfiler.wantsDetail()) {
             KernelProfiler.detail(shape(dst, src));
+        }
+        if (CONTIGUOUS_FAST_PATHS && vectorizable(dst, dst, src) && ((dst.dtype() == DType.F32
+                && src.dtype() == DType.BF16) || (dst.dtype() == DType.BF16 && src.dtype() == DType.F32))) {
+            d.launch(MODULE, "cast_contiguous_" + typeName(dst) + "_" + typeName(src),
+                    CudaTensors.blocksFor(d, Math.max(1, dst.numel() / 4), THREADS), THREADS, 0,
+                    CudaTensors.first(dst), CudaTensors.first(src), dst.numel());
+            return;
         }
         d.launch(MODULE, "copy_" + suffix(longMath, dst.dtype(), src.dtype()),
                 CudaTensors.blocksFor(d, dst.numel(), THREADS), THREADS, 0,
