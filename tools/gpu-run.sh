@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One GPU-machine session's work, run from the repository root there (see the device notes in docs/PERF.md):
 # unpack the bundle carried in .bundle/, run the gpu-tagged tests, the GEMM benchmark and its PyTorch baseline.
-# Logs go to $OUT (or ./gpu-out). Usage: tools/gpu-run.sh [tests|bench|attention|train|serve|hopper|all]
+# Logs go to $OUT (or ./gpu-out). Usage: tools/gpu-run.sh [tests|bench|attention|train|serve|hopper|launch|all]
 set -uo pipefail
 what="${1:-all}"
 out="${OUT:-$PWD/gpu-out}"
@@ -19,7 +19,7 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
   PYTHONUNBUFFERED=1 python3 tools/bench/torch_gemm.py 2>&1 | tee "$out/gemm-torch.jsonl"
   "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
     -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.LaunchBench 2>&1 | tee "$out/launch.jsonl"
-  for mode in packed params; do
+  for mode in foreign jcuda; do
     "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx32g \
       -Dfulgur.cuda.launch=$mode -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.CudaOpsBench 2>&1 | tee "$out/ops-$mode.jsonl"
   done
@@ -58,12 +58,27 @@ if [ "$what" = serve ]; then
     --dtype bfloat16 2>&1 | tee "$out/serve-hf.jsonl" | tail -3
 fi
 if [ "$what" = hopper ]; then
-  # the Hopper (wgmma) forward: its tests and CudaAttentionTest, then its benchmark against the mma.sync forward
-  # (same run) and PyTorch SDPA (FLASH and cuDNN backends) on the same shapes
+  # the Hopper (wgmma) forward and backward: their tests and CudaAttentionTest, then the forward's benchmark against
+  # the mma.sync forward (same run) and PyTorch SDPA (FLASH and cuDNN backends) on the same shapes; the backward's
+  # figures come from `attention` (FlashAttentionBench times it beside the mma.sync backward)
   "$f/bin/fulgur-gpu-tests" --select-class ai.fulgur.cuda.HopperFlashForwardSelectionTest \
-    --select-class ai.fulgur.cuda.HopperFlashForwardTest --select-class ai.fulgur.cuda.CudaAttentionTest 2>&1 \
+    --select-class ai.fulgur.cuda.HopperFlashForwardTest --select-class ai.fulgur.cuda.HopperFlashBackwardSelectionTest \
+    --select-class ai.fulgur.cuda.HopperFlashBackwardTest --select-class ai.fulgur.cuda.CudaAttentionTest 2>&1 \
     | tee "$out/gpu-tests-hopper.log" | grep -E "✘|tests (found|successful|failed|aborted)|=>" | head -40
   "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
     -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.HopperFlashForwardBench 2>&1 | tee "$out/hopper-fwd.jsonl"
   PYTHONUNBUFFERED=1 python3 tools/bench/torch_attention.py 2>&1 | tee "$out/attention-torch.jsonl"
+fi
+if [ "$what" = launch ]; then
+  # the launch paths (java.lang.foreign against JCuda): the memory-bound kernels' tests, the launch cost and whether a
+  # short layer norm is host- or device-bound, then the memory-bound kernels against a copy, on each path
+  "$f/bin/fulgur-gpu-tests" --select-class ai.fulgur.cuda.CudaNormTest --select-class ai.fulgur.cuda.CudaElementwiseTest \
+    --select-class ai.fulgur.cuda.CudaLinalgTest 2>&1 | tee "$out/gpu-tests-launch.log" \
+    | grep -E "✘|tests (found|successful|failed|aborted)|=>" | head -40
+  "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector \
+    -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.LaunchBench 2>&1 | tee "$out/launch.jsonl"
+  for mode in foreign jcuda; do
+    "$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx32g \
+      -Dfulgur.cuda.launch=$mode -cp "$f/lib/*:$f/tests/*" ai.fulgur.cuda.CudaOpsBench 2>&1 | tee "$out/ops-$mode.jsonl"
+  done
 fi

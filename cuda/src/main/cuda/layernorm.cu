@@ -226,16 +226,29 @@ __device__ __forceinline__ void layernorm_backward_load(LayernormBackwardRow<T, 
     r.s = rstd[row];
 }
 
-// dx of one loaded row, and (when accGamma is not null) its dy·xhat and dy added to the lane's dgamma/dbeta
-// accumulators: element i of the lane's packs at accGamma[i·32 + lane] of the warp's shared-memory slice.
+// The dgamma/dbeta accumulators of R consecutive elements of a lane, side by side ({Σ dy·xhat, Σ dy} per element):
+// one 16-byte shared-memory load and store serve two F32 elements where separate arrays took four loads and four
+// stores, and the backward is bound by the instructions it issues, not by bandwidth. R = 2 for packs of an even
+// number of elements, 1 otherwise.
+template <typename A, int R>
+struct alignas(2 * R * sizeof(A) <= 16 ? 2 * R * sizeof(A) : 16) LayernormGradRecord {
+    A v[2 * R];
+};
+template <int W>
+constexpr int layernorm_record_elements() { return W % 2 == 0 ? 2 : 1; }
+
+// dx of one loaded row, and (when acc is not null) its dy·xhat and dy added to the lane's dgamma/dbeta accumulators:
+// element i of the lane's packs in record i / R, slot i % R, of the warp's shared-memory slice, the records lane-minor
+// (record q of every lane side by side: acc[q·32 + lane]).
 template <typename T, int N, int W>
-__device__ __forceinline__ void layernorm_backward_row(const LayernormBackwardRow<T, N, W>& r, int64_t row, int C,
-                                                       int lane, T* __restrict__ dx, const T* __restrict__ gamma,
-                                                       compute_t<T>* __restrict__ accGamma,
-                                                       compute_t<T>* __restrict__ accBeta) {
+__device__ __forceinline__ void layernorm_backward_row(
+        const LayernormBackwardRow<T, N, W>& r, int64_t row, int C, int lane, T* __restrict__ dx,
+        const T* __restrict__ gamma,
+        LayernormGradRecord<compute_t<T>, layernorm_record_elements<W>()>* __restrict__ acc) {
     using A = compute_t<T>;
     using P = Vec<T, W>;
     constexpr int PACKS = (N + W - 1) / W;
+    constexpr int R = layernorm_record_elements<W>();
     A sumG = 0;
     A sumGx = 0;
 #pragma unroll
@@ -249,18 +262,21 @@ __device__ __forceinline__ void layernorm_backward_row(const LayernormBackwardRo
         widen_pack(r.dy[p], r.m, vd);
         widen_pack(r.x[p], r.m, vx);
 #pragma unroll
-        for (int k = 0; k < W; k++) {
-            const int i = p * W + k;
-            const A d = in ? vd[k] : (A) 0;
-            const A xhat = in ? (vx[k] - r.m) * r.s : (A) 0;
-            const A g = gamma != nullptr && in ? d * (A) widen(qg.v[k]) : d;
-            sumG += g;
-            sumGx += g * xhat;
-            if (accGamma != nullptr) {
-                // the warp's slice, lane-minor (element i of every lane side by side): no bank conflicts
-                accGamma[i * 32 + lane] += d * xhat;
-                accBeta[i * 32 + lane] += d;
+        for (int k0 = 0; k0 < W; k0 += R) {
+            LayernormGradRecord<A, R> rec{};
+            if (acc != nullptr) rec = acc[((p * W + k0) / R) * 32 + lane];
+#pragma unroll
+            for (int t = 0; t < R; t++) {
+                const int k = k0 + t;
+                const A d = in ? vd[k] : (A) 0;
+                const A xhat = in ? (vx[k] - r.m) * r.s : (A) 0;
+                const A g = gamma != nullptr && in ? d * (A) widen(qg.v[k]) : d;
+                sumG += g;
+                sumGx += g * xhat;
+                rec.v[2 * t] += d * xhat;
+                rec.v[2 * t + 1] += d;
             }
+            if (acc != nullptr) acc[((p * W + k0) / R) * 32 + lane] = rec;
         }
     }
     const A meanG = warp_reduce(sumG, SumOp()) / (A) C;
@@ -307,17 +323,17 @@ __device__ void layernorm_backward_warp_kernel(int64_t rows, int C, T* __restric
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int warps = blockDim.x >> 5;
-    // dgamma/dbeta accumulators in shared memory, a slice of PACKS·W·32 values per warp and quantity (registers
-    // held them before, and at 48 of them a lane left room for only one block of two-row warps per multiprocessor)
-    constexpr int SLICE = PACKS * W * 32;
-    A* accGamma = nullptr;
-    A* accBeta = nullptr;
+    // dgamma/dbeta accumulators in shared memory, a slice of PACKS·W/R·32 records per warp (registers held them
+    // before, and at 48 of them a lane left room for only one block of two-row warps per multiprocessor)
+    constexpr int R = layernorm_record_elements<W>();
+    using Record = LayernormGradRecord<A, R>;
+    constexpr int SLICE = PACKS * W / R * 32;
+    Record* acc = nullptr;
     if (dgammaPart != nullptr) {
-        accGamma = reinterpret_cast<A*>(layernorm_smem) + warp * SLICE;
-        accBeta = reinterpret_cast<A*>(layernorm_smem) + (warps + warp) * SLICE;
+        acc = reinterpret_cast<Record*>(layernorm_smem) + warp * SLICE;
         for (int i = lane; i < SLICE; i += 32) {
-            accGamma[i] = 0;
-            accBeta[i] = 0;
+#pragma unroll
+            for (int t = 0; t < 2 * R; t++) acc[i].v[t] = 0;
         }
         __syncwarp();
     }
@@ -328,7 +344,7 @@ __device__ void layernorm_backward_warp_kernel(int64_t rows, int C, T* __restric
         // one row at a time (see LAYERNORM_BACKWARD_PIPELINE; the unvectorised path too: a second row would spill)
         for (; row < rows; row += stride) {
             layernorm_backward_load(a, row, C, lane, dy, x, mean, rstd);
-            layernorm_backward_row(a, row, C, lane, dx, gamma, accGamma, accBeta);
+            layernorm_backward_row(a, row, C, lane, dx, gamma, acc);
         }
     } else {
         LayernormBackwardRow<T, N, W> b;
@@ -336,27 +352,27 @@ __device__ void layernorm_backward_warp_kernel(int64_t rows, int C, T* __restric
         for (; row < rows; row += 2 * stride) {
             const int64_t next = row + stride;
             if (next < rows) layernorm_backward_load(b, next, C, lane, dy, x, mean, rstd);
-            layernorm_backward_row(a, row, C, lane, dx, gamma, accGamma, accBeta);
+            layernorm_backward_row(a, row, C, lane, dx, gamma, acc);
             if (next >= rows) break;
             if (next + stride < rows) layernorm_backward_load(a, next + stride, C, lane, dy, x, mean, rstd);
-            layernorm_backward_row(b, next, C, lane, dx, gamma, accGamma, accBeta);
+            layernorm_backward_row(b, next, C, lane, dx, gamma, acc);
         }
     }
     if (dgammaPart == nullptr) return;
     // the block's partial row: for each column, the warps' slices added in warp order (a fixed order: the same bits on
     // every run), written once
     __syncthreads();
-    const A* sGamma = reinterpret_cast<const A*>(layernorm_smem);
-    const A* sBeta = sGamma + warps * SLICE;
+    const Record* slices = reinterpret_cast<const Record*>(layernorm_smem);
     for (int j = threadIdx.x; j < C; j += blockDim.x) {
         const int pack = j / W;  // column j: element j % W of pack pack / 32 of lane pack % 32
         const int i = (pack / 32) * W + j % W;
-        const int at = i * 32 + pack % 32;
-        A g = sGamma[at];
-        A b = sBeta[at];
+        const int at = (i / R) * 32 + pack % 32;
+        const int slot = i % R;
+        A g = slices[at].v[2 * slot];
+        A b = slices[at].v[2 * slot + 1];
         for (int w = 1; w < warps; w++) {
-            g += sGamma[w * SLICE + at];
-            b += sBeta[w * SLICE + at];
+            g += slices[w * SLICE + at].v[2 * slot];
+            b += slices[w * SLICE + at].v[2 * slot + 1];
         }
         dgammaPart[(int64_t) blockIdx.x * C + j] = g;
         dbetaPart[(int64_t) blockIdx.x * C + j] = b;
@@ -455,36 +471,38 @@ __device__ void layernorm_param_grad_partial_kernel(int64_t rows, int64_t C, int
 }
 
 // dgamma (C) = Σ_p dgammaPart[p, :], dbeta (C) = Σ_p dbetaPart[p, :], in double; either output may be null.
-// A block of 32 consecutive columns × up to 32 warps striding over the parts (1024 threads: the parts of a one-wave
-// backward, a few hundred, take each thread a handful of loads, several in flight), the warps added in order.
+// A block of 256 threads takes FINISH_COLUMNS consecutive columns: thread t sums column t % FINISH_COLUMNS over the
+// parts p ≡ t / FINISH_COLUMNS (mod 256 / FINISH_COLUMNS), then the groups are added in order. Narrow blocks put
+// ~100 blocks on the device for GPT-2's 768 columns (blocks of 32 columns gave 24 blocks, 7.4 µs under ncu for the
+// few hundred partial rows of a one-wave backward: latency, not bandwidth).
+constexpr int FINISH_COLUMNS = 8;
 template <typename T>
 __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* __restrict__ dgamma,
                                                    T* __restrict__ dbeta, const compute_t<T>* __restrict__ dgammaPart,
                                                    const compute_t<T>* __restrict__ dbetaPart) {
     using A = compute_t<T>;
-    constexpr int MAX_WARPS = 32;
-    __shared__ double sumGamma[MAX_WARPS][33];
-    __shared__ double sumBeta[MAX_WARPS][33];
-    const int lane = threadIdx.x & 31;
-    const int warp = threadIdx.x >> 5;
-    const int warps = blockDim.x >> 5;
-    const int64_t j = (int64_t) blockIdx.x * 32 + lane;
+    constexpr int GROUPS = 256 / FINISH_COLUMNS;
+    __shared__ double sumGamma[GROUPS][FINISH_COLUMNS];
+    __shared__ double sumBeta[GROUPS][FINISH_COLUMNS];
+    const int column = threadIdx.x % FINISH_COLUMNS;
+    const int group = threadIdx.x / FINISH_COLUMNS;
+    const int64_t j = (int64_t) blockIdx.x * FINISH_COLUMNS + column;
     double sg = 0;
     double sb = 0;
     if (j < C) {
 #pragma unroll 4
-        for (int64_t p = warp; p < parts; p += warps) {
+        for (int64_t p = group; p < parts; p += GROUPS) {
             sg += dgammaPart[p * C + j];
             sb += dbetaPart[p * C + j];
         }
     }
-    sumGamma[warp][lane] = sg;
-    sumBeta[warp][lane] = sb;
+    sumGamma[group][column] = sg;
+    sumBeta[group][column] = sb;
     __syncthreads();
-    if (warp == 0 && j < C) {
-        for (int w = 1; w < warps; w++) {
-            sg += sumGamma[w][lane];
-            sb += sumBeta[w][lane];
+    if (group == 0 && j < C) {
+        for (int g = 1; g < GROUPS; g++) {
+            sg += sumGamma[g][column];
+            sb += sumBeta[g][column];
         }
         if (dgamma != nullptr) dgamma[j] = narrow<T>((A) sg);
         if (dbeta != nullptr) dbeta[j] = narrow<T>((A) sb);
@@ -499,7 +517,7 @@ __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* 
 // ceil(rows / (8·rows per warp)); backward any grid (its partial rows = grid) with 2·C·sizeof(compute_t<T>) bytes of
 // dynamic shared memory when dgammaPart is not null. *_block_*: any C, a block of a multiple of 32 threads per row,
 // grid rows. layernorm_param_grad_partial_*: 256 threads, grid (ceil(C / 32), splits). layernorm_param_grad_finish_*:
-// 32 to 1024 threads (a multiple of 32), grid ceil(C / 32).
+// 256 threads, grid ceil(C / FINISH_COLUMNS).
 
 #define LAYERNORM_FORWARD_ROWS(T) (sizeof(T) == 2 ? 2 : 1)
 // Whether the vectorised backward double-buffers its rows: up to 96 bytes of a row a lane (a BF16 row of 1024, an F32

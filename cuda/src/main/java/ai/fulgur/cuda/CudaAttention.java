@@ -22,7 +22,8 @@ import jcuda.driver.JCudaDriver;
  * backward computes D = rowsum(dO ∘ O), then by default one pass over query tiles per key tile that keeps dK, dV in
  * registers and adds dQ into an F32 buffer with atomics (FlashAttention-2); with {@link AttentionSpec#deterministic()}
  * dQ gets its own pass over key tiles per query tile instead (recomputing P, about 10% slower), so gradients have the
- * same bits on every run.
+ * same bits on every run. On Hopper (compute capability 9.0) the dense and causal cases run wgmma kernels instead:
+ * {@link HopperFlashForward} and, for the default (atomic) backward, {@link HopperFlashBackward}.
  *
  * <p>Block-sparse layouts ({@link AttentionSpec#layout()}, any block size, shared or per head) run the {@code _sparse}
  * kernels, which walk only the tiles a set block overlaps ({@link SparseTiles}: the layout compressed to each kernel's
@@ -82,6 +83,21 @@ final class CudaAttention implements AttentionKernels {
                 : "flash_fwd_" + dtypeName(q) + "_" + kernels.suffix() + variant(spec);
     }
 
+    /**
+     * The name of the kernel {@link #flashBackward} computes dK and dV with for these inputs (tests and benchmarks
+     * report it): the Hopper kernel, the mma.sync kernel that adds dQ by atomics, or, deterministic, the mma.sync
+     * dK/dV pass (beside its dQ pass).
+     */
+    static String backwardKernel(Tensor q, AttentionSpec spec) {
+        FlashKernels kernels = kernels("flashBackward", q, spec);
+        HopperFlashBackward hopper = HopperFlashBackward.select(q, spec, CudaTensors.device(q).computeCapability());
+        if (hopper != null) {
+            return hopper.kernelName();
+        }
+        return (spec.deterministic() ? "flash_bwd_dkdv_" : "flash_bwd_fused_") + dtypeName(q) + "_" + kernels.suffix()
+                + variant(spec);
+    }
+
     // dq, dout, o (B, Nq, Hq, D); dk, dv, k, v (B, Nk, Hkv, D); lse F32 (B, Hq, Nq)
     @Override
     public void flashBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v, Tensor o,
@@ -135,10 +151,15 @@ final class CudaAttention implements AttentionKernels {
                 d.launch3(module, kvName, kvGrid, k.shape().dim(2), gridZ(seqs), kernels.kvThreads(),
                         kernels.dkdvSharedBytes(), p);
             } else {
-                String fusedName = "flash_bwd_fused_" + type + drop;
-                configure(d, module, fusedName, kernels.fusedSharedBytes());
-                d.launch3(module, fusedName, kvGrid, k.shape().dim(2), gridZ(seqs), kernels.kvThreads(),
-                        kernels.fusedSharedBytes(), p);
+                HopperFlashBackward hopper = HopperFlashBackward.select(q, spec, d.computeCapability());
+                if (hopper != null) { // wgmma on sm_90a for the options it covers (dense or causal, no layout)
+                    hopper.launch(d, p, maxOf(seqs.nkAlign()), k.shape().dim(2), gridZ(seqs));
+                } else {
+                    String fusedName = "flash_bwd_fused_" + type + drop;
+                    configure(d, module, fusedName, kernels.fusedSharedBytes());
+                    d.launch3(module, fusedName, kvGrid, k.shape().dim(2), gridZ(seqs), kernels.kvThreads(),
+                            kernels.fusedSharedBytes(), p);
+                }
                 if (rows > 0) {
                     d.launch(module, "flash_bwd_dq_convert_" + type,
                             Math.min(Math.ceilDiv(rows * q.shape().dim(3) / 2, 256), streamBlocks), 256, 0, p, b);

@@ -45,7 +45,7 @@ public final class CudaDevice {
     private final NativeStream stream = new NativeStream();
     private final CachingAllocator allocator;
     private final PinnedStaging staging = new PinnedStaging(this, PinnedStaging.DEFAULT_BUFFER_BYTES);
-    private final Map<String, CUfunction> functions = new HashMap<>();
+    private final Map<String, KernelFunction> functions = new HashMap<>();
     private final Map<String, CUmodule> modules = new HashMap<>();
     private final String name;
     private final int computeMajor;
@@ -206,13 +206,13 @@ public final class CudaDevice {
     // kernels
 
     /** The kernel {@code kernel} of the fatbin {@code module}.fatbin shipped in the jar. */
-    synchronized CUfunction function(String module, String kernel) {
+    synchronized KernelFunction function(String module, String kernel) {
         String key = module + "/" + kernel;
-        CUfunction f = functions.get(key);
+        KernelFunction f = functions.get(key);
         if (f == null) {
             enter();
             CUmodule m = modules.computeIfAbsent(module, this::load);
-            f = new CUfunction();
+            f = new KernelFunction();
             try {
                 cuModuleGetFunction(f, m, kernel);
             } catch (jcuda.CudaException e) {
@@ -255,16 +255,22 @@ public final class CudaDevice {
             return;
         }
         enter();
-        CUfunction f = function(module, kernel);
+        KernelFunction f = function(module, kernel);
         boolean profiled = KernelProfiler.active;
         if (profiled) {
             KernelProfiler.before(this, kernel);
         }
         try {
-            if (packedArguments) {
-                launchPacked(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
-            } else {
-                launchWithParams(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
+            switch (launchPath) {
+                case FOREIGN -> {
+                    int result = launchForeign(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
+                    if (result != 0) {
+                        throw launchFailure(module, kernel, gridX, gridY, gridZ, block,
+                                jcuda.driver.CUresult.stringFor(result), null);
+                    }
+                }
+                case JCUDA_PACKED -> launchPacked(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
+                case JCUDA_PARAMS -> launchWithParams(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
             }
             if (profiled) {
                 KernelProfiler.after(this);
@@ -273,17 +279,42 @@ public final class CudaDevice {
                 cuStreamSynchronize(stream);
             }
         } catch (jcuda.CudaException e) {
-            throw new CudaException("kernel " + module + "/" + kernel + " (grid " + gridX + "×" + gridY + "×" + gridZ
-                    + ", block " + block + ") failed: " + e.getMessage(), e);
+            throw launchFailure(module, kernel, gridX, gridY, gridZ, block, e.getMessage(), e);
         }
     }
 
-    /** Whether launches pack their arguments into one buffer (the default) or pass one JCuda pointer per argument. */
-    private static volatile boolean packedArguments = !"params".equals(System.getProperty("fulgur.cuda.launch"));
+    private static CudaException launchFailure(String module, String kernel, long gridX, long gridY, long gridZ,
+            int block, String why, Throwable cause) {
+        return new CudaException("kernel " + module + "/" + kernel + " (grid " + gridX + "×" + gridY + "×" + gridZ
+                + ", block " + block + ") failed: " + why, cause);
+    }
 
-    /** Chooses the argument-passing path (for {@code LaunchBench}, which compares the two). */
-    static void usePackedArguments(boolean packed) {
-        packedArguments = packed;
+    /** How launches reach the driver; {@code -Dfulgur.cuda.launch=jcuda|params} picks a JCuda path. */
+    enum LaunchPath {
+        /** Packed arguments, cuLaunchKernel through java.lang.foreign ({@link DriverLaunch}): the default. */
+        FOREIGN,
+        /** Packed arguments, JCuda's cuLaunchKernel. */
+        JCUDA_PACKED,
+        /** One JCuda pointer per argument. */
+        JCUDA_PARAMS
+    }
+
+    private static volatile LaunchPath launchPath = defaultLaunchPath(System.getProperty("fulgur.cuda.launch"));
+
+    static LaunchPath defaultLaunchPath(String setting) {
+        return switch (setting == null ? "" : setting) {
+            case "" -> DriverLaunch.available() ? LaunchPath.FOREIGN : LaunchPath.JCUDA_PACKED;
+            case "foreign" -> LaunchPath.FOREIGN;
+            case "jcuda" -> LaunchPath.JCUDA_PACKED;
+            case "params" -> LaunchPath.JCUDA_PARAMS;
+            default -> throw new IllegalArgumentException("fulgur.cuda.launch must be foreign, jcuda or params, got '"
+                    + setting + "'");
+        };
+    }
+
+    /** Chooses the launch path (for {@code LaunchBench}, which compares them). */
+    static void useLaunchPath(LaunchPath path) {
+        launchPath = path;
     }
 
     /** One JCuda Pointer per argument: simple, but JCuda pins and copies each small array on every call. */
@@ -305,14 +336,30 @@ public final class CudaDevice {
                 null);
     }
 
-    /**
-     * All arguments in one direct buffer, laid out as the C ABI lays out the kernel's parameters (each at its natural
-     * alignment), handed over with CU_LAUNCH_PARAM_BUFFER_POINTER: one buffer per thread, reused, nothing pinned.
-     */
+    /** All arguments packed into the thread's buffer ({@link #pack}), handed to JCuda's cuLaunchKernel. */
     private void launchPacked(CUfunction f, String kernel, long gridX, long gridY, long gridZ, int block,
             int sharedBytes, Object[] args) {
         ArgumentBuffer a = ARGUMENTS.get();
-        java.nio.ByteBuffer buf = a.buffer;
+        a.size[0] = pack(a.arguments.buffer, kernel, args);
+        cuLaunchKernel(f, (int) gridX, (int) gridY, (int) gridZ, block, 1, 1, sharedBytes, stream, null, a.extra);
+    }
+
+    /**
+     * All arguments packed into the thread's buffer ({@link #pack}), cuLaunchKernel through java.lang.foreign;
+     * returns the driver's CUresult.
+     */
+    private int launchForeign(KernelFunction f, String kernel, long gridX, long gridY, long gridZ, int block,
+            int sharedBytes, Object[] args) {
+        DriverLaunch.Arguments a = ARGUMENTS.get().arguments;
+        int bytes = pack(a.buffer, kernel, args);
+        return a.launch(f.address(), gridX, gridY, gridZ, block, sharedBytes, stream.address(), bytes);
+    }
+
+    /**
+     * Writes {@code args} into {@code buf} as the C ABI lays out the kernel's parameters (each at its natural
+     * alignment); returns the parameters' extent in bytes (exactly: the driver rejects a padded size).
+     */
+    private static int pack(java.nio.ByteBuffer buf, String kernel, Object[] args) {
         buf.clear();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -335,9 +382,7 @@ public final class CudaDevice {
                 default -> throw unsupportedArgument(kernel, args[i], i);
             }
         }
-        a.size[0] = buf.position(); // exactly the parameters' extent: the driver rejects a padded size
-
-        cuLaunchKernel(f, (int) gridX, (int) gridY, (int) gridZ, block, 1, 1, sharedBytes, stream, null, a.extra);
+        return buf.position();
     }
 
     private static java.nio.ByteBuffer align(java.nio.ByteBuffer buf, int alignment) {
@@ -351,14 +396,23 @@ public final class CudaDevice {
                 + arg.getClass().getSimpleName() + " at position " + position);
     }
 
-    /** A thread's reusable launch-argument buffer and the {@code extra} array that points at it. */
+    /**
+     * A thread's reusable launch arguments: the native buffer ({@link DriverLaunch.Arguments}) and, for the JCuda
+     * packed path, the {@code extra} array of JCuda pointers to it.
+     */
     private static final class ArgumentBuffer {
-        final java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocateDirect(4096)
-                .order(java.nio.ByteOrder.nativeOrder());
+        final DriverLaunch.Arguments arguments = new DriverLaunch.Arguments();
         final long[] size = {0};
         final Pointer extra = Pointer.to(new Pointer[] {jcuda.driver.JCudaDriver.CU_LAUNCH_PARAM_BUFFER_POINTER,
-                Pointer.to(buffer), jcuda.driver.JCudaDriver.CU_LAUNCH_PARAM_BUFFER_SIZE, Pointer.to(size),
+                Pointer.to(arguments.buffer), jcuda.driver.JCudaDriver.CU_LAUNCH_PARAM_BUFFER_SIZE, Pointer.to(size),
                 jcuda.driver.JCudaDriver.CU_LAUNCH_PARAM_END});
+    }
+
+    /** A CUfunction whose raw handle is readable, for {@link DriverLaunch}. */
+    static final class KernelFunction extends CUfunction {
+        long address() {
+            return getNativePointer();
+        }
     }
 
     private static final ThreadLocal<ArgumentBuffer> ARGUMENTS = ThreadLocal.withInitial(ArgumentBuffer::new);

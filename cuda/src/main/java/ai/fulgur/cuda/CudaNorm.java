@@ -20,8 +20,10 @@ import jcuda.driver.JCudaDriver;
 final class CudaNorm implements NormKernels {
     private static final String MODULE = "layernorm";
     private static final int THREADS = CudaReduce.THREADS;
-    /** Threads of layernorm_param_grad_finish: 32 columns × 32 warps over the partial rows. */
-    private static final int FINISH_THREADS = 1024;
+    /** Threads of layernorm_param_grad_finish: 8 columns × 32 groups over the partial rows. */
+    private static final int FINISH_THREADS = 256;
+    /** Columns of one layernorm_param_grad_finish block (layernorm.cu's FINISH_COLUMNS). */
+    private static final int FINISH_COLUMNS = 8;
     private final ConcurrentHashMap<String, Integer> occupancy = new ConcurrentHashMap<>();
 
     // y (R, C), mean (R), rstd (R), x (R, C), gamma (C) or null, beta (C) or null
@@ -76,7 +78,7 @@ final class CudaNorm implements NormKernels {
         long dbetaOut = CudaReduce.addressOrNull(dbeta);
         if (rows == 0) {
             if (params) { // sums over no rows: zeros
-                d.launch(MODULE, "layernorm_param_grad_finish_" + suffix, Math.ceilDiv(c, 32), FINISH_THREADS, 0,
+                d.launch(MODULE, "layernorm_param_grad_finish_" + suffix, Math.ceilDiv(c, FINISH_COLUMNS), FINISH_THREADS, 0,
                         0L, c, dgammaOut, dbetaOut, 0L, 0L);
             }
             return;
@@ -129,7 +131,7 @@ final class CudaNorm implements NormKernels {
                         CudaTensors.first(x), CudaTensors.first(mean), CudaTensors.first(rstd));
             }
             if (params) {
-                d.launch(MODULE, "layernorm_param_grad_finish_" + suffix, Math.ceilDiv(c, 32), FINISH_THREADS, 0,
+                d.launch(MODULE, "layernorm_param_grad_finish_" + suffix, Math.ceilDiv(c, FINISH_COLUMNS), FINISH_THREADS, 0,
                         parts, c,
                         dgammaOut, dbetaOut, partial.address(0), partial.address(parts * c));
             }
@@ -165,8 +167,9 @@ final class CudaNorm implements NormKernels {
     }
 
     /**
-     * Dynamic shared memory of the backward warp kernel when it sums dgamma/dbeta: per warp and quantity a slice of
-     * ceil(N / W)·W·32 accumulators (layernorm.cu: N lanes' worth of elements a lane, W-element packs).
+     * Dynamic shared memory of the backward warp kernel when it sums dgamma/dbeta: per warp a slice of
+     * ceil(N / W)·W·32 pairs of accumulators (layernorm.cu: N lanes' worth of elements a lane, W-element packs; a
+     * dgamma and a dbeta sum per element, stored side by side).
      */
     static int backwardSharedBytes(int lanes, int packElements, DType partialType) {
         long slice = (long) Math.ceilDiv(lanes, packElements) * packElements * 32;

@@ -2,9 +2,9 @@ package ai.fulgur.cuda;
 
 /**
  * Launch parameters of the FlashAttention kernels for one head dim and architecture: kernel names, tile sizes,
- * threads and dynamic shared memory of the forward, dQ and dK/dV kernels. {@link #select} is the one place that
- * picks them, so a later kernel family (Hopper's wgmma with TMA copies, compute capability 9.0) slots in as another
- * entry without touching {@link CudaAttention}.
+ * threads and dynamic shared memory of the forward, dQ and dK/dV kernels (mma.sync). {@link #select} picks them;
+ * the Hopper wgmma kernels that replace some of them on compute capability 9.0 are {@link HopperFlashForward} and
+ * {@link HopperFlashBackward}.
  *
  * @param forwardModule  fatbin of the forward kernel
  * @param backwardModule fatbin of the backward kernels
@@ -37,7 +37,8 @@ record FlashKernels(String forwardModule, String backwardModule, String suffix, 
         if (cc < 80) {
             return null; // mma.sync bf16 and cp.async need sm_80
         }
-        // a Hopper family (cc == 90) returns its own entry here once it exists
+        // on sm_90 the dense and causal calls run the wgmma kernels instead, chosen per call by HopperFlashForward and
+        // HopperFlashBackward; these mma.sync entries serve every other call there (and the deterministic backward)
         return switch (headDim) {
             // the tile sizes of the instantiations in the .cu files (measured on H100, see docs/PERF.md)
             case 64 -> new FlashKernels("flash_attention_forward", "flash_attention_backward", "d64", 128, 64, 128,

@@ -13,7 +13,9 @@ import java.time.LocalDate;
 /**
  * FlashAttention throughput on the GPU, forward and backward, BF16: TFLOP/s with FlashAttention's counting (forward
  * 4·b·h·n²·d, backward 2.5× that, both halved when causal), median of event-timed repetitions after warm-up, fresh
- * random inputs; the backward both ways (dQ by atomics, the default, and deterministic). Shapes: n = 512 … 16384, head dims 64 and 128, b·n = 16384 tokens and h·d = 2048 (a 2048-wide model),
+ * random inputs; the backward three ways: the default (dQ by atomics; on sm_90 the Hopper wgmma kernel), the
+ * mma.sync kernel with dQ by atomics ({@code fulgur.flash.hopperBackward=false}, the same as the default elsewhere),
+ * and deterministic. Shapes: n = 512 … 16384, head dims 64 and 128, b·n = 16384 tokens and h·d = 2048 (a 2048-wide model),
  * causal and not. The PyTorch baseline (scaled_dot_product_attention, FLASH and cuDNN backends) is
  * tools/bench/torch_attention.py on the same shapes. Run from the bundle like {@link GemmBench}:
  * {@code ... ai.fulgur.cuda.FlashAttentionBench [lengths...]}; prints one JSON object per line.
@@ -36,12 +38,19 @@ public final class FlashAttentionBench {
             double fwdMs = device.medianMillis(() -> attention.flashForward(o, lse, q, k, v, spec), 5, 20);
             double bwdMs = device.medianMillis(
                     () -> attention.flashBackward(dq, dk, dv, dout, q, k, v, o, lse, spec), 5, 20);
+            // the mma.sync backward (flash_bwd_fused_*) on the same inputs: on sm_90 the default is the Hopper one
+            System.setProperty("fulgur.flash.hopperBackward", "false");
+            double mmaMs = device.medianMillis(
+                    () -> attention.flashBackward(dq, dk, dv, dout, q, k, v, o, lse, spec), 5, 20);
+            System.clearProperty("fulgur.flash.hopperBackward");
             AttentionSpec det = spec.withDeterministic(true);
             double detMs = device.medianMillis(
                     () -> attention.flashBackward(dq, dk, dv, dout, q, k, v, o, lse, det), 5, 20);
             double flops = p.forwardFlops();
             print(device, "flash_attention_fwd", n, d, b, h, causal, flops / (fwdMs * 1e-3) / 1e12, fwdMs);
             print(device, "flash_attention_bwd", n, d, b, h, causal, 2.5 * flops / (bwdMs * 1e-3) / 1e12, bwdMs);
+            print(device, "flash_attention_bwd_mma_sync", n, d, b, h, causal, 2.5 * flops / (mmaMs * 1e-3) / 1e12,
+                    mmaMs);
             print(device, "flash_attention_bwd_deterministic", n, d, b, h, causal,
                     2.5 * flops / (detMs * 1e-3) / 1e12, detMs);
         }
