@@ -26,7 +26,8 @@ import jcuda.driver.CUevent_flags;
  *
  * <p>The events add a few microseconds of host time per launch and keep the device from overlapping back-to-back
  * kernels' tails, so the profiled window runs somewhat slower than an unprofiled one; per-kernel times are what the
- * table is for, not the step time.
+ * table is for, not the step time. Open no window while the stream is being captured into a CUDA graph: the events
+ * would be captured with the work.
  */
 public final class KernelProfiler {
     /** Read by every launch: false unless a window is open. */
