@@ -254,7 +254,14 @@ final class CublasLt {
                 plan.alpha().set(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, alpha);
                 plan.beta().set(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, beta);
                 setPointers(plan, epilogue, bias, aux);
+                boolean profiled = KernelProfiler.active;
+                if (profiled) {
+                    KernelProfiler.before(device, profileName(dtype, batch, m, n, k, transA, transB, beta, epilogue));
+                }
                 int status = run(device, plan, plan.algo(), ops.a(), ops.b(), ops.d(), workspace);
+                if (profiled) {
+                    KernelProfiler.after(device);
+                }
                 check("cublasLtMatmul(" + dtype + ", batch " + batch + ", m " + m + ", n " + n + ", k " + k
                         + ", epilogue " + epilogue + ")", status);
             } catch (CudaException e) {
@@ -263,6 +270,23 @@ final class CublasLt {
                 throw new CudaException("cublasLtMatmul failed", t);
             }
         }
+    }
+
+    /** The {@link KernelProfiler} row of a matmul: dtype, shape, transposes, accumulation and epilogue. */
+    private static String profileName(DType dtype, long batch, long m, long n, long k, boolean transA,
+            boolean transB, float beta, int epilogue) {
+        String ep = switch (epilogue) {
+            case EPILOGUE_DEFAULT -> "";
+            case EPILOGUE_BIAS -> " +bias";
+            case EPILOGUE_GELU -> " gelu";
+            case EPILOGUE_GELU_BIAS -> " +bias gelu";
+            case EPILOGUE_GELU_AUX -> " gelu(aux)";
+            case EPILOGUE_GELU_AUX_BIAS -> " +bias gelu(aux)";
+            default -> " epilogue " + epilogue;
+        };
+        return "cublasLt " + dtype.name().toLowerCase(java.util.Locale.ROOT) + " " + (transA ? "T" : "N")
+                + (transB ? "T" : "N") + " " + (batch == 1 ? "" : batch + "x") + m + "x" + n + "x" + k
+                + (beta != 0 ? " +=D" : "") + ep;
     }
 
     /** How each cached plan's algorithm was chosen, one line per plan (for benchmarks' logs). */

@@ -47,13 +47,46 @@ public final class CudaBackend implements Backend {
         return CudaDriver.device(device.index());
     }
 
+    /**
+     * {@inheritDoc} No fill pass: the block holds what it last held. With {@code -Dfulgur.cuda.poisonUninitialized=true}
+     * every byte is set to 0xFF instead (NaN in every floating type, -1 in the integers), so a kernel that leaves part
+     * of such an output unwritten shows in the tests.
+     */
+    @Override
+    public Storage allocateUninitialized(Device device, DType dtype, long length) {
+        if (ZERO_UNINITIALIZED) {
+            return allocate(device, dtype, length);
+        }
+        CudaDevice d = device(device);
+        CudaStorage s = new CudaStorage(d, dtype, length);
+        if (POISON_UNINITIALIZED) {
+            d.enter();
+            jcuda.driver.JCudaDriver.cuMemsetD8Async(s.pointer(0), (byte) 0xFF, length * dtype.byteSize(), d.stream());
+        }
+        return s;
+    }
+
+    private static final boolean POISON_UNINITIALIZED = Boolean.getBoolean("fulgur.cuda.poisonUninitialized");
+    /** {@code -Dfulgur.cuda.zeroUninitialized=true}: zero-fill these too, as before (for before/after benchmarks). */
+    private static final boolean ZERO_UNINITIALIZED = Boolean.getBoolean("fulgur.cuda.zeroUninitialized");
+
     @Override
     public Storage allocate(Device device, DType dtype, long length) {
         CudaDevice d = device(device);
         CudaStorage s = new CudaStorage(d, dtype, length);
         // zero-fill: the SPI promises zeros, and kernels that write only part of an output rely on it
         d.enter();
+        boolean profiled = KernelProfiler.active;
+        if (profiled) {
+            if (KernelProfiler.wantsDetail()) {
+                KernelProfiler.detail(dtype.name().toLowerCase(java.util.Locale.ROOT) + " n=" + length);
+            }
+            KernelProfiler.before(d, "memset (zero-fill of a new tensor)");
+        }
         jcuda.driver.JCudaDriver.cuMemsetD8Async(s.pointer(0), (byte) 0, length * dtype.byteSize(), d.stream());
+        if (profiled) {
+            KernelProfiler.after(d);
+        }
         return s;
     }
 

@@ -75,6 +75,7 @@ public final class CudaDevice {
         cuCtxSetCurrent(context);
         current.set(true);
         cuStreamCreate(stream, CUstream_flags.CU_STREAM_DEFAULT);
+        KernelProfiler.startIfRequested(this);
     }
 
     /**
@@ -276,6 +277,10 @@ public final class CudaDevice {
         }
         enter();
         KernelFunction f = function(module, kernel);
+        boolean profiled = KernelProfiler.active;
+        if (profiled) {
+            KernelProfiler.before(this, kernel);
+        }
         try {
             switch (launchPath) {
                 case FOREIGN -> {
@@ -287,6 +292,9 @@ public final class CudaDevice {
                 }
                 case JCUDA_PACKED -> launchPacked(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
                 case JCUDA_PARAMS -> launchWithParams(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
+            }
+            if (profiled) {
+                KernelProfiler.after(this);
             }
             if (SYNC_EVERY_LAUNCH && capturing == null) {
                 cuStreamSynchronize(stream);

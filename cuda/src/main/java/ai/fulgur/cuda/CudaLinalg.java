@@ -40,6 +40,9 @@ final class CudaLinalg implements LinalgKernels {
             elementwise.copy(out, staged);
             return;
         }
+        if (matmulPadded(out, a, b, transA, transB, alpha, accumulate)) {
+            return;
+        }
         Tensor a16 = aligned(a);
         Tensor b16 = aligned(b);
         CudaDevice d = CudaTensors.device(out);
@@ -52,6 +55,83 @@ final class CudaLinalg implements LinalgKernels {
         CublasLt.get().matmul(d, out.dtype(), batch, m, n, k, CudaTensors.first(a16), strideA, transA,
                 CudaTensors.first(b16), strideB, transB, CudaTensors.first(out), (float) alpha, accumulate ? 1f : 0f,
                 0, CublasLt.EPILOGUE_DEFAULT, workspace(d));
+    }
+
+    /**
+     * Products of at least this many multiply-adds whose m, n or k is not a multiple of 16 bytes' worth of elements run
+     * on zero-padded copies (see {@link #matmulPadded}); {@code -Dfulgur.cuda.padMisalignedMacs}, default 2^32 (GPT-2's
+     * vocabulary head, 8192 × 50257 × 768, is 3·10^11; its other products are aligned). Settable for tests.
+     */
+    static volatile long padMisalignedMacs = Long.getLong("fulgur.cuda.padMisalignedMacs", 1L << 32);
+
+    /**
+     * A large single-matrix product with a dimension that is not a multiple of 8 (2-byte types) or 4 (F32) elements
+     * (a 50257-token vocabulary, say) leaves a row length that is not a multiple of 16 bytes, and cuBLASLt then has
+     * only kernels without vector loads or TMA: GPT-2's head ran at 100-170 TFLOP/s on an H200 instead of 600+. Here
+     * the operands are copied into buffers padded to the next multiple (padding along k is zero, so the sums are
+     * unchanged; padding along m or n only adds output rows or columns that are dropped), the padded product runs, and
+     * out receives its m × n part. The copies cost about one read and write of each operand, far less than the
+     * time the slow kernels lose. Returns false (nothing done) for batched, small or already aligned problems.
+     */
+    private boolean matmulPadded(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, double alpha,
+            boolean accumulate) {
+        if (out.shape().dim(0) != 1 || a.shape().dim(0) != 1 || b.shape().dim(0) != 1) {
+            return false;
+        }
+        long m = out.shape().dim(1);
+        long n = out.shape().dim(2);
+        long k = transA ? a.shape().dim(1) : a.shape().dim(2);
+        long q = 16 / out.dtype().byteSize();
+        if ((m % q == 0 && n % q == 0 && k % q == 0) || m * n * k < padMisalignedMacs || k == 0) {
+            return false;
+        }
+        long mp = roundUp(m, q);
+        long np = roundUp(n, q);
+        long kp = roundUp(k, q);
+        // stored shapes: A (m, k) or (k, m) when transA; B (k, n) or (n, k) when transB
+        Tensor ap = transA ? padded(a, kp, mp, true) : padded(a, mp, kp, false);
+        Tensor bp = transB ? padded(b, np, kp, false) : padded(b, kp, np, true);
+        Tensor outp = out;
+        if (mp != m || np != n) {
+            outp = Tensor.empty(Shape.of(1, mp, np), out.dtype(), out.device());
+            if (accumulate) {
+                elementwise.copy(corner(outp, m, n), out);
+            }
+        }
+        matmul(outp, ap, bp, transA, transB, alpha, accumulate);
+        if (outp != out) {
+            elementwise.copy(out, corner(outp, m, n));
+        }
+        return true;
+    }
+
+    /**
+     * {@code t} (1, r, c) copied into the corner of a new (1, rows, cols) buffer, or t itself when it has that shape.
+     * {@code kIsRows}: whether t's rows (else its columns) run along the summed dimension k.
+     */
+    private Tensor padded(Tensor t, long rows, long cols, boolean kIsRows) {
+        long r = t.shape().dim(1);
+        long c = t.shape().dim(2);
+        if (r == rows && c == cols) {
+            return t;
+        }
+        // the padding along k must be zero; along m or n it only feeds output elements that are dropped
+        boolean kPadded = kIsRows ? rows != r : cols != c;
+        Tensor p = kPadded ? Tensor.zeros(Shape.of(1, rows, cols), t.dtype(), t.device())
+                : Tensor.empty(Shape.of(1, rows, cols), t.dtype(), t.device());
+        elementwise.copy(corner(p, r, c), t);
+        return p;
+    }
+
+    /** The leading (1, r, c) block of a contiguous (1, R, C) tensor, as a view. */
+    private static Tensor corner(Tensor p, long r, long c) {
+        long rows = p.shape().dim(1);
+        long cols = p.shape().dim(2);
+        return new Tensor(p.storage(), Shape.of(1, r, c), new long[] {rows * cols, cols, 1}, p.offset());
+    }
+
+    private static long roundUp(long x, long q) {
+        return (x + q - 1) / q * q;
     }
 
     /**
@@ -95,6 +175,13 @@ final class CudaLinalg implements LinalgKernels {
             Tensor staged = Tensor.empty(out.shape(), out.dtype(), out.device());
             linear(staged, x, weight, bias, epilogue, preActivation);
             elementwise.copy(out, staged);
+            return;
+        }
+        long q = 16 / out.dtype().byteSize();
+        if (!aux && bias == null && epilogue == LinearEpilogue.NONE && (n % q != 0 || k % q != 0)
+                && m * n * k >= padMisalignedMacs) {
+            // a product without epilogue (GPT-2's tied head): the padded matmul
+            matmul(out.reshape(1, m, n), x.reshape(1, m, k), weight.reshape(1, n, k), false, true, 1, false);
             return;
         }
         x = aligned(x);

@@ -39,6 +39,15 @@ public interface Backend {
     /** A zero-filled storage of {@code length} elements. */
     Storage allocate(Device device, DType dtype, long length);
 
+    /**
+     * A storage of {@code length} elements whose contents are unspecified, for an output every element of which is
+     * written before it is read (a device backend saves the zero-fill pass). By default zero-filled, as
+     * {@link #allocate}.
+     */
+    default Storage allocateUninitialized(Device device, DType dtype, long length) {
+        return allocate(device, dtype, length);
+    }
+
     /** Copies a host storage to a new storage on {@code device}. */
     Storage upload(CpuStorage src, Device device);
 

@@ -43,9 +43,12 @@ public final class Tensor {
         return new Tensor(Backends.of(device).allocate(device, dtype, shape.numel()), shape);
     }
 
-    /** An uninitialised-looking tensor; today it is zero-filled, callers must not rely on it. */
+    /**
+     * A tensor whose elements are unspecified (zeros on the CPU, whatever the memory held on CUDA): for outputs that
+     * are written in full before they are read.
+     */
     public static Tensor empty(Shape shape, DType dtype, Device device) {
-        return zeros(shape, dtype, device);
+        return new Tensor(Backends.of(device).allocateUninitialized(device, dtype, shape.numel()), shape);
     }
 
     /** A host F32 tensor over (not copying) {@code data}. */
@@ -306,7 +309,7 @@ public final class Tensor {
 
     /** A contiguous copy on the same device. */
     public Tensor copy() {
-        Tensor out = zeros(shape, dtype(), device());
+        Tensor out = empty(shape, dtype(), device());
         Backends.of(this).elementwise().copy(out, this);
         return out;
     }
@@ -316,7 +319,7 @@ public final class Tensor {
         if (dtype == dtype()) {
             return this;
         }
-        Tensor out = zeros(shape, dtype, device());
+        Tensor out = empty(shape, dtype, device());
         Backends.of(this).elementwise().copy(out, this);
         return out;
     }

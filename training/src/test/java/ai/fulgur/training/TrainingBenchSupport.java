@@ -199,6 +199,37 @@ public final class TrainingBenchSupport {
         return out;
     }
 
+    /**
+     * {@code steps} more steps (unsynced, as timed) inside a {@code ai.fulgur.cuda.KernelProfiler} window (element-wise
+     * rows split by operation, dtypes and size when {@code shapes}): prints its
+     * table (the {@code limit} largest names) to standard error and adds the window's ms per step, the profiled kernel
+     * time per step and the driver allocations to {@code row}.
+     */
+    public static void profile(Trainer trainer, Model m, Device device, NDArray inputs, NDArray labels,
+            Precision precision, int steps, int limit, boolean shapes, ai.fulgur.ops.Device opsDevice,
+            Map<String, Object> row) throws ReflectiveOperationException {
+        Class<?> profiler = Class.forName("ai.fulgur.cuda.KernelProfiler");
+        Object cuda = cudaDevice(opsDevice);
+        profiler.getMethod("start", cuda.getClass(), boolean.class).invoke(null, cuda, shapes);
+        Object report;
+        try {
+            for (int s = 0; s < steps; s++) {
+                step(trainer, m, device, inputs, labels, precision, false);
+            }
+        } finally {
+            report = profiler.getMethod("stop").invoke(null);
+        }
+        String table = (String) report.getClass().getMethod("format", int.class).invoke(report, limit);
+        System.err.println("== kernel profile, " + steps + " steps (device time summed over them)");
+        System.err.print(table);
+        double window = (Double) report.getClass().getMethod("windowMillis").invoke(report);
+        double kernels = (Double) report.getClass().getMethod("profiledMillis").invoke(report);
+        row.put("profile_steps", steps);
+        row.put("profile_window_ms_per_step", window / steps);
+        row.put("profile_kernel_ms_per_step", kernels / steps);
+        row.put("profile_driver_allocations", report.getClass().getMethod("driverAllocations").invoke(report));
+    }
+
     // the caching allocator's statistics live in the cuda module, which the training module does not depend on;
     // the benchmark runs with every module on the class path, so it reaches them by name
     private static Object cudaDevice(ai.fulgur.ops.Device d) throws ReflectiveOperationException {

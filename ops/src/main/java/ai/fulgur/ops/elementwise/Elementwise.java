@@ -193,10 +193,11 @@ public final class Elementwise {
 
     /** A tensor of the given shape filled with value. */
     public static Tensor full(Shape shape, double value, DType dtype, Device device) {
-        Tensor t = Tensor.empty(shape, dtype, device);
-        if (value != 0) {
-            fill(t, value);
+        if (value == 0) {
+            return Tensor.zeros(shape, dtype, device);
         }
+        Tensor t = Tensor.empty(shape, dtype, device);
+        fill(t, value);
         return t;
     }
 

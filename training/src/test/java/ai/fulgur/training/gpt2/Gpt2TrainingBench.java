@@ -5,6 +5,7 @@ import static ai.fulgur.training.TrainingBenchSupport.parse;
 import static ai.fulgur.training.TrainingBenchSupport.peakBytes;
 import static ai.fulgur.training.TrainingBenchSupport.phases;
 import static ai.fulgur.training.TrainingBenchSupport.timeGraphSteps;
+import static ai.fulgur.training.TrainingBenchSupport.profile;
 import static ai.fulgur.training.TrainingBenchSupport.timeSteps;
 
 import ai.djl.Device;
@@ -32,11 +33,14 @@ import java.util.Random;
  * <p>Prints one JSON row: tokens/s, ms per step, model FLOPs utilisation ((6·N + 12·L·T·C) FLOPs per token, N the
  * parameters without the position embedding, as nanoGPT counts; attention counted over the full T×T as PaLM does),
  * and the caching allocator's peak bytes. {@code --phases} adds one more step timed per phase (forward, backward,
- * optimizer) with a sync after each, a diagnostic only.
+ * optimizer) with a sync after each, a diagnostic only. {@code --profile N} adds N more steps inside a CUDA
+ * {@code KernelProfiler} window and prints its per-kernel table (to standard error; 0, the default: none);
+ * {@code --profile-shapes} splits element-wise rows by operation, dtypes and size.
  *
  * <pre>
  * java ... ai.fulgur.training.gpt2.Gpt2TrainingBench --seq 1024 --batch 8 --precision bf16 [--steps 10 --warmup 3]
- *     [--peak-tflops 989] [--card NAME] [--phases] [--positions N] [--preset 124m] [--device gpu|cpu]
+ *     [--peak-tflops 989] [--card NAME] [--phases] [--profile N [--profile-shapes]] [--positions N]
+ *     [--preset 124m] [--device gpu|cpu]
  *     [--cuda-graph] (capture one step after the warm-up and time its replays)
  *     (-Dfulgur.attention=composed: the naive attention)
  * </pre>
@@ -57,6 +61,8 @@ public final class Gpt2TrainingBench {
         String card = a.getOrDefault("card", "unknown");
         boolean phases = a.containsKey("phases");
         boolean cudaGraph = a.containsKey("cuda-graph");
+        int profileSteps = Integer.parseInt(a.getOrDefault("profile", "0"));
+        int profileRows = Integer.parseInt(a.getOrDefault("profile-rows", "45"));
         String attention = "composed".equals(System.getProperty("fulgur.attention")) ? "composed" : "flash";
 
         String preset = a.getOrDefault("preset", "124m");
@@ -108,6 +114,10 @@ public final class Gpt2TrainingBench {
                 }
                 if (phases) {
                     row.putAll(phases(trainer, m, device, inputs, labels, precision));
+                }
+                if (profileSteps > 0 && opsDevice != null) {
+                    profile(trainer, m, device, inputs, labels, precision, profileSteps, profileRows,
+                            a.containsKey("profile-shapes"), opsDevice, row);
                 }
                 data.close();
             }
