@@ -108,12 +108,13 @@ final class CudaElementwise implements ElementwiseKernels {
     }
 
     /**
-     * Whether same-dtype copies between row-pitched layouts use the driver's 2-D copy ({@link #copyPitched}). Off by
-     * default until measured on the GPU: {@code -Dfulgur.cuda.pitchedCopies=true} (settable for tests). The kernel
-     * profile of the GPT-2 124M bf16 step (B 8, H200) shows the generic copy kernel spending 3.3 ms on each of the
-     * three copies into and out of the padded vocabulary buffers, about 9.8 ms a step, which this path is for.
+     * Whether same-dtype copies between row-pitched layouts use the driver's 2-D copy ({@link #copyPitched}): on by
+     * default, {@code -Dfulgur.cuda.pitchedCopies=false} turns it off (settable for tests). The kernel profile of the
+     * GPT-2 124M bf16 step (B 8, H200) showed the generic copy kernel spending 3.3 ms on each of the three copies into
+     * and out of the padded vocabulary buffers, about 9.8 ms a step; with the 2-D copy the step went from 45.2 to
+     * 32.6 ms eager and from 34.1 to 26.3 ms replayed as a CUDA graph (docs/PERF.md).
      */
-    static volatile boolean pitchedCopies = Boolean.getBoolean("fulgur.cuda.pitchedCopies");
+    static volatile boolean pitchedCopies = !"false".equals(System.getProperty("fulgur.cuda.pitchedCopies"));
 
     /** Rows narrower than this go to the copy kernel: the 2-D copy is meant for wide rows (logits, column slices). */
     private static final long PITCHED_MIN_ROW_BYTES = 1024;
