@@ -1,6 +1,5 @@
 package ai.fulgur.cuda;
 
-import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.attention.AttentionSpec;
 
@@ -11,12 +10,10 @@ import ai.fulgur.ops.attention.AttentionSpec;
  * rows ({@code flash_bwd_delta_*}) and adds dQ / scale into the same F32 buffer with atomics, which
  * {@code flash_bwd_dq_convert_*} then scales into dq; dK and dV it writes itself.
  *
- * <p>It runs for BF16/F16 inputs with head dim 64 or 128 on a device of compute capability exactly 9.0 (the fatbin's
- * sm_90a code loads nowhere else, and its compute_90 PTX holds an empty body), dense or causal attention (any softmax
- * scale, grouped-query heads, Nq ≠ Nk) without dropout, sliding windows, block-sparse layouts, key lengths, packed
- * sequences or {@link AttentionSpec#deterministic()} (its dQ atomics add in no fixed order; the deterministic mode
- * keeps the mma.sync dQ and dK/dV passes). Every other call keeps the mma.sync kernels. The system property
- * {@code fulgur.flash.hopperBackward} set to {@code false} turns it off.
+ * <p>It runs for the calls {@link HopperCoverage} describes, except in {@link AttentionSpec#deterministic()} mode
+ * (its dQ atomics add in no fixed order; the deterministic mode keeps the mma.sync dQ and dK/dV passes). Every other
+ * call keeps the mma.sync kernels. The system property {@code fulgur.flash.hopperBackward} set to {@code false} turns
+ * it off.
  *
  * @param dtypeName  kernel-name part of the element type, {@code bf16} or {@code f16}
  * @param headDim    64 or 128
@@ -28,28 +25,21 @@ record HopperFlashBackward(String dtypeName, int headDim, int warpgroups, int qu
 
     /** Whether the Hopper backward is enabled ({@code -Dfulgur.flash.hopperBackward=false} turns it off). */
     static boolean enabled() {
-        return !"false".equalsIgnoreCase(System.getProperty("fulgur.flash.hopperBackward", "true"));
+        return HopperCoverage.enabled("fulgur.flash.hopperBackward");
     }
 
     /**
      * The Hopper backward for these inputs on a device of compute capability {@code cc}, or null when the mma.sync
-     * backward must run (another architecture, head dim or option; see the class comment).
+     * backward must run ({@link HopperCoverage}, and the deterministic mode: see the class comment).
      */
     static HopperFlashBackward select(Tensor q, AttentionSpec spec, int cc) {
-        if (!enabled() || cc != 90) {
+        if (!enabled() || !HopperCoverage.covers(q, spec, cc) || spec.deterministic()) {
             return null;
         }
-        int headDim = (int) q.shape().dim(3);
-        boolean typeOk = q.dtype() == DType.BF16 || q.dtype() == DType.F16;
-        boolean options = spec.dropoutP() == 0 && spec.layout() == null && spec.windowLeft() == -1
-                && (spec.windowRight() == -1 || spec.windowRight() == 0) && !spec.isPacked()
-                && spec.keyLengths() == null && !spec.deterministic();
-        if (!typeOk || !options || (headDim != 64 && headDim != 128)) {
-            return null;
-        }
-        String type = q.dtype() == DType.BF16 ? "bf16" : "f16";
+        String type = HopperCoverage.dtypeName(q);
         // the tiles of the .cu instantiations (measured on an H200, docs/PERF.md "Hopper backward")
-        return headDim == 64 ? new HopperFlashBackward(type, 64, 2, 128) : new HopperFlashBackward(type, 128, 2, 64);
+        return q.shape().dim(3) == 64 ? new HopperFlashBackward(type, 64, 2, 128)
+                : new HopperFlashBackward(type, 128, 2, 64);
     }
 
     String kernelName() {
