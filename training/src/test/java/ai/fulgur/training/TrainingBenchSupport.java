@@ -26,22 +26,31 @@ public final class TrainingBenchSupport {
     public static float step(Trainer trainer, Model m, Device device, NDArray inputs, NDArray labels,
             Precision precision, boolean read) {
         try (NDManager scope = m.getNDManager().newSubManager(device)) {
-            // device-side copies in the step's scope, so every activation derived from them dies with the step
-            NDArray x = inputs.duplicate();
-            x.attach(scope);
-            NDArray y = labels.duplicate();
-            y.attach(scope);
-            NDArray loss;
-            try (GradientCollector gc = trainer.newGradientCollector()) {
-                try (Autocast.Scope s = precision.autocast()) {
-                    NDList predictions = trainer.forward(new NDList(x), new NDList(y));
-                    loss = trainer.getLoss().evaluate(new NDList(y), predictions);
-                }
-                gc.backward(loss);
-            }
+            NDArray loss = forwardBackward(trainer, scope, inputs, labels, precision);
             trainer.step();
             return read ? loss.getFloat() : Float.NaN;
         }
+    }
+
+    /**
+     * A step's forward (under {@code precision}'s autocast) and backward, the optimizer not yet run; returns the loss.
+     * The inputs are copied into {@code scope} first, so every activation derived from them dies with it.
+     */
+    public static NDArray forwardBackward(Trainer trainer, NDManager scope, NDArray inputs, NDArray labels,
+            Precision precision) {
+        NDArray x = inputs.duplicate();
+        x.attach(scope);
+        NDArray y = labels.duplicate();
+        y.attach(scope);
+        NDArray loss;
+        try (GradientCollector gc = trainer.newGradientCollector()) {
+            try (Autocast.Scope s = precision.autocast()) {
+                NDList predictions = trainer.forward(new NDList(x), new NDList(y));
+                loss = trainer.getLoss().evaluate(new NDList(y), predictions);
+            }
+            gc.backward(loss);
+        }
+        return loss;
     }
 
     /**
@@ -94,6 +103,10 @@ public final class TrainingBenchSupport {
             Precision precision, ai.fulgur.training.optim.ResumableAdamW adam, int warmup, int steps,
             double flopsPerToken, double peakTflops, ai.fulgur.ops.Device opsDevice, Map<String, Object> row)
             throws ReflectiveOperationException {
+        if (opsDevice == null) {
+            throw new IllegalArgumentException("--cuda-graph needs a GPU device, got " + device
+                    + "; drop the flag or pass --device gpu");
+        }
         resetPeak(opsDevice);
         float first = Float.NaN;
         for (int s = 0; s < Math.max(1, warmup); s++) {
@@ -111,18 +124,7 @@ public final class TrainingBenchSupport {
             try (ai.fulgur.ops.DeviceGraph graph = ai.fulgur.ops.Backends.of(opsDevice).captureGraph(opsDevice,
                     () -> {
                         try (NDManager scope = m.getNDManager().newSubManager(device)) {
-                            NDArray x = inputs.duplicate();
-                            x.attach(scope);
-                            NDArray y = labels.duplicate();
-                            y.attach(scope);
-                            NDArray l;
-                            try (GradientCollector gc = trainer.newGradientCollector()) {
-                                try (Autocast.Scope s = precision.autocast()) {
-                                    NDList predictions = trainer.forward(new NDList(x), new NDList(y));
-                                    l = trainer.getLoss().evaluate(new NDList(y), predictions);
-                                }
-                                gc.backward(l);
-                            }
+                            NDArray l = forwardBackward(trainer, scope, inputs, labels, precision);
                             trainer.step();
                             loss[0] = l.duplicate();
                             loss[0].attach(keep);

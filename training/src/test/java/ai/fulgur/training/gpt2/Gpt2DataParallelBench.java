@@ -1,5 +1,6 @@
 package ai.fulgur.training.gpt2;
 
+import static ai.fulgur.training.TrainingBenchSupport.forwardBackward;
 import static ai.fulgur.training.TrainingBenchSupport.json;
 import static ai.fulgur.training.TrainingBenchSupport.parse;
 import static ai.fulgur.training.TrainingBenchSupport.peakBytes;
@@ -176,18 +177,8 @@ public final class Gpt2DataParallelBench {
         /** Runs a step; returns its loss averaged over the ranks when {@code read} (a sync), else NaN. */
         double run(boolean read) {
             try (NDManager scope = m.getNDManager().newSubManager(device)) {
-                NDArray x = inputs.duplicate();
-                x.attach(scope);
-                NDArray y = labels.duplicate();
-                y.attach(scope);
-                NDArray loss;
-                try (GradientCollector gc = trainer.newGradientCollector()) {
-                    try (Autocast.Scope s = precision.autocast()) {
-                        NDList predictions = trainer.forward(new NDList(x), new NDList(y));
-                        loss = trainer.getLoss().evaluate(new NDList(y), predictions);
-                    }
-                    gc.backward(loss);
-                }
+                // the backward starts the overlapped all-reduces through the buckets' gradient-ready hooks
+                NDArray loss = forwardBackward(trainer, scope, inputs, labels, precision);
                 if (buckets != null) {
                     buckets.awaitMean();
                 } else if (group != null) {
