@@ -48,9 +48,11 @@ if [[ " $what " == *" throughput "* ]]; then
     2>&1 | tee -a "$out/rows.jsonl" | tail -3
 fi
 if [[ " $what " == *" bert "* ]]; then
-  echo "== Fulgur BERT-base MLM, bf16, T=512, B=${BERT_BATCH:-16}"
-  java ai.fulgur.training.bert.BertTrainingBench --seq 512 --batch "${BERT_BATCH:-16}" --steps "$steps" \
-    --warmup "$warmup" --precision bf16 --card "$card" --phases 2>&1 | tee -a "$out/bert.jsonl" | grep '^{' | tail -1
+  echo "== Fulgur BERT-base MLM, bf16, T=512, B=${BERT_BATCH:-16}: eager, then the step replayed as a CUDA graph"
+  for graph in "" --cuda-graph; do
+    java ai.fulgur.training.bert.BertTrainingBench --seq 512 --batch "${BERT_BATCH:-16}" --steps "$steps" \
+      --warmup "$warmup" --precision bf16 --card "$card" $graph 2>&1 | tee -a "$out/bert.jsonl" | grep '^{' | tail -1
+  done
   echo "== PyTorch BERT-base MLM, bf16, T=512, B=${BERT_BATCH:-16}, torch.compile"
   PYTHONUNBUFFERED=1 python3 tools/bench/torch_bert.py --seq 512 --batch "${BERT_BATCH:-16}" --steps "$steps" \
     --warmup "$warmup" 2>&1 | tee -a "$out/bert.jsonl" | tail -1

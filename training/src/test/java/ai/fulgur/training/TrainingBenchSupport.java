@@ -53,6 +53,20 @@ public final class TrainingBenchSupport {
         return loss;
     }
 
+    /** {@link #timeGraphSteps} when {@code cudaGraph}, else {@link #timeSteps}: the benchmarks' {@code --cuda-graph}. */
+    public static void measure(boolean cudaGraph, Trainer trainer, Model m, Device device, NDArray inputs,
+            NDArray labels, Precision precision, ai.fulgur.training.optim.ResumableAdamW adam, int warmup, int steps,
+            double flopsPerToken, double peakTflops, ai.fulgur.ops.Device opsDevice, Map<String, Object> row)
+            throws ReflectiveOperationException {
+        if (cudaGraph) {
+            timeGraphSteps(trainer, m, device, inputs, labels, precision, adam, warmup, steps, flopsPerToken,
+                    peakTflops, opsDevice, row);
+        } else {
+            timeSteps(trainer, m, device, inputs, labels, precision, warmup, steps, flopsPerToken, peakTflops,
+                    opsDevice, row);
+        }
+    }
+
     /**
      * The measurement both benchmarks make: {@code warmup} steps, each synced (the first one's loss kept), then
      * {@code steps} steps timed between two device syncs (the loss read after the last one is the closing sync);

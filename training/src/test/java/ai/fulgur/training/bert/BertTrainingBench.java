@@ -1,10 +1,10 @@
 package ai.fulgur.training.bert;
 
 import static ai.fulgur.training.TrainingBenchSupport.json;
+import static ai.fulgur.training.TrainingBenchSupport.measure;
 import static ai.fulgur.training.TrainingBenchSupport.parse;
 import static ai.fulgur.training.TrainingBenchSupport.peakBytes;
 import static ai.fulgur.training.TrainingBenchSupport.phases;
-import static ai.fulgur.training.TrainingBenchSupport.timeSteps;
 
 import ai.djl.Device;
 import ai.djl.Model;
@@ -31,6 +31,7 @@ import java.util.Random;
  *
  * <pre>
  * java ... ai.fulgur.training.bert.BertTrainingBench --seq 512 --batch 16 --precision bf16 [--steps 20 --warmup 10]
+ *     [--cuda-graph] (capture one step after the warm-up and time its replays)
  * </pre>
  */
 public final class BertTrainingBench {
@@ -82,8 +83,8 @@ public final class BertTrainingBench {
                 NDManager data = m.getNDManager().newSubManager(device);
                 NDArray inputs = data.create(ids, new Shape(batch, seq));
                 NDArray labels = data.create(targets, new Shape(batch, seq));
-                timeSteps(trainer, m, device, inputs, labels, precision, warmup, steps, flopsPerToken, peakTflops,
-                        opsDevice, row);
+                measure(a.containsKey("cuda-graph"), trainer, m, device, inputs, labels, precision, adam, warmup,
+                        steps, flopsPerToken, peakTflops, opsDevice, row);
                 if (a.containsKey("phases")) {
                     row.putAll(phases(trainer, m, device, inputs, labels, precision));
                 }

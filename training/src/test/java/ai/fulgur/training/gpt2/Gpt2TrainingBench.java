@@ -1,12 +1,11 @@
 package ai.fulgur.training.gpt2;
 
 import static ai.fulgur.training.TrainingBenchSupport.json;
+import static ai.fulgur.training.TrainingBenchSupport.measure;
 import static ai.fulgur.training.TrainingBenchSupport.parse;
 import static ai.fulgur.training.TrainingBenchSupport.peakBytes;
 import static ai.fulgur.training.TrainingBenchSupport.phases;
-import static ai.fulgur.training.TrainingBenchSupport.timeGraphSteps;
 import static ai.fulgur.training.TrainingBenchSupport.profile;
-import static ai.fulgur.training.TrainingBenchSupport.timeSteps;
 
 import ai.djl.Device;
 import ai.djl.Model;
@@ -105,13 +104,8 @@ public final class Gpt2TrainingBench {
                 NDManager data = m.getNDManager().newSubManager(device);
                 NDArray inputs = data.create(x, new Shape(batch, seq));
                 NDArray labels = data.create(y, new Shape(batch, seq));
-                if (cudaGraph) {
-                    timeGraphSteps(trainer, m, device, inputs, labels, precision, adam, warmup, steps,
-                            flopsPerToken, peakTflops, opsDevice, row);
-                } else {
-                    timeSteps(trainer, m, device, inputs, labels, precision, warmup, steps, flopsPerToken,
-                            peakTflops, opsDevice, row);
-                }
+                measure(cudaGraph, trainer, m, device, inputs, labels, precision, adam, warmup, steps,
+                        flopsPerToken, peakTflops, opsDevice, row);
                 if (phases) {
                     row.putAll(phases(trainer, m, device, inputs, labels, precision));
                 }
