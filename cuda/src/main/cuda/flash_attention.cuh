@@ -233,11 +233,21 @@ __device__ __forceinline__ void cp_async4(uint32_t dst, const void* src, bool va
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 template <int N> __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N)); }
 
-// A tile of rows × D elements in shared memory, each row D·2 bytes, its 16-byte chunks XOR-swizzled by (row & 7):
-// the 8 rows an ldmatrix reads at one logical chunk land in 8 different bank groups.
+// A tile of rows × D elements in shared memory, each row D·2 bytes, its 16-byte chunks XOR-swizzled so that the 8 rows
+// an ldmatrix reads at one logical chunk land in 8 different bank groups. Chunks in whole groups of 8 are XORed with
+// (row & 7). Head dims 32 and 96 end in a group of 4 chunks: rows are 64 or 192 bytes, so consecutive rows already
+// alternate between the two halves of the 128-byte bank cycle, and XOR with ((row >> 1) & 3) spreads the 4 rows that
+// share a half.
 template <int D>
 __device__ __forceinline__ int swz(int row, int chunk) {
-    return row * D + ((chunk ^ (row & 7)) << 3);
+    static_assert(D % 64 == 0 || D % 64 == 32, "head dim must be a multiple of 32");
+    constexpr int FULL = (D / 8) & ~7; // chunks in whole groups of 8
+    if constexpr (FULL == D / 8) {
+        return row * D + ((chunk ^ (row & 7)) << 3);
+    } else {
+        const int c = chunk < FULL ? chunk ^ (row & 7) : FULL + ((chunk - FULL) ^ ((row >> 1) & 3));
+        return row * D + (c << 3);
+    }
 }
 
 // One warp's acc (16 rows × D) += S·X: S (16 × BN) as the C fragments of its 16×8 tiles (sc[n]), re-packed as A

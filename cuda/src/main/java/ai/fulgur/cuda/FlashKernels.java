@@ -27,11 +27,11 @@ record FlashKernels(String forwardModule, String backwardModule, String suffix, 
         int kvThreads, int headDim) {
 
     /** Head dims with built kernels. */
-    static final int[] HEAD_DIMS = {64, 128};
+    static final int[] HEAD_DIMS = {32, 64, 96, 128};
 
     /**
      * The kernels for {@code headDim} on a device of compute capability {@code cc} (major·10 + minor): the mma.sync
-     * family (sm_80 and later, Hopper included) for head dims 64 and 128. Returns null for other head dims.
+     * family (sm_80 and later, Hopper included) for head dims 32, 64, 96 and 128. Returns null for other head dims.
      */
     static FlashKernels select(int headDim, int cc) {
         if (cc < 80) {
@@ -45,6 +45,11 @@ record FlashKernels(String forwardModule, String backwardModule, String suffix, 
                     64, 32, 3, 128, 64, 64, 3, 128, 64);
             case 128 -> new FlashKernels("flash_attention_forward", "flash_attention_backward", "d128", 128, 64, 256,
                     64, 32, 3, 128, 64, 32, 3, 128, 128);
+            // 32 and 96 (models with narrow or 96-wide heads): the d64 and d128 shapes, not tuned separately
+            case 32 -> new FlashKernels("flash_attention_forward", "flash_attention_backward", "d32", 64, 64, 128,
+                    64, 64, 3, 128, 64, 64, 3, 128, 32);
+            case 96 -> new FlashKernels("flash_attention_forward", "flash_attention_backward", "d96", 128, 64, 256,
+                    64, 32, 3, 128, 64, 32, 3, 128, 96);
             default -> null;
         };
     }

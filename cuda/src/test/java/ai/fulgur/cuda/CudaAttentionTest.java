@@ -29,7 +29,7 @@ import org.junit.jupiter.api.Test;
  */
 class CudaAttentionTest extends GpuTest {
     private static final DType[] DTYPES = {DType.BF16, DType.F16};
-    private static final int[] HEAD_DIMS = {64, 128};
+    private static final int[] HEAD_DIMS = FlashKernels.HEAD_DIMS;
 
     /** One attention call's shapes and options. */
     private record Case(String name, int b, int nq, int nk, int hq, int hkv, AttentionSpecFactory spec,
