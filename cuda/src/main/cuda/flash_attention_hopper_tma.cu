@@ -191,8 +191,9 @@ __device__ __forceinline__ void forward_tma(const FlashParams& p, const CUtensor
 
 } // namespace hopper
 
-// Kernel parameters: FlashParams by value, then the tensor maps of Q, K and V (CUtensorMap, 128 bytes, aligned as
-// cuda.h declares it; HopperTmaForward packs them at those offsets).
+// Kernel parameters: FlashParams by value, then the tensor maps of Q, K and V (CUtensorMap, 128 bytes). The driver
+// chooses their offsets (0, 496, 624, 752 on driver 580, not the C layout's 512, 640, 768), so the host launches
+// with one pointer per argument (CudaDevice.launch3) rather than a packed buffer.
 #define HOPPER_TMA_FWD(NAME, T, D, BN, STAGES)                                                                      \
     extern "C" __global__ void __launch_bounds__(384, 1)                                                           \
             NAME(const FlashParams p, const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk, \

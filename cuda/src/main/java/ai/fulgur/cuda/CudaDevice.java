@@ -264,7 +264,7 @@ public final class CudaDevice {
      * Launches {@code kernel} of {@code module} on this device's stream with a 1-D grid. Arguments: a
      * {@link CudaStorage}-backed address as {@code long}, {@code int}, {@code long}, {@code float}, {@code double},
      * a {@code long[]} passed by value as a struct of int64 fields, or a {@link TensorMap} (a by-value
-     * {@code CUtensorMap}, 128-byte aligned).
+     * {@code CUtensorMap}; a launch with one goes through one pointer per argument).
      */
     void launch(String module, String kernel, long grid, int block, int sharedBytes, Object... args) {
         launch3(module, kernel, grid, 1, 1, block, sharedBytes, args);
@@ -308,7 +308,7 @@ public final class CudaDevice {
         }
     }
 
-    private static boolean hasTensorMap(Object[] args) {
+    static boolean hasTensorMap(Object[] args) {
         for (Object a : args) {
             if (a instanceof TensorMap) {
                 return true;
@@ -414,7 +414,11 @@ public final class CudaDevice {
                         buf.putInt(x);
                     }
                 }
-                case TensorMap v -> v.writeTo(align(buf, TensorMap.ALIGNMENT)); // __grid_constant__ CUtensorMap
+                // its offset in the parameter bank is the driver's, not the C layout's: launch3 passes one pointer
+                // per argument when a map is among them, so it never reaches here
+                case TensorMap v -> throw new IllegalArgumentException("kernel " + kernel + ": the CUtensorMap at "
+                        + "position " + i + " cannot be packed into a parameter buffer (the driver places it at its "
+                        + "own offset); pass one pointer per argument");
                 default -> throw unsupportedArgument(kernel, args[i], i);
             }
         }

@@ -10,23 +10,24 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.nio.ByteBuffer;
 
 /**
  * A {@code CUtensorMap}: the 128-byte descriptor through which the copy engine (TMA) moves a box of a global tensor
  * into shared memory, encoded by {@code cuTensorMapEncodeTiled} of libcuda through {@code java.lang.foreign} (JCuda
  * 12.0 has no binding for it) from a checked {@link TensorMapLayout}.
  *
- * <p>Kernels take it by value as a {@code const __grid_constant__ CUtensorMap} parameter: {@link CudaDevice}'s
- * argument packing places it at a multiple of {@link #ALIGNMENT} bytes, as cuda.h declares the type
- * ({@code alignas(128)}; the PTX parameter reads {@code .align 128 .b8 [128]}). Passed by value, the map is part of the
- * launch's parameters, so a CUDA graph captures it with the launch and replays it unchanged (the addresses it names are
- * the captured tensors', as for every other argument); nothing lives in host or device memory between calls.
+ * <p>Kernels take it by value as a {@code const __grid_constant__ CUtensorMap} parameter. Its place in the parameter
+ * bank is the driver's to choose, not the C layout's: for {@code (FlashParams, CUtensorMap × 3)} cuFuncGetParamInfo
+ * reports offsets 0, 496, 624 and 752 on driver 580 (the C layout, with cuda.h's {@code alignas(128)}, would put the
+ * maps at 512, 640 and 768), so {@link CudaDevice} launches a kernel with a map through one pointer per argument and
+ * lets the driver place each one; a packed buffer would misplace them. Passed by value, the map is part of the
+ * launch's parameters, so a CUDA graph captures it with the launch and replays it unchanged (the addresses it names
+ * are the captured tensors', as for every other argument); nothing lives in host or device memory between calls.
  */
 final class TensorMap {
     /** Bytes of a CUtensorMap. */
     static final int BYTES = 128;
-    /** Alignment of a CUtensorMap kernel parameter, in bytes. */
+    /** Alignment of the host copy the driver encodes into, in bytes (it asks for 64). */
     static final int ALIGNMENT = 128;
 
     private static final MethodHandle ENCODE = lookup();
@@ -52,7 +53,7 @@ final class TensorMap {
         }
     }
 
-    /** A map from its 16 words as the driver wrote them (tests of the argument packing). */
+    /** A map from its 16 words as the driver wrote them (tests of the launch path). */
     static TensorMap fromWords(long... words) {
         if (words.length != BYTES / 8) {
             throw new IllegalArgumentException("a CUtensorMap is " + BYTES / 8 + " words, got " + words.length);
@@ -96,13 +97,6 @@ final class TensorMap {
             throw e;
         } catch (Throwable t) {
             throw new CudaException("cuTensorMapEncodeTiled through java.lang.foreign failed: " + t, t);
-        }
-    }
-
-    /** Writes the 128 bytes at the buffer's position (the caller has aligned it to {@link #ALIGNMENT}). */
-    void writeTo(ByteBuffer buffer) {
-        for (long w : words) {
-            buffer.putLong(w);
         }
     }
 

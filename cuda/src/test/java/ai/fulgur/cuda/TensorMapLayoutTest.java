@@ -2,6 +2,7 @@ package ai.fulgur.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -16,8 +17,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The arguments {@link TensorMap} hands to {@code cuTensorMapEncodeTiled} (no GPU needed): dimensions innermost first,
- * strides in bytes, the 64-element box, the copy engine's alignment rules with messages that name the value, and the
- * kernel-parameter packing of a by-value map (128-byte aligned after the 472-byte FlashParams, as the PTX declares).
+ * strides in bytes, the 64-element box, the copy engine's alignment rules with messages that name the value, and that
+ * a by-value map is never packed into a parameter buffer (the driver places it at its own offset).
  */
 class TensorMapLayoutTest {
     private static final long ADDRESS = 0x7f00_0000_0000L;
@@ -84,24 +85,22 @@ class TensorMapLayoutTest {
         assertTrue(encode.getMessage().contains("16-byte aligned"), encode.getMessage());
     }
 
+    /**
+     * A launch with a map takes one pointer per argument (the driver places the map: offset 496 after the 472-byte
+     * FlashParams, where the C layout says 512), and the packed-buffer writer refuses a map, naming the kernel.
+     */
     @Test
-    void mapsArePacked128ByteAlignedAfterTheParams() {
+    void mapsAreNeverPackedIntoAParameterBuffer() {
+        TensorMap map = TensorMap.fromWords(new long[16]);
         long[] params = new long[59]; // FlashParams: 472 bytes
-        long[][] words = new long[3][16];
-        for (int m = 0; m < 3; m++) {
-            for (int i = 0; i < 16; i++) {
-                words[m][i] = 1000L * (m + 1) + i;
-            }
-        }
+        assertTrue(CudaDevice.hasTensorMap(new Object[] {params, map, map, map}));
+        assertFalse(CudaDevice.hasTensorMap(new Object[] {params, 3, 4L}));
         ByteBuffer buf = ByteBuffer.allocateDirect(4096).order(ByteOrder.nativeOrder());
-        int bytes = CudaDevice.pack(buf, "flash_fwd_hopper_tma_bf16_d128", new Object[] {params,
-            TensorMap.fromWords(words[0]), TensorMap.fromWords(words[1]), TensorMap.fromWords(words[2])});
-        assertEquals(768 + 128, bytes, "472-byte params, then maps at 512, 640, 768");
-        for (int m = 0; m < 3; m++) {
-            for (int i = 0; i < 16; i++) {
-                assertEquals(words[m][i], buf.getLong(512 + 128 * m + 8 * i), "map " + m + " word " + i);
-            }
-        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CudaDevice.pack(buf, "flash_fwd_hopper_tma_bf16_d128", new Object[] {params, map}));
+        assertTrue(e.getMessage().contains("flash_fwd_hopper_tma_bf16_d128") && e.getMessage().contains("position 1"),
+                e.getMessage());
+        assertArrayEquals(new long[16], map.words());
         assertThrows(IllegalArgumentException.class, () -> TensorMap.fromWords(1, 2, 3));
     }
 }
