@@ -3,7 +3,8 @@ torch.nn.functional.scaled_dot_product_attention with the FLASH_ATTENTION and CU
 (torch.nn.attention.sdpa_kernel) on the same shapes: bf16, (b, h, n, d) contiguous, n = 512 ... 16384, d = 64 and 128,
 b*n = 16384 tokens, h*d = 2048, causal and not. TFLOP/s with FlashAttention's counting (forward 4*b*h*n^2*d, backward
 2.5x that, halved when causal); median of CUDA-event-timed repetitions after warm-up; fresh random inputs.
-Usage: python3 tools/bench/torch_attention.py [lengths...]   (prints one JSON object per line)"""
+Usage: python3 tools/bench/torch_attention.py [--forward-only] [lengths...]   (prints one JSON object per line;
+--forward-only skips the backward timing, for the forward-kernel comparisons)"""
 import datetime
 import json
 import sys
@@ -30,7 +31,8 @@ def median_ms(fn, warmup=5, repeats=20):
 
 
 def main():
-    lengths = [int(s) for s in sys.argv[1:]] or [512, 1024, 2048, 4096, 8192, 16384]
+    forward_only = "--forward-only" in sys.argv[1:]
+    lengths = [int(s) for s in sys.argv[1:] if s != "--forward-only"] or [512, 1024, 2048, 4096, 8192, 16384]
     card = torch.cuda.get_device_name(0)
     tokens, width = 16384, 2048
     for d in (64, 128):
@@ -46,18 +48,23 @@ def main():
                     try:
                         with sdpa_kernel(backend):
                             fwd = median_ms(lambda: F.scaled_dot_product_attention(q, k, v, is_causal=causal))
-                            qg, kg, vg = (x.detach().requires_grad_(True) for x in (q, k, v))
-                            out = F.scaled_dot_product_attention(qg, kg, vg, is_causal=causal)
-                            bwd = median_ms(lambda: torch.autograd.grad(out, (qg, kg, vg), dout, retain_graph=True))
+                            bwd = None
+                            if not forward_only:
+                                qg, kg, vg = (x.detach().requires_grad_(True) for x in (q, k, v))
+                                out = F.scaled_dot_product_attention(qg, kg, vg, is_causal=causal)
+                                bwd = median_ms(lambda: torch.autograd.grad(out, (qg, kg, vg), dout,
+                                                                            retain_graph=True))
+                                del out, qg, kg, vg
                     except RuntimeError as e:  # the backend does not take this shape
                         print(json.dumps({"name": f"torch_sdpa_{name}", "parameters": row, "error": str(e)[:200]}))
                         continue
                     for direction, ms, f in (("fwd", fwd, flops), ("bwd", bwd, 2.5 * flops)):
+                        if ms is None:
+                            continue
                         print(json.dumps({"name": f"torch_sdpa_{name}_{direction}", "parameters": row,
                                           "value": round(f / (ms * 1e-3) / 1e12, 1), "unit": "TFLOP/s",
                                           "ms": round(ms, 4), "card": card, "torch": torch.__version__,
                                           "date": datetime.date.today().isoformat()}), flush=True)
-                    del out, qg, kg, vg
 
 
 if __name__ == "__main__":

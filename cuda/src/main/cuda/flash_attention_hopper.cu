@@ -7,66 +7,16 @@
 // scale·log2 e folded in, as flash_attention_forward.cu), packs P to 16 bits in registers and adds P·V (RS wgmma: P
 // is the register A operand, V the shared-memory B operand read transposed, i.e. N-major). Two schedules: plain (each
 // product waited for in turn) and overlapped (S(t+1) issued with P(t)·V(t), its softmax running while the tensor
-// cores do P(t)·V(t)). A warp-specialised ping-pong schedule (a copying warpgroup on mbarriers, two computing
-// warpgroups taking turns) was measured about 15% slower (docs/PERF.md, "Hopper forward") and is not kept.
+// cores do P(t)·V(t)). A warp-specialised ping-pong schedule with cp.async (a copying warpgroup on mbarriers, two
+// computing warpgroups taking turns) was measured about 15% slower (docs/PERF.md, "Hopper forward") and is not kept;
+// the one with TMA bulk tensor copies is flash_attention_hopper_tma.cu.
 // Writes O and the F32 logsumexp exactly as flash_fwd_* (a row that sees no key gets zeros and +∞), so the mma.sync
 // backward reads them. No dropout, block-sparse layout or sequence table: the host keeps those on flash_fwd_*.
-// The wgmma building blocks and the shared-memory layout are in flash_attention_hopper.cuh.
-#include "flash_attention_hopper.cuh"
+// The wgmma building blocks and the shared-memory layout are in flash_attention_hopper.cuh, the mask, softmax and
+// epilogue in flash_attention_hopper_forward.cuh; flash_attention_hopper_tma.cu is the TMA warp-specialised variant.
+#include "flash_attention_hopper_forward.cuh"
 
 namespace hopper {
-
-// Sets the scores of (row, key) pairs the mask hides to −∞; sc holds rows row_a, row_a + 8 and keys j0 + 8n + 2t (+1).
-template <int BN>
-__device__ __forceinline__ void mask_tile(float (&sc)[BN / 2], const MaskRule& mask, int64_t row_a, int64_t j0, int t) {
-#pragma unroll
-    for (int n = 0; n < BN / 8; n++) {
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-            const int64_t i = row_a + (e >> 1) * 8;
-            const int64_t j = j0 + n * 8 + 2 * t + (e & 1);
-            if (!mask.visible(i, j)) sc[4 * n + e] = -INFINITY;
-        }
-    }
-}
-
-// Online softmax of one score tile in log2 units: sc becomes p = 2^(s·scale·log2 e − m) with m the new running max;
-// the row sums absorb the tile, and corr (the factor O must be scaled by) is returned per row half.
-template <int BN>
-__device__ __forceinline__ void softmax_tile(float (&sc)[BN / 2], float (&mrow)[2], float (&lrow)[2], float (&corr)[2],
-                                             float sl2) {
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        float mx = -INFINITY;
-#pragma unroll
-        for (int n = 0; n < BN / 8; n++) mx = fmaxf(mx, fmaxf(sc[4 * n + 2 * r], sc[4 * n + 2 * r + 1]));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
-        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
-        mx = fmaxf(mrow[r], mx * sl2);
-        const float base = mx == -INFINITY ? 0.f : mx;
-        corr[r] = fast_exp2(mrow[r] - base);
-        mrow[r] = mx;
-        float sum = 0.f;
-#pragma unroll
-        for (int n = 0; n < BN / 8; n++) {
-            sc[4 * n + 2 * r] = fast_exp2(fmaf(sc[4 * n + 2 * r], sl2, -base));
-            sc[4 * n + 2 * r + 1] = fast_exp2(fmaf(sc[4 * n + 2 * r + 1], sl2, -base));
-            sum += sc[4 * n + 2 * r] + sc[4 * n + 2 * r + 1];
-        }
-        lrow[r] = lrow[r] * corr[r] + sum;
-    }
-}
-
-template <int D>
-__device__ __forceinline__ void rescale(float (&o)[D / 2], const float (&corr)[2]) {
-#pragma unroll
-    for (int a = 0; a < D / 8; a++) {
-        o[4 * a] *= corr[0];
-        o[4 * a + 1] *= corr[0];
-        o[4 * a + 2] *= corr[1];
-        o[4 * a + 3] *= corr[1];
-    }
-}
 
 template <typename T, int D, int BN, int WG, bool OVERLAP>
 __device__ __forceinline__ void forward(const FlashParams& p) {
@@ -218,25 +168,7 @@ __device__ __forceinline__ void forward(const FlashParams& p) {
         fence_regs(pa);
     }
 
-    // epilogue: O = o / l, lse = max·scale + ln l (as flash_fwd_*)
-    T* gO = reinterpret_cast<T*>(p.o) + si.b * p.o_sb + si.q0 * p.o_sn + h * p.o_sh;
-    float* gL = reinterpret_cast<float*>(p.lse) + (si.b * p.hq + h) * p.nq_rows + si.q0;
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        float l = lrow[r];
-        l += __shfl_xor_sync(0xffffffffu, l, 1);
-        l += __shfl_xor_sync(0xffffffffu, l, 2);
-        const int64_t i = row_a + r * 8;
-        if (i >= si.nq) continue;
-        const float inv = l > 0.f ? 1.f / l : 0.f;
-        T* orow = gO + i * p.o_sn;
-#pragma unroll
-        for (int a = 0; a < D / 8; a++) {
-            *reinterpret_cast<uint32_t*>(orow + a * 8 + 2 * t) =
-                    Pack2<T>::pack(o[4 * a + 2 * r] * inv, o[4 * a + 2 * r + 1] * inv);
-        }
-        if (t == 0) gL[i] = l > 0.f ? (mrow[r] + log2f(l)) * FLASH_LN2 : INFINITY;
-    }
+    store_output<T, D>(p, si, h, row_a, t, o, mrow, lrow);
 #endif
 }
 

@@ -2,7 +2,7 @@
 // (flash_attention_hopper.cu) and the backward (flash_attention_hopper_backward.cu). Tile copies into
 // 128-byte-swizzled shared memory, matrix descriptors, the asynchronous wgmma products (both operands in shared
 // memory, or A from registers) with their fences, and the register packing of a probability tile as an A operand.
-// Leaves out: TMA copies and mbarrier pipelines (the kernels copy with cp.async).
+// Leaves out: TMA copies and mbarrier pipelines (hopper_tma.cuh, for flash_attention_hopper_tma.cu).
 //
 // Shared-memory layout: every tile is stored as D/64 column blocks of rows × 64 elements (128 bytes a row), each
 // 16-byte chunk c of row r at chunk c ^ (r & 7): the 128-byte swizzle that the descriptors declare (layout type 1),

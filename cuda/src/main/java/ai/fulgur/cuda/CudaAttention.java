@@ -20,7 +20,8 @@ import jcuda.driver.JCudaDriver;
  * registers and adds dQ into an F32 buffer with atomics (FlashAttention-2); with {@link AttentionSpec#deterministic()}
  * dQ gets its own pass over key tiles per query tile instead (recomputing P, about 10% slower), so gradients have the
  * same bits on every run. On Hopper (compute capability 9.0) the dense and causal cases run wgmma kernels instead:
- * {@link HopperFlashForward} and, for the default (atomic) backward, {@link HopperFlashBackward}.
+ * {@link HopperFlashForward} (or, where {@code fulgur.flash.tma} allows, {@link HopperTmaForward}) and, for the
+ * default (atomic) backward, {@link HopperFlashBackward}.
  *
  * <p>Block-sparse layouts ({@link AttentionSpec#layout()}, any block size, shared or per head) run the {@code _sparse}
  * kernels, which walk only the tiles a set block overlaps ({@link SparseTiles}: the layout compressed to each kernel's
@@ -66,6 +67,11 @@ final class CudaAttention implements AttentionKernels {
         long[] p = params(spec, q, k, v, o, lse, null, null, null, null, 0L, table, seqs.count(), 0L,
                 layoutMask(spec, d));
         rowWalk(p, tiles(spec, d, kernels.fwdRows(), kernels.fwdKeys()));
+        HopperTmaForward tma = HopperTmaForward.select(q, spec, d.computeCapability());
+        if (tma != null && tma.describes(q, k, v)) { // TMA copies and warp specialisation, where tensor maps fit
+            tma.launch(d, p, q, k, v, maxOf(seqs.nq()), q.shape().dim(2), gridZ(seqs));
+            return;
+        }
         HopperFlashForward hopper = HopperFlashForward.select(q, spec, d.computeCapability());
         if (hopper != null) { // wgmma on sm_90a for the options it covers (dense or causal, no layout)
             hopper.launch(d, p, maxOf(seqs.nq()), q.shape().dim(2), gridZ(seqs));
@@ -78,9 +84,22 @@ final class CudaAttention implements AttentionKernels {
                 q.shape().dim(2), gridZ(seqs), kernels.fwdThreads(), smem, p);
     }
 
-    /** The name of the kernel {@link #flashForward} launches for these inputs (tests and benchmarks report it). */
+    /**
+     * The name of the kernel {@link #flashForward} launches for these inputs (tests and benchmarks report it), judging
+     * the TMA kernel's tensor maps by q alone (k and v laid out alike); {@link #forwardKernel(Tensor, Tensor, Tensor,
+     * AttentionSpec)} checks all three.
+     */
     static String forwardKernel(Tensor q, AttentionSpec spec) {
+        return forwardKernel(q, q, q, spec);
+    }
+
+    /** The name of the kernel {@link #flashForward} launches for these inputs (tests and benchmarks report it). */
+    static String forwardKernel(Tensor q, Tensor k, Tensor v, AttentionSpec spec) {
         FlashKernels kernels = kernels("flashForward", q, spec);
+        HopperTmaForward tma = HopperTmaForward.select(q, spec, CudaTensors.device(q).computeCapability());
+        if (tma != null && tma.describes(aligned(q), aligned(k), aligned(v))) {
+            return tma.kernelName();
+        }
         HopperFlashForward hopper = HopperFlashForward.select(q, spec, CudaTensors.device(q).computeCapability());
         return hopper != null ? hopper.kernelName()
                 : "flash_fwd_" + dtypeName(q) + "_" + kernels.suffix() + variant(spec);

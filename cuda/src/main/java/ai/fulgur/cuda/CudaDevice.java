@@ -263,7 +263,8 @@ public final class CudaDevice {
     /**
      * Launches {@code kernel} of {@code module} on this device's stream with a 1-D grid. Arguments: a
      * {@link CudaStorage}-backed address as {@code long}, {@code int}, {@code long}, {@code float}, {@code double},
-     * or a {@code long[]} passed by value as a struct of int64 fields.
+     * a {@code long[]} passed by value as a struct of int64 fields, or a {@link TensorMap} (a by-value
+     * {@code CUtensorMap}; a launch with one goes through one pointer per argument).
      */
     void launch(String module, String kernel, long grid, int block, int sharedBytes, Object... args) {
         launch3(module, kernel, grid, 1, 1, block, sharedBytes, args);
@@ -282,7 +283,10 @@ public final class CudaDevice {
             KernelProfiler.before(this, kernel);
         }
         try {
-            switch (launchPath) {
+            // a by-value CUtensorMap goes through one pointer per argument: the driver then places each parameter at
+            // the offset the compiler gave it (its 128-byte alignment in the parameter bank may pad differently from
+            // the C layout that the packed paths write)
+            switch (hasTensorMap(args) ? LaunchPath.JCUDA_PARAMS : launchPath) {
                 case FOREIGN -> {
                     int result = launchForeign(f, kernel, gridX, gridY, gridZ, block, sharedBytes, args);
                     if (result != 0) {
@@ -302,6 +306,15 @@ public final class CudaDevice {
         } catch (jcuda.CudaException e) {
             throw launchFailure(module, kernel, gridX, gridY, gridZ, block, e.getMessage(), e);
         }
+    }
+
+    static boolean hasTensorMap(Object[] args) {
+        for (Object a : args) {
+            if (a instanceof TensorMap) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static CudaException launchFailure(String module, String kernel, long gridX, long gridY, long gridZ,
@@ -350,6 +363,7 @@ public final class CudaDevice {
                 case Double v -> Pointer.to(new double[] {v});
                 case long[] v -> Pointer.to(v);
                 case int[] v -> Pointer.to(v);
+                case TensorMap v -> Pointer.to(v.words());
                 default -> throw unsupportedArgument(kernel, args[i], i);
             };
         }
@@ -380,7 +394,7 @@ public final class CudaDevice {
      * Writes {@code args} into {@code buf} as the C ABI lays out the kernel's parameters (each at its natural
      * alignment); returns the parameters' extent in bytes (exactly: the driver rejects a padded size).
      */
-    private static int pack(java.nio.ByteBuffer buf, String kernel, Object[] args) {
+    static int pack(java.nio.ByteBuffer buf, String kernel, Object[] args) {
         buf.clear();
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
@@ -400,6 +414,11 @@ public final class CudaDevice {
                         buf.putInt(x);
                     }
                 }
+                // its offset in the parameter bank is the driver's, not the C layout's: launch3 passes one pointer
+                // per argument when a map is among them, so it never reaches here
+                case TensorMap v -> throw new IllegalArgumentException("kernel " + kernel + ": the CUtensorMap at "
+                        + "position " + i + " cannot be packed into a parameter buffer (the driver places it at its "
+                        + "own offset); pass one pointer per argument");
                 default -> throw unsupportedArgument(kernel, args[i], i);
             }
         }

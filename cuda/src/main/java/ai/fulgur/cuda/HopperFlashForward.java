@@ -9,8 +9,9 @@ import ai.fulgur.ops.attention.AttentionSpec;
  * {@link FlashKernels}. It takes the same {@code FlashParams} as {@code flash_fwd_*} and writes the same O and
  * logsumexp, so the mma.sync backward reads them unchanged.
  *
- * <p>It runs for the calls {@link HopperCoverage} describes; every other call keeps the mma.sync kernels. The system
- * property {@code fulgur.flash.hopper} set to {@code false} turns it off.
+ * <p>It runs for the calls {@link HopperCoverage} describes that {@link HopperTmaForward} (the TMA warp-specialised
+ * variant) does not take; every other call keeps the mma.sync kernels. The system property
+ * {@code fulgur.flash.hopper} set to {@code false} turns both Hopper forwards off.
  *
  * @param dtypeName  kernel-name part of the element type, {@code bf16} or {@code f16}
  * @param headDim    64 or 128

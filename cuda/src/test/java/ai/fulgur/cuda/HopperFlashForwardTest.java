@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
  * math on the same BF16/F16 inputs), O and logsumexp, on fresh random inputs whose lengths are not tile multiples
  * (1, 63, 200, 1000, 2049), causal with Nq &lt; Nk and Nq &gt; Nk, grouped-query and multi-query heads, a softmax
  * scale and a strided (B, H, N, D) view; outputs poisoned with NaN before each run. Each case first checks that the
- * Hopper kernel is the one selected, so the comparison is about it. Skipped, with the reason printed, on devices
+ * Hopper kernel is the one selected, so the comparison is about it ({@code fulgur.flash.tma=false} keeps the TMA
+ * forward, {@link HopperTmaForwardTest}'s subject, out of the way). Skipped, with the reason printed, on devices
  * other than compute capability 9.0.
  */
 class HopperFlashForwardTest extends GpuTest {
@@ -36,6 +37,16 @@ class HopperFlashForwardTest extends GpuTest {
                     + "needs sm_90 (H100/H200)");
         }
         Assumptions.assumeTrue(cc == 90, () -> "device is sm_" + cc + ", not sm_90");
+    }
+
+    @org.junit.jupiter.api.BeforeEach
+    void cpAsyncKernel() {
+        System.setProperty("fulgur.flash.tma", "false");
+    }
+
+    @org.junit.jupiter.api.AfterEach
+    void reset() {
+        System.clearProperty("fulgur.flash.tma");
     }
 
     private static List<Case> cases() {
