@@ -12,8 +12,8 @@ import java.util.Map;
 
 /**
  * Optimizer updates on the GPU (adamw.cu), in place. Each tensor keeps its own dtype (F32, BF16, F16 or F64; F32
- * moments with BF16 parameters work); the math is in float, or in double when a tensor is F64. All-F32, 16-byte
- * aligned tensors take a float4 path.
+ * moments with BF16 parameters work); the math is in float, or in double when a tensor is F64. F32 parameters and
+ * moments with an F32 or BF16 gradient, aligned, take a vector path (four elements a load).
  *
  * <p>{@link #adamUpdateMany} updates many parameter tensors in one launch from a device array of {w, g, m, v, n,
  * dtypes, firstChunk, decay} rows ({@link AdamTensorTable}); the arrays are cached by content, so a training loop that
