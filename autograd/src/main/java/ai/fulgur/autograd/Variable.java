@@ -20,12 +20,22 @@ import java.util.List;
  *
  * <p>Leaves (parameters, inputs) hold gradients; results of ops pass gradients on to their inputs. Gradients
  * accumulate across backward calls until {@link #zeroGrad()} (as in PyTorch).
+ *
+ * <p>{@link #zeroGrad()} is deferred: it keeps the gradient tensor and marks it as zeros, and the first contribution
+ * after it overwrites the tensor (one copy) instead of adding to zeros written beforehand (a fill, then an add that
+ * reads both). {@link #grad()} writes the zeros first when no contribution came, so every reader through it sees
+ * exactly what the eager fill gave. {@code -Dfulgur.autograd.deferredZeroGrad=false} fills at once, as before.
  */
 public final class Variable {
+    /** Whether {@link #zeroGrad()} defers its fill to the next contribution or read (default true). */
+    static final boolean DEFERRED_ZERO_GRAD =
+            Boolean.parseBoolean(System.getProperty("fulgur.autograd.deferredZeroGrad", "true"));
+
     private final Tensor data;
     private final Function gradFn;
     private boolean requiresGrad;
     private Tensor grad;
+    private boolean gradIsZero; // zeroGrad() deferred: grad holds stale values that read as zeros
     private int version;
     private boolean internal; // made by the engine for its own use (an autocast cast): freed once consumed
     private int pendingConsumers; // recorded ops reading an internal variable whose backward has not run yet
@@ -102,8 +112,15 @@ public final class Variable {
         return gradFn;
     }
 
-    /** The accumulated gradient of a leaf, or null before any backward reached it. */
+    /**
+     * The accumulated gradient of a leaf, or null before any backward reached it. After {@link #zeroGrad()} with no
+     * contribution since, the zeros are written now (the same tensor is returned).
+     */
     public Tensor grad() {
+        if (gradIsZero) {
+            gradIsZero = false;
+            Elementwise.fill(grad, 0);
+        }
         return grad;
     }
 
@@ -113,12 +130,21 @@ public final class Variable {
             throw new IllegalArgumentException("gradient shape " + g.shape() + " does not match variable shape " + shape());
         }
         this.grad = g;
+        this.gradIsZero = false;
     }
 
-    /** Sets the gradient to zeros in place (keeps the tensor, so wrappers that share it see the zeros). */
+    /**
+     * Sets the gradient to zeros, keeping the tensor: read through {@link #grad()} it is zeros, and the next backward
+     * contribution overwrites it. The fill itself is deferred (see the class comment), so a tensor taken from
+     * {@code grad()} before this call shows the zeros only once {@code grad()} or a contribution has run.
+     */
     public void zeroGrad() {
         if (grad != null) {
-            Elementwise.fill(grad, 0);
+            if (DEFERRED_ZERO_GRAD) {
+                gradIsZero = true;
+            } else {
+                Elementwise.fill(grad, 0);
+            }
         }
     }
 
@@ -215,6 +241,12 @@ public final class Variable {
     }
 
     void accumulateGrad(Tensor g) {
+        if (grad != null && gradIsZero) {
+            // the first contribution since zeroGrad(): overwrite (the copy converts the dtype)
+            gradIsZero = false;
+            Elementwise.assign(grad, g);
+            return;
+        }
         Tensor cast = g.dtype() == data.dtype() ? g : g.cast(data.dtype());
         if (grad == null) {
             // never alias g: the same tensor may flow to several inputs, and backward frees it after use

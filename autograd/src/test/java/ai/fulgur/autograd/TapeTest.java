@@ -105,6 +105,34 @@ class TapeTest {
         assertArrayEquals(filled(15, 1), values(x.grad()), 0, "after zeroGrad only the new contribution remains");
     }
 
+    /**
+     * zeroGrad defers its fill: the first contribution after it overwrites the stale values in the kept tensor (in
+     * the variable's dtype, from an F32 contribution to an F64 leaf too), later ones add, and a leaf that no pass
+     * reached reads zeros.
+     */
+    @Test
+    void theFirstContributionAfterZeroGradOverwritesAndLaterOnesAdd() {
+        Variable x = Variable.parameter(randn(3, 5));
+        Variable unused = Variable.parameter(randn(2));
+        x.mul(x).sum().backward();
+        unused.sum().backward();
+        Tensor grad = x.grad();
+        x.zeroGrad();
+        unused.zeroGrad();
+        // two contributions in one pass (x used twice), then a second pass
+        x.add(x).sum().backward();
+        assertSame(grad, x.grad(), "the gradient tensor is kept");
+        assertArrayEquals(filled(15, 2), values(x.grad()), 0, "overwritten by the pass, not added to the old values");
+        x.sum().backward();
+        assertArrayEquals(filled(15, 3), values(x.grad()), 0, "a later pass accumulates");
+        assertArrayEquals(new double[2], values(unused.grad()), 0, "no contribution since zeroGrad: zeros");
+        // a contribution of another dtype (F32 into an F64 leaf) is converted by the overwrite
+        x.zeroGrad();
+        x.backward(ai.fulgur.ops.elementwise.Elementwise.onesLike(x.data()).cast(DType.F32));
+        assertSame(DType.F64, x.grad().dtype());
+        assertArrayEquals(filled(15, 1), values(x.grad()), 0);
+    }
+
     // ---------------------------------------------------------------------------------------------------------------
     // seeds and misuse
 

@@ -2,6 +2,7 @@ package ai.fulgur.cuda;
 
 import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.optim.AdamGroup;
 import ai.fulgur.ops.optim.AdamParams;
 import ai.fulgur.ops.optim.OptimKernels;
 import java.util.Arrays;
@@ -11,32 +12,42 @@ import java.util.Map;
 
 /**
  * Optimizer updates on the GPU (adamw.cu), in place. Each tensor keeps its own dtype (F32, BF16, F16 or F64; F32
- * moments with BF16 parameters work); the math is in float, or in double when a tensor is F64. All-F32, 16-byte
- * aligned tensors take a float4 path.
+ * moments with BF16 parameters work); the math is in float, or in double when a tensor is F64. F32 parameters and
+ * moments with an F32 or BF16 gradient, aligned, take a vector path (four elements a load).
  *
  * <p>{@link #adamUpdateMany} updates many parameter tensors in one launch from a device array of {w, g, m, v, n,
- * dtypes} descriptors; the arrays are cached by content, so a training loop that passes the same tensors every step
- * uploads them once. A trainer reaches it through the backend: {@code ((CudaOptim) Backends.of(device).optim())}.
+ * dtypes, firstChunk, decay} rows ({@link AdamTensorTable}); the arrays are cached by content, so a training loop that
+ * passes the same tensors every step uploads them once. Inside CUDA graph capture a cached array is pinned (never
+ * evicted, since the graph keeps reading it), and a new one is uploaded by a copy recorded in the graph, not cached.
  */
 public final class CudaOptim implements OptimKernels {
     private static final String MODULE = "adamw";
     private static final int THREADS = 256;
     /** Elements per block and chunk; ADAM_CHUNK in adamw.cu. */
     static final int CHUNK = 16384;
-    private static final int DESCRIPTOR_WORDS = 8;
     private static final int CACHED_DESCRIPTORS = 16;
 
     /** Uploaded descriptor arrays by content, least recently used first. */
-    private final Map<Key, CudaStorage> descriptors = new LinkedHashMap<>(16, 0.75f, true) {
+    private final Map<Key, Table> descriptors = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<Key, CudaStorage> eldest) {
-            if (size() > CACHED_DESCRIPTORS) {
-                eldest.getValue().close(); // stream order keeps a pending launch's reads ahead of any reuse
+        protected boolean removeEldestEntry(Map.Entry<Key, Table> eldest) {
+            if (size() > CACHED_DESCRIPTORS && !eldest.getValue().pinned) {
+                eldest.getValue().storage.close(); // stream order keeps a pending launch's reads ahead of any reuse
                 return true;
             }
             return false;
         }
     };
+
+    /** An uploaded descriptor array; pinned once a captured graph reads it. */
+    private static final class Table {
+        final CudaStorage storage;
+        boolean pinned;
+
+        Table(CudaStorage storage) {
+            this.storage = storage;
+        }
+    }
 
     private record Key(int device, long[] words) {
         @Override
@@ -128,67 +139,84 @@ public final class CudaOptim implements OptimKernels {
     }
 
     /**
-     * One Adam/AdamW step on every group {w, g, m, v} in one launch (all on one device, the same {@link AdamParams}),
-     * each group exactly as {@link #adamUpdate} would update it. Blocks take chunks of 16384 elements numbered
-     * across the tensors.
+     * One Adam/AdamW step on every group in one launch (all on one device), each exactly as {@link #adamUpdate}
+     * would update it (weight decay 0 where the group's decay flag is off). Blocks take chunks of 16384 elements
+     * numbered across the tensors.
      */
-    public void adamUpdateMany(List<Tensor[]> groups, AdamParams p) {
+    @Override
+    public void adamUpdateMany(List<AdamGroup> groups, AdamParams p) {
+        launchMany(groups, "adam_update_many_", concat(new Object[0], scalars(p)), null);
+    }
+
+    /** {@link #adamUpdateMany} reading {lr, lr / bc1, √bc2} from {@code step} in the kernel (graph replay). */
+    @Override
+    public void adamUpdateManyWithStepScalars(List<AdamGroup> groups, AdamParams p, Tensor step) {
+        if (step.dtype() != DType.F32 || step.numel() != 3 || !step.isContiguous()) {
+            throw new IllegalArgumentException("adamUpdateMany: step scalars must be a contiguous F32 tensor of 3 "
+                    + "elements {lr, lr/bc1, sqrt(bc2)}, got " + step);
+        }
+        Object[] tail = {CudaTensors.first(step), p.beta1(), p.beta2(), p.eps(), p.weightDecay(),
+                p.decoupled() ? 1 : 0, p.rescaleGrad(), p.clipGrad()};
+        launchMany(groups, "adam_update_many_stepped_", tail, step);
+    }
+
+    private void launchMany(List<AdamGroup> groups, String kernel, Object[] tail, Tensor step) {
         if (groups.isEmpty()) {
             return;
         }
-        CudaDevice d = CudaTensors.device(groups.get(0)[0]);
-        long[] words = new long[groups.size() * DESCRIPTOR_WORDS];
-        int count = 0;
-        long chunks = 0;
+        CudaDevice d = CudaTensors.device(groups.get(0).w());
+        if (step != null && CudaTensors.device(step) != d) {
+            throw new IllegalArgumentException("adamUpdateMany: step scalars " + step + " are not on " + d);
+        }
+        AdamTensorTable table = new AdamTensorTable(CHUNK, groups.size());
         boolean f64 = false;
         for (int i = 0; i < groups.size(); i++) {
-            Tensor[] t = groups.get(i);
-            if (t.length != 4) {
-                throw new IllegalArgumentException("adamUpdateMany: group " + i + " must be {w, g, m, v}, got "
-                        + t.length + " tensors");
-            }
-            checkGroup("adamUpdateMany group " + i, t[0], t[1], t[2], t[3]);
-            for (Tensor x : t) {
+            AdamGroup t = groups.get(i);
+            checkGroup("adamUpdateMany group " + i, t.w(), t.g(), t.m(), t.v());
+            for (Tensor x : new Tensor[] {t.w(), t.g(), t.m(), t.v()}) {
                 if (CudaTensors.device(x) != d) {
                     throw new IllegalArgumentException("adamUpdateMany: group " + i + " tensor " + x + " is not on "
                             + d);
                 }
             }
-            long n = t[0].numel();
-            if (n == 0) {
-                continue;
+            if (table.add(CudaTensors.first(t.w()), CudaTensors.first(t.g()), CudaTensors.first(t.m()),
+                    CudaTensors.first(t.v()), t.w().numel(), types(t.w(), t.g(), t.m(), t.v()), t.decay())) {
+                f64 |= anyF64(t.w(), t.g(), t.m(), t.v());
             }
-            f64 |= anyF64(t);
-            int at = count * DESCRIPTOR_WORDS;
-            words[at] = CudaTensors.first(t[0]);
-            words[at + 1] = CudaTensors.first(t[1]);
-            words[at + 2] = CudaTensors.first(t[2]);
-            words[at + 3] = CudaTensors.first(t[3]);
-            words[at + 4] = n;
-            words[at + 5] = types(t[0], t[1], t[2], t[3]);
-            words[at + 6] = chunks;
-            chunks += (n + CHUNK - 1) / CHUNK;
-            count++;
         }
-        if (count == 0) {
+        if (table.count() == 0) {
             return;
         }
-        long table = descriptorTable(d, Arrays.copyOf(words, count * DESCRIPTOR_WORDS));
-        Object[] head = {table, count, chunks};
-        d.launch(MODULE, "adam_update_many_" + (f64 ? "f64" : "f32"), grid(d, chunks), THREADS, 0,
-                concat(head, scalars(p)));
+        long[] words = table.words();
+        Object[] head = {0L, table.count(), table.totalChunks()};
+        String name = kernel + (f64 ? "f64" : "f32");
+        long chunks = table.totalChunks();
+        synchronized (this) {
+            Key key = new Key(d.index(), words);
+            Table cached = descriptors.get(key);
+            if (cached == null && d.isCapturing()) {
+                // uploaded by a copy recorded in the graph (it runs at every replay); not cached, since the copy has
+                // not run yet; freed in stream order after the launch, as a temporary of the captured step
+                CudaStorage once = upload(d, words);
+                head[0] = once.address(0);
+                d.launch(MODULE, name, grid(d, chunks), THREADS, 0, concat(head, tail));
+                once.close();
+                return;
+            }
+            if (cached == null) {
+                cached = new Table(upload(d, words));
+                descriptors.put(key, cached);
+            }
+            cached.pinned |= d.isCapturing();
+            head[0] = cached.storage.address(0);
+        }
+        d.launch(MODULE, name, grid(d, chunks), THREADS, 0, concat(head, tail));
     }
 
-    /** The device address of an array holding {@code words}, uploaded once per distinct content. */
-    private synchronized long descriptorTable(CudaDevice d, long[] words) {
-        Key key = new Key(d.index(), words);
-        CudaStorage s = descriptors.get(key);
-        if (s == null) {
-            s = new CudaStorage(d, DType.I64, words.length);
-            d.copyToDevice(s.pointer(0), words, (long) words.length * Long.BYTES);
-            descriptors.put(key, s);
-        }
-        return s.address(0);
+    private static CudaStorage upload(CudaDevice d, long[] words) {
+        CudaStorage s = new CudaStorage(d, DType.I64, words.length);
+        d.copyToDevice(s.pointer(0), words, (long) words.length * Long.BYTES);
+        return s;
     }
 
     // w, g, state (n); state null when momentum is 0

@@ -7,16 +7,21 @@ import ai.fulgur.ops.Device;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.activation.GeluForm;
+import ai.fulgur.ops.optim.AdamGroup;
 import ai.fulgur.ops.optim.AdamParams;
 import ai.fulgur.ops.random.Rng;
 import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Achieved memory bandwidth of the memory-bound CUDA kernels (layer norm, GELU, AdamW, cross-entropy) as a fraction of
  * a device-to-device copy measured in the same run: a 1 GiB copy (the bandwidth ceiling) and, per row, a copy moving
  * the same number of bytes as the kernel (which pays the same launch and tail as a short kernel does). Bytes counted:
  * every input read once and every output written once. Median of event-timed repetitions after warm-up, on random inputs. Run from the bundle like
- * {@link GemmBench}; prints one JSON object per line.
+ * {@link GemmBench}; prints one JSON object per line. With the argument {@code adamw} only the copy ceiling and the
+ * AdamW rows run (one tensor of GPT-2 124M's size; its 148 parameter shapes one launch each and in one multi-tensor
+ * launch, F32 and BF16 gradients).
  */
 public final class CudaOpsBench {
     private static final Device GPU = Device.cuda(0);
@@ -74,6 +79,10 @@ public final class CudaOpsBench {
         System.out.printf("{\"name\": \"d2d_copy\", \"parameters\": {\"bytes\": %d}, \"value\": %.1f, "
                 + "\"unit\": \"GB/s\", \"ms\": %.4f, \"card\": \"%s\", \"date\": \"%s\"}%n", n * 4, copyGbs, copyMs,
                 device.name(), LocalDate.now());
+        if (args.length > 0 && args[0].equals("adamw")) {
+            adamw(device, b, copyGbs);
+            return;
+        }
 
         for (DType dtype : new DType[] {DType.BF16, DType.F32}) {
             int e = dtype.byteSize();
@@ -135,7 +144,32 @@ public final class CudaOpsBench {
         // 768 → 3072, bf16; fused (bias or bias+GELU in the GEMM) against the GEMM followed by separate passes
         linearEpilogues(device, b);
 
-        // AdamW over GPT-2 124M's parameter count, F32 weights and moments
+        adamw(device, b, copyGbs);
+    }
+
+    /** GPT-2 124M's 148 parameter sizes in model order (tied embeddings) and whether AdamW decays each. */
+    static List<long[]> gpt2Parameters() {
+        List<long[]> out = new ArrayList<>();
+        long c = 768;
+        out.add(new long[] {50257 * c, 1}); // wte
+        out.add(new long[] {1024 * c, 1}); // wpe
+        for (int layer = 0; layer < 12; layer++) {
+            long[] sizes = {c, c, c * 3 * c, 3 * c, c * c, c, c, c, c * 4 * c, 4 * c, 4 * c * c, c};
+            for (long n : sizes) {
+                out.add(new long[] {n, n == c || n == 3 * c || n == 4 * c ? 0 : 1}); // vectors: no decay
+            }
+        }
+        out.add(new long[] {c, 0}); // ln_f
+        out.add(new long[] {c, 0});
+        return out;
+    }
+
+    /**
+     * AdamW over GPT-2 124M's parameter count, F32 weights and moments: one tensor; the 148 parameter shapes (slices
+     * of the same buffers, 16-byte aligned) one launch each, as the per-tensor path runs them; the same in one
+     * multi-tensor launch; and that launch with BF16 gradients.
+     */
+    private static void adamw(CudaDevice device, Backend b, double copyGbs) {
         long p = 124_439_808L;
         Tensor w = random(DType.F32, 11, -0.1, 0.1, p);
         Tensor grad = random(DType.F32, 12, -0.01, 0.01, p);
@@ -144,6 +178,37 @@ public final class CudaOpsBench {
         AdamParams params = AdamParams.torch(3e-4, 0.9, 0.95, 1e-8, 0.1, true, 10);
         double ms = millis(device, () -> b.optim().adamUpdate(w, grad, m, v2, params), 5, 20);
         row(device, "adamw_f32", "{\"n\": " + p + "}", ms, 7.0 * p * 4, copyGbs);
+
+        List<long[]> shapes = gpt2Parameters();
+        List<AdamGroup> groups = new ArrayList<>();
+        long at = 0;
+        for (long[] s : shapes) {
+            groups.add(new AdamGroup(w.slice(0, at, at + s[0]), grad.slice(0, at, at + s[0]),
+                    m.slice(0, at, at + s[0]), v2.slice(0, at, at + s[0]), s[1] == 1));
+            at += s[0];
+        }
+        if (at != p) {
+            throw new IllegalStateException("GPT-2 124M shapes sum to " + at + ", expected " + p);
+        }
+        String gpt2 = "{\"n\": " + p + ", \"tensors\": " + groups.size() + "}";
+        ms = millis(device, () -> {
+            for (AdamGroup t : groups) {
+                b.optim().adamUpdate(t.w(), t.g(), t.m(), t.v(), t.decay() ? params : params.withWeightDecay(0));
+            }
+        }, 5, 20);
+        row(device, "adamw_f32_gpt2_per_tensor", gpt2, ms, 7.0 * p * 4, copyGbs);
+        ms = millis(device, () -> b.optim().adamUpdateMany(groups, params), 5, 20);
+        row(device, "adamw_f32_gpt2_multi_tensor", gpt2, ms, 7.0 * p * 4, copyGbs);
+
+        Tensor grad16 = random(DType.BF16, 15, -0.01, 0.01, p);
+        List<AdamGroup> groups16 = new ArrayList<>();
+        for (AdamGroup t : groups) {
+            long start = t.w().offset();
+            groups16.add(new AdamGroup(t.w(), grad16.slice(0, start, start + t.w().numel()), t.m(), t.v(),
+                    t.decay()));
+        }
+        ms = millis(device, () -> b.optim().adamUpdateMany(groups16, params), 5, 20);
+        row(device, "adamw_bf16_grad_gpt2_multi_tensor", gpt2, ms, (6.0 * 4 + 2) * p, copyGbs);
     }
 
     /** Milliseconds of x·Wᵀ + b (and gelu of it) fused into the GEMM and composed of separate kernels, bf16. */

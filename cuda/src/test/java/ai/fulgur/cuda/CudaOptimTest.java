@@ -4,6 +4,7 @@ import ai.fulgur.ops.Backends;
 import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Device;
 import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.optim.AdamGroup;
 import ai.fulgur.ops.optim.AdamParams;
 import java.util.ArrayList;
 import java.util.List;
@@ -96,10 +97,13 @@ class CudaOptimTest extends GpuTest {
         for (AdamParams p : PARAMS) {
             List<Tensor[]> cpu = new ArrayList<>();
             List<Tensor[]> gpu = new ArrayList<>();
+            List<AdamGroup> groups = new ArrayList<>();
             for (int i = 0; i < sizes.length; i++) {
                 DType w = i == 3 ? DType.BF16 : DType.F32; // one BF16 parameter among F32 ones
                 Tensor[] host = group(rnd, sizes[i], w, DType.F32, DType.F32, DType.F32);
-                gpu.add(toGpu(host, i == 6 ? 1 : 0)); // one misaligned tensor
+                Tensor[] onGpu = toGpu(host, i == 6 ? 1 : 0); // one misaligned tensor
+                gpu.add(onGpu);
+                groups.add(new AdamGroup(onGpu[0], onGpu[1], onGpu[2], onGpu[3], true));
                 cpu.add(copies(host));
             }
             CudaOptim optim = new CudaOptim();
@@ -107,7 +111,7 @@ class CudaOptimTest extends GpuTest {
                 for (Tensor[] c : cpu) {
                     Backends.of(Device.CPU).optim().adamUpdate(c[0], c[1], c[2], c[3], p);
                 }
-                optim.adamUpdateMany(gpu, p);
+                optim.adamUpdateMany(groups, p);
             }
             for (int i = 0; i < sizes.length; i++) {
                 assertGroup("adamUpdateMany tensor " + i + " n=" + sizes[i] + " " + p, cpu.get(i), gpu.get(i));

@@ -51,6 +51,6 @@ public final class FulgurModel extends BaseModel {
                 block.setInitializer(pair.getKey(), pair.getValue());
             }
         }
-        return new Trainer(this, trainingConfig);
+        return new FulgurTrainer(this, trainingConfig);
     }
 }

@@ -31,4 +31,21 @@ public record AdamParams(double lr, double beta1, double beta2, double eps, doub
         return new AdamParams(lr, beta1, beta2, eps, weightDecay, decoupled, 1 - Math.pow(beta1, t),
                 1 - Math.pow(beta2, t), 1, -1);
     }
+
+    /** These parameters with weight decay {@code wd} (0 for a tensor excluded from decay). */
+    public AdamParams withWeightDecay(double wd) {
+        return wd == weightDecay ? this
+                : new AdamParams(lr, beta1, beta2, eps, wd, decoupled, bc1, bc2, rescaleGrad, clipGrad);
+    }
+
+    /**
+     * These parameters with the per-step scalars of {@code step} = {lr, stepSize = lr / bc1, √bc2} as read from
+     * device memory by {@link OptimKernels#adamUpdateWithStepScalars} (stepSize 0 means bc1 = 1).
+     */
+    public AdamParams withStepScalars(float[] step) {
+        double newLr = step[0];
+        double newBc1 = step[1] == 0 ? 1 : newLr / step[1];
+        return new AdamParams(newLr, beta1, beta2, eps, weightDecay, decoupled, newBc1, (double) step[2] * step[2],
+                rescaleGrad, clipGrad);
+    }
 }

@@ -1,6 +1,7 @@
 package ai.fulgur.ops.optim;
 
 import ai.fulgur.ops.Tensor;
+import java.util.List;
 
 /** Kernel SPI: optimizer updates, in place on the parameter and its state. Tensors are contiguous, same shape. */
 public interface OptimKernels {
@@ -16,11 +17,28 @@ public interface OptimKernels {
      * in the kernel.
      */
     default void adamUpdateWithStepScalars(Tensor w, Tensor g, Tensor m, Tensor v, AdamParams p, Tensor step) {
-        float[] s = step.toFloatArray();
-        double lr = s[0];
-        double bc1 = s[1] == 0 ? 1 : lr / s[1];
-        adamUpdate(w, g, m, v, new AdamParams(lr, p.beta1(), p.beta2(), p.eps(), p.weightDecay(), p.decoupled(), bc1,
-                (double) s[2] * s[2], p.rescaleGrad(), p.clipGrad()));
+        adamUpdate(w, g, m, v, p.withStepScalars(step.toFloatArray()));
+    }
+
+    /**
+     * One Adam/AdamW step on every group, each exactly as {@link #adamUpdate} would update it with {@code p} (weight
+     * decay 0 where {@link AdamGroup#decay} is false). This default is the reference, one call per group; a GPU
+     * backend updates them all in one launch. Groups are on one device and share no tensor.
+     */
+    default void adamUpdateMany(List<AdamGroup> groups, AdamParams p) {
+        for (AdamGroup t : groups) {
+            adamUpdate(t.w(), t.g(), t.m(), t.v(), t.decay() ? p : p.withWeightDecay(0));
+        }
+    }
+
+    /**
+     * {@link #adamUpdateMany} with lr, stepSize and √bc2 read from {@code step} (F32, 3 elements) as
+     * {@link #adamUpdateWithStepScalars} reads them, so that a captured graph replays with each step's values.
+     */
+    default void adamUpdateManyWithStepScalars(List<AdamGroup> groups, AdamParams p, Tensor step) {
+        if (!groups.isEmpty()) {
+            adamUpdateMany(groups, p.withStepScalars(step.toFloatArray()));
+        }
     }
 
     /**

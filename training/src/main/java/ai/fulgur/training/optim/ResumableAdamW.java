@@ -13,10 +13,14 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.util.Pair;
 import ai.fulgur.autograd.Variable;
 import ai.fulgur.autograd.djl.FulgurNDArray;
+import ai.fulgur.autograd.djl.MultiTensorOptimizer;
+import ai.fulgur.ops.optim.AdamGroup;
 import ai.fulgur.ops.optim.AdamParams;
 import ai.fulgur.ops.optim.Optim;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -34,8 +38,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>DJL keys optimizer state by parameter ids, which are fresh UUIDs in every process; the state is exported keyed by
  * the parameter names of a block ({@code exp_avg/<name>}, {@code exp_avg_sq/<name>}), which are stable. Parameters
  * can be excluded from weight decay (GPT-2 and BERT practice: biases, layer norms).
+ *
+ * <p>As a {@link MultiTensorOptimizer} it updates all parameters of a step in one call ({@link #updateAll}: one
+ * kernel launch on a GPU, each tensor's decay flag in the launch's table), with the same bits as one
+ * {@link #update} per parameter.
  */
-public class ResumableAdamW extends Optimizer {
+public class ResumableAdamW extends Optimizer implements MultiTensorOptimizer {
     private static final String FIRST = "exp_avg/";
     private static final String SECOND = "exp_avg_sq/";
 
@@ -70,14 +78,13 @@ public class ResumableAdamW extends Optimizer {
     public void update(String parameterId, NDArray weight, NDArray grad) {
         int t = updateCount(parameterId);
         step = Math.max(step, t);
-        double coef1 = 1.0 - Math.pow(beta1, t);
-        double coef2 = 1.0 - Math.pow(beta2, t);
-        float lr = learningRate.getNewValue(parameterId, t);
-        float biasCorrectedLr = (float) (lr * Math.sqrt(coef2) / coef1);
+        updateAt(parameterId, weight, grad, t, learningRate.getNewValue(parameterId, t));
+    }
+
+    /** Update {@code t} (already counted) of one parameter with learning rate {@code lr}. */
+    private void updateAt(String parameterId, NDArray weight, NDArray grad, int t, float lr) {
+        float biasCorrectedLr = biasCorrectedLr(lr, t);
         float decay = noDecayIds.contains(parameterId) ? 0f : getWeightDecay();
-        if (!Float.isFinite(lr) || !Float.isFinite(biasCorrectedLr)) {
-            throw new IllegalStateException("learning rate at update " + t + " is " + lr + "; expected a finite value");
-        }
         NDArray m = withDefaultState(means, parameterId, weight.getDevice(), k -> weight.zerosLike());
         NDArray v = withDefaultState(variances, parameterId, weight.getDevice(), k -> weight.zerosLike());
         NDArray scalars = stepScalars;
@@ -87,6 +94,86 @@ public class ResumableAdamW extends Optimizer {
         }
         weight.getNDArrayInternal().adamUpdate(new NDList(weight, grad, m, v), new NDList(weight), lr,
                 biasCorrectedLr, decay, rescaleGrad, clipGrad, beta1, beta2, epsilon, true, true);
+    }
+
+    /** lr · √bc2 / bc1 of update {@code t}, as a float (what DJL's adamUpdate takes); fails unless finite. */
+    private float biasCorrectedLr(float lr, int t) {
+        double coef1 = 1.0 - Math.pow(beta1, t);
+        double coef2 = 1.0 - Math.pow(beta2, t);
+        float biasCorrectedLr = (float) (lr * Math.sqrt(coef2) / coef1);
+        if (!Float.isFinite(lr) || !Float.isFinite(biasCorrectedLr)) {
+            throw new IllegalStateException("learning rate at update " + t + " is " + lr + "; expected a finite value");
+        }
+        return biasCorrectedLr;
+    }
+
+    /**
+     * {@inheritDoc}
+     *
+     * <p>When every parameter is at the same update count with the same learning rate (always, in a training loop),
+     * one {@link Optim#adamUpdateMany} call updates them all (reading the step scalars from the device array when
+     * {@link #readStepScalarsFrom} set one); otherwise each parameter is updated on its own.
+     */
+    @Override
+    public void updateAll(List<String> parameterIds, List<NDArray> weights, List<NDArray> grads) {
+        int n = parameterIds.size();
+        if (weights.size() != n || grads.size() != n) {
+            throw new IllegalArgumentException("updateAll needs one weight and one gradient per parameter id, got "
+                    + n + " ids, " + weights.size() + " weights and " + grads.size() + " gradients");
+        }
+        if (n == 0) {
+            return;
+        }
+        int[] counts = new int[n];
+        float[] rates = new float[n];
+        boolean uniform = true;
+        for (int i = 0; i < n; i++) {
+            counts[i] = updateCount(parameterIds.get(i));
+            step = Math.max(step, counts[i]);
+            rates[i] = learningRate.getNewValue(parameterIds.get(i), counts[i]);
+            uniform &= counts[i] == counts[0] && Float.floatToIntBits(rates[i]) == Float.floatToIntBits(rates[0]);
+        }
+        if (!uniform) {
+            for (int i = 0; i < n; i++) {
+                updateAt(parameterIds.get(i), weights.get(i), grads.get(i), counts[i], rates[i]);
+            }
+            return;
+        }
+        float lr = rates[0];
+        float biasCorrectedLr = biasCorrectedLr(lr, counts[0]);
+        List<AdamGroup> groups = new ArrayList<>(n);
+        List<Variable> touched = new ArrayList<>(3 * n);
+        for (int i = 0; i < n; i++) {
+            NDArray weight = weights.get(i);
+            String id = parameterIds.get(i);
+            Variable w = FulgurNDArray.variableOf(weight, "adamUpdate");
+            Variable m = FulgurNDArray.variableOf(withDefaultState(means, id, weight.getDevice(),
+                    k -> weight.zerosLike()), "adamUpdate");
+            Variable v = FulgurNDArray.variableOf(withDefaultState(variances, id, weight.getDevice(),
+                    k -> weight.zerosLike()), "adamUpdate");
+            Variable g = FulgurNDArray.variableOf(grads.get(i), "adamUpdate");
+            groups.add(new AdamGroup(w.data(), g.data(), m.data(), v.data(), !noDecayIds.contains(id)));
+            touched.add(w);
+            touched.add(m);
+            touched.add(v);
+        }
+        double decay = getWeightDecay();
+        NDArray scalars = stepScalars;
+        if (scalars != null) {
+            AdamParams p = new AdamParams(0, beta1, beta2, epsilon, decay, true, 1, 1, rescaleGrad, clipGrad);
+            Optim.adamUpdateMany(groups, p, FulgurNDArray.variableOf(scalars, "adamUpdate").data());
+        } else {
+            // DJL's adamUpdate in AdamParams terms (as the engine maps it): bc1 = lr / lrBiasCorrection, bc2 = 1
+            double bc1 = biasCorrectedLr == 0 ? 1 : lr / (double) biasCorrectedLr;
+            Optim.adamUpdateMany(groups, new AdamParams(lr, beta1, beta2, epsilon, decay, true, bc1, 1, rescaleGrad,
+                    clipGrad));
+        }
+        for (Variable x : touched) {
+            x.bumpVersion();
+        }
+        for (int i = 0; i < n; i++) {
+            touched.get(3 * i).zeroGrad();
+        }
     }
 
     /**
