@@ -3,7 +3,9 @@
 // forward saves the row logsumexp, the backward recomputes each probability from it in one pass over the row.
 //
 // Layout: one block per row (grid-stride over rows), the row read with 16-byte loads after a scalar head that brings
-// the address to 16-byte alignment (V = 50257 rows start anywhere) and before a scalar tail.
+// the address to 16-byte alignment (V = 50257 rows start anywhere) and before a scalar tail. The forward issues
+// CE_CHUNK loads a thread before using any of them: one load at a time (each behind the previous pack's arithmetic and
+// the loop's bound check) kept 16 bytes a thread in flight, too few to cover the latency of an H200's memory.
 // Types: T is the logits' storage type, A the accumulation and output type: float for F32, BF16 and F16 logits (losses
 // and lse are F32 for half logits), double for F64.
 // Targets are I32 or I64 (targetType is the DType ordinal). Bounds: the facade checks host targets only, so the
@@ -28,16 +30,29 @@ template <typename A> struct Lse {
 #define LOG2E_F 1.4426950408889634f
 __device__ __forceinline__ float exp_bias(float m) { return -m * LOG2E_F; }
 __device__ __forceinline__ double exp_bias(double m) { return -m; }
-__device__ __forceinline__ float exp_shifted(float x, float bias) { return exp2f(fmaf(x, LOG2E_F, bias)); }
+// ex2.approx.ftz: exp2f's own ex2.approx (no ftz) adds a range fix-up around each MUFU.EX2 for results under
+// 2^-126, which add nothing to a sum that holds exp(max − max) = 1.
+__device__ __forceinline__ float exp_shifted(float x, float bias) {
+    float r;
+    asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(fmaf(x, LOG2E_F, bias)));
+    return r;
+}
 __device__ __forceinline__ double exp_shifted(double x, double bias) { return exp(x + bias); }
 
 // Adds one pack of values: rescales once to the pack's max, then sums. While the max is still -inf every value so far
 // is -inf (contributing 0) or NaN (making s NaN, as on the CPU), so that case adds no exponentials at all.
+// The max skips NaN (fmax: one instruction, where compare-and-select took two); a NaN still reaches the sum through
+// its exponential. The max and the sum run as two independent chains each (halving their dependent latency).
 template <typename A, int K>
 __device__ __forceinline__ void lse_add(Lse<A>& st, const A (&x)[K]) {
-    A pm = x[0];
+    A pm0 = x[0];
+    A pm1 = K > 1 ? x[1] : x[0];
 #pragma unroll
-    for (int k = 1; k < K; k++) pm = x[k] > pm ? x[k] : pm;
+    for (int k = 2; k < K; k += 2) {
+        pm0 = fmax(pm0, x[k]);
+        if (k + 1 < K) pm1 = fmax(pm1, x[k + 1]);
+    }
+    const A pm = fmax(pm0, pm1);
     if (pm > st.m) {
         st.s *= exp_acc(st.m - pm); // exp(-inf) = 0 while st.s is still 0
         st.m = pm;
@@ -48,8 +63,14 @@ __device__ __forceinline__ void lse_add(Lse<A>& st, const A (&x)[K]) {
         return;
     }
     A bias = exp_bias(st.m);
+    A s0 = 0;
+    A s1 = 0;
 #pragma unroll
-    for (int k = 0; k < K; k++) st.s += exp_shifted(x[k], bias); // -inf gives 0, NaN gives NaN
+    for (int k = 0; k < K; k += 2) {
+        s0 += exp_shifted(x[k], bias); // -inf gives 0, NaN gives NaN
+        if (k + 1 < K) s1 += exp_shifted(x[k + 1], bias);
+    }
+    st.s += s0 + s1;
 }
 
 template <typename A> __device__ __forceinline__ Lse<A> lse_combine(Lse<A> a, Lse<A> b) {
@@ -91,45 +112,67 @@ template <typename T> __device__ __forceinline__ int64_t aligned_head(const T* r
     return head < V ? head : V;
 }
 
+// Packs of the forward's main loop loaded before any is used (a thread's bytes in flight: CE_CHUNK · 16).
+constexpr int CE_CHUNK = 4;
+
 // losses (R) and lse (R), A; logits (R, V), T; targets (R), I32/I64.
 template <typename T, typename A>
 __device__ void crossentropy_forward_kernel(A* losses, A* lse, const T* logits, const void* targets, int targetType,
                                             int64_t R, int64_t V, int64_t ignoreIndex) {
     constexpr int K = 16 / sizeof(T);
     using Pack = Vec<T, K>;
+    const int64_t step = blockDim.x;
     for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
         const T* x = logits + r * V;
+        // thread 0 reads the target and its logit now, so that their latency overlaps the row's loads
+        int64_t t = 0;
+        A xt = 0;
+        if (threadIdx.x == 0) {
+            t = load_long(targets, targetType, r);
+            if (t != ignoreIndex && t >= 0 && t < V) xt = (A) widen(x[t]);
+        }
         Lse<A> st = {(A) -INFINITY, (A) 0};
         int64_t head = aligned_head(x, V);
         int64_t nvec = (V - head) / K;
-        for (int64_t j = threadIdx.x; j < head; j += blockDim.x) {
+        for (int64_t j = threadIdx.x; j < head; j += step) {
             A one[1] = {widen(x[j])};
             lse_add(st, one);
         }
         const Pack* body = reinterpret_cast<const Pack*>(x + head);
-#pragma unroll 4
-        for (int64_t k = threadIdx.x; k < nvec; k += blockDim.x) {
+        int64_t k = threadIdx.x;
+        for (; k + (CE_CHUNK - 1) * step < nvec; k += CE_CHUNK * step) {
+            Pack p[CE_CHUNK];
+#pragma unroll
+            for (int u = 0; u < CE_CHUNK; u++) p[u] = body[k + u * step];
+            A v[CE_CHUNK * K];
+#pragma unroll
+            for (int u = 0; u < CE_CHUNK; u++) {
+#pragma unroll
+                for (int e = 0; e < K; e++) v[u * K + e] = widen(p[u].v[e]);
+            }
+            lse_add(st, v);
+        }
+        for (; k < nvec; k += step) { // the last packs, fewer than CE_CHUNK a thread
             Pack p = body[k];
             A v[K];
 #pragma unroll
             for (int e = 0; e < K; e++) v[e] = widen(p.v[e]);
             lse_add(st, v);
         }
-        for (int64_t j = head + nvec * K + threadIdx.x; j < V; j += blockDim.x) {
+        for (int64_t j = head + nvec * K + threadIdx.x; j < V; j += step) {
             A one[1] = {widen(x[j])};
             lse_add(st, one);
         }
         st = lse_block_reduce(st);
         if (threadIdx.x == 0) {
             A logSumExp = st.m + log_acc(st.s);
-            int64_t t = load_long(targets, targetType, r);
             A loss;
             if (t == ignoreIndex) {
                 loss = 0;
             } else if (t < 0 || t >= V) {
                 loss = (A) NAN; // out-of-range target: reported as NaN, nothing read
             } else {
-                loss = logSumExp - (A) widen(x[t]);
+                loss = logSumExp - xt;
             }
             lse[r] = logSumExp;
             losses[r] = loss;

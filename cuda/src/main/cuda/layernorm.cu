@@ -12,6 +12,7 @@
 // atomics, the same bits on every run. Longer rows: one block per row re-reading the row from cache, and dgamma/dbeta
 // from a separate column kernel (layernorm_param_grad_partial) into the same partial rows.
 #include "fulgur.cuh"
+#include <type_traits>
 
 extern __shared__ __align__(16) unsigned char layernorm_smem[];
 
@@ -45,6 +46,45 @@ __device__ __forceinline__ void widen_pack(const Vec<T, W>& p, compute_t<T> afte
     }
 }
 
+// W compute values rounded to a pack of the storage type: BF16/F16 pairs in one cvt.rn.{bf16,f16}x2.f32 (the same
+// round-to-nearest-even as narrow, half the instructions), plainly otherwise.
+template <typename T, int W>
+__device__ __forceinline__ Vec<T, W> narrow_pack(const compute_t<T> (&o)[W]) {
+    Vec<T, W> q;
+    if constexpr (std::is_same_v<T, __nv_bfloat16> && W % 2 == 0) {
+#pragma unroll
+        for (int k = 0; k < W; k += 2) {
+            const __nv_bfloat162 h = __floats2bfloat162_rn(o[k], o[k + 1]);
+            q.v[k] = h.x;
+            q.v[k + 1] = h.y;
+        }
+    } else if constexpr (std::is_same_v<T, __half> && W % 2 == 0) {
+#pragma unroll
+        for (int k = 0; k < W; k += 2) {
+            const __half2 h = __floats2half2_rn(o[k], o[k + 1]);
+            q.v[k] = h.x;
+            q.v[k + 1] = h.y;
+        }
+    } else {
+#pragma unroll
+        for (int k = 0; k < W; k++) q.v[k] = narrow<T>(o[k]);
+    }
+    return q;
+}
+
+// xhat = (v − m)·s. For BF16/F16 as one FMA, v·s + (−m·s) with ms = m·s: its extra rounding (|m·s|·2^-24) is far
+// below the output's 2^-9; F32/F64 keep the exact-order form, whose outputs are compared at 1e-5 even for rows far
+// from 0.
+template <typename T>
+__device__ __forceinline__ compute_t<T> layernorm_xhat(compute_t<T> v, compute_t<T> m, compute_t<T> s,
+                                                       compute_t<T> ms) {
+    if constexpr (sizeof(T) == 2) {
+        return fmaf(v, s, -ms);
+    } else {
+        return (v - m) * s;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------------------
 // CUDA kernels
 
@@ -53,8 +93,11 @@ __device__ __forceinline__ void widen_pack(const Vec<T, W>& p, compute_t<T> afte
 // p < N/W: with W = 16 / sizeof(T) (C % W == 0, every pointer 16-byte aligned) every load and store is 16 bytes.
 // The rows stay in registers in their storage type (a BF16 row of 768 takes 12 registers a lane, not 24) and are
 // widened where used; all ROWS rows are loaded before any arithmetic, so a warp keeps ROWS rows in flight. The
-// arithmetic, and so every bit of the output, is that of one row at a time.
-template <typename T, int N, int W, int ROWS>
+// arithmetic, and so every bit of the output, is that of one row at a time. FULL: C = 32·W·ceil(N/W) (every lane's
+// packs all inside the row, as for C = 768 and 1024), which drops the per-element bounds tests; the kernel is bound
+// by the instructions it issues at GPT-2 sizes (ncu: 64% of issue slots busy), so each one counts: y = xhat·g + b is
+// one FMA (g = 1, b = 0 when null: the same value) and BF16/F16 outputs are rounded in pairs.
+template <typename T, int N, int W, int ROWS, bool FULL>
 __device__ void layernorm_forward_warp_kernel(int64_t rows, int C, double eps, T* __restrict__ y,
                                               compute_t<T>* __restrict__ mean, compute_t<T>* __restrict__ rstd,
                                               const T* __restrict__ x, const T* __restrict__ gamma,
@@ -73,7 +116,7 @@ __device__ void layernorm_forward_warp_kernel(int64_t rows, int C, double eps, T
 #pragma unroll
         for (int p = 0; p < PACKS; p++) {
             const int j = (p * 32 + lane) * W;
-            if (live && j < C) raw[r][p] = *reinterpret_cast<const P*>(xr + j);
+            if (live && (FULL || j < C)) raw[r][p] = *reinterpret_cast<const P*>(xr + j);
         }
     }
     A m[ROWS];
@@ -83,7 +126,7 @@ __device__ void layernorm_forward_warp_kernel(int64_t rows, int C, double eps, T
         A sum = 0;
 #pragma unroll
         for (int p = 0; p < PACKS; p++) {
-            const bool in = (p * 32 + lane) * W < C;
+            const bool in = FULL || (p * 32 + lane) * W < C;
             A v[W];
             widen_pack(raw[r][p], (A) r, v);
 #pragma unroll
@@ -96,7 +139,7 @@ __device__ void layernorm_forward_warp_kernel(int64_t rows, int C, double eps, T
         A sq = 0;
 #pragma unroll
         for (int p = 0; p < PACKS; p++) {
-            const bool in = (p * 32 + lane) * W < C;
+            const bool in = FULL || (p * 32 + lane) * W < C;
             A v[W];
             widen_pack(raw[r][p], m[r], v);
 #pragma unroll
@@ -113,23 +156,24 @@ __device__ void layernorm_forward_warp_kernel(int64_t rows, int C, double eps, T
         const int64_t row = first + r;
         if (row >= rows) break;
         T* yr = y + row * C;
+        const A ms = m[r] * s[r];
 #pragma unroll
         for (int p = 0; p < PACKS; p++) {
             const int j = (p * 32 + lane) * W;
-            if (j < C) {
-                P g, b, q;
+            if (FULL || j < C) {
+                P g;
+                P b;
                 if (gamma != nullptr) g = *reinterpret_cast<const P*>(gamma + j);
                 if (beta != nullptr) b = *reinterpret_cast<const P*>(beta + j);
                 A v[W];
                 widen_pack(raw[r][p], s[r], v);
 #pragma unroll
                 for (int k = 0; k < W; k++) {
-                    A o = (v[k] - m[r]) * s[r];
-                    if (gamma != nullptr) o *= (A) widen(g.v[k]);
-                    if (beta != nullptr) o += (A) widen(b.v[k]);
-                    q.v[k] = narrow<T>(o);
+                    const A gk = gamma != nullptr ? (A) widen(g.v[k]) : (A) 1;
+                    const A bk = beta != nullptr ? (A) widen(b.v[k]) : (A) 0;
+                    v[k] = fma(layernorm_xhat<T>(v[k], m[r], s[r], ms), gk, bk);
                 }
-                *reinterpret_cast<P*>(yr + j) = q;
+                *reinterpret_cast<P*>(yr + j) = narrow_pack<T, W>(v);
             }
         }
         if (lane == 0) {
@@ -208,7 +252,7 @@ struct LayernormBackwardRow {
 };
 
 // Issues the loads of `row` into `r` (nothing waits for them here).
-template <typename T, int N, int W>
+template <typename T, int N, int W, bool FULL>
 __device__ __forceinline__ void layernorm_backward_load(LayernormBackwardRow<T, N, W>& r, int64_t row, int C, int lane,
                                                         const T* __restrict__ dy, const T* __restrict__ x,
                                                         const compute_t<T>* __restrict__ mean,
@@ -217,7 +261,7 @@ __device__ __forceinline__ void layernorm_backward_load(LayernormBackwardRow<T, 
 #pragma unroll
     for (int p = 0; p < (N + W - 1) / W; p++) {
         const int j = (p * 32 + lane) * W;
-        if (j < C) {
+        if (FULL || j < C) {
             r.dy[p] = *reinterpret_cast<const P*>(dy + row * C + j);
             r.x[p] = *reinterpret_cast<const P*>(x + row * C + j);
         }
@@ -239,8 +283,10 @@ constexpr int layernorm_record_elements() { return W % 2 == 0 ? 2 : 1; }
 
 // dx of one loaded row, and (when acc is not null) its dy·xhat and dy added to the lane's dgamma/dbeta accumulators:
 // element i of the lane's packs in record i / R, slot i % R, of the warp's shared-memory slice, the records lane-minor
-// (record q of every lane side by side: acc[q·32 + lane]).
-template <typename T, int N, int W>
+// (record q of every lane side by side: acc[q·32 + lane]). FULL as in the forward: no per-element bounds tests.
+// BF16/F16 rows compute xhat with one FMA (layernorm_xhat) and dx as s·g − s·mean(g) − xhat·s·mean(g·xhat) in
+// two FMAs; F32/F64 keep the exact-order form.
+template <typename T, int N, int W, bool FULL>
 __device__ __forceinline__ void layernorm_backward_row(
         const LayernormBackwardRow<T, N, W>& r, int64_t row, int C, int lane, T* __restrict__ dx,
         const T* __restrict__ gamma,
@@ -249,12 +295,13 @@ __device__ __forceinline__ void layernorm_backward_row(
     using P = Vec<T, W>;
     constexpr int PACKS = (N + W - 1) / W;
     constexpr int R = layernorm_record_elements<W>();
+    const A ms = r.m * r.s;
     A sumG = 0;
     A sumGx = 0;
 #pragma unroll
     for (int p = 0; p < PACKS; p++) {
         const int j = (p * 32 + lane) * W;
-        const bool in = j < C;
+        const bool in = FULL || j < C;
         P qg;
         if (in && gamma != nullptr) qg = *reinterpret_cast<const P*>(gamma + j);
         A vd[W];
@@ -269,7 +316,7 @@ __device__ __forceinline__ void layernorm_backward_row(
             for (int t = 0; t < R; t++) {
                 const int k = k0 + t;
                 const A d = in ? vd[k] : (A) 0;
-                const A xhat = in ? (vx[k] - r.m) * r.s : (A) 0;
+                const A xhat = in ? layernorm_xhat<T>(vx[k], r.m, r.s, ms) : (A) 0;
                 const A g = gamma != nullptr && in ? d * (A) widen(qg.v[k]) : d;
                 sumG += g;
                 sumGx += g * xhat;
@@ -281,11 +328,14 @@ __device__ __forceinline__ void layernorm_backward_row(
     }
     const A meanG = warp_reduce(sumG, SumOp()) / (A) C;
     const A meanGx = warp_reduce(sumGx, SumOp()) / (A) C;
+    const A sMeanG = r.s * meanG;
+    const A sMeanGx = r.s * meanGx;
+    T* dxr = dx + row * C;
 #pragma unroll
     for (int p = 0; p < PACKS; p++) {
         const int j = (p * 32 + lane) * W;
-        if (j < C) {
-            P qg, q;
+        if (FULL || j < C) {
+            P qg;
             if (gamma != nullptr) qg = *reinterpret_cast<const P*>(gamma + j);
             A vd[W];
             A vx[W];
@@ -294,11 +344,15 @@ __device__ __forceinline__ void layernorm_backward_row(
 #pragma unroll
             for (int k = 0; k < W; k++) {
                 const A d = vd[k];
-                const A xhat = (vx[k] - r.m) * r.s;
+                const A xhat = layernorm_xhat<T>(vx[k], r.m, r.s, ms);
                 const A g = gamma != nullptr ? d * (A) widen(qg.v[k]) : d;
-                q.v[k] = narrow<T>(r.s * (g - meanG - xhat * meanGx));
+                if constexpr (sizeof(T) == 2) {
+                    vd[k] = fmaf(xhat, -sMeanGx, fmaf(g, r.s, -sMeanG));
+                } else {
+                    vd[k] = r.s * (g - meanG - xhat * meanGx);
+                }
             }
-            *reinterpret_cast<P*>(dx + row * C + j) = q;
+            *reinterpret_cast<P*>(dxr + j) = narrow_pack<T, W>(vd);
         }
     }
 }
@@ -312,7 +366,7 @@ __device__ __forceinline__ void layernorm_backward_row(
 // second pass rather than kept, which halves the registers of a BF16 row). dgamma and dbeta accumulate across the
 // warp's rows in its shared-memory slices. Dynamic shared memory when dgammaPart is not null: 2·warps·ceil(N/W)·W·32
 // values of compute_t<T> (CudaNorm.backwardSharedBytes).
-template <typename T, int N, int W, bool PIPELINE>
+template <typename T, int N, int W, bool PIPELINE, bool FULL>
 __device__ void layernorm_backward_warp_kernel(int64_t rows, int C, T* __restrict__ dx,
                                                compute_t<T>* __restrict__ dgammaPart,
                                                compute_t<T>* __restrict__ dbetaPart, const T* __restrict__ dy,
@@ -343,19 +397,21 @@ __device__ void layernorm_backward_warp_kernel(int64_t rows, int C, T* __restric
     if constexpr (!PIPELINE) {
         // one row at a time (see LAYERNORM_BACKWARD_PIPELINE; the unvectorised path too: a second row would spill)
         for (; row < rows; row += stride) {
-            layernorm_backward_load(a, row, C, lane, dy, x, mean, rstd);
-            layernorm_backward_row(a, row, C, lane, dx, gamma, acc);
+            layernorm_backward_load<T, N, W, FULL>(a, row, C, lane, dy, x, mean, rstd);
+            layernorm_backward_row<T, N, W, FULL>(a, row, C, lane, dx, gamma, acc);
         }
     } else {
         LayernormBackwardRow<T, N, W> b;
-        if (row < rows) layernorm_backward_load(a, row, C, lane, dy, x, mean, rstd);
+        if (row < rows) layernorm_backward_load<T, N, W, FULL>(a, row, C, lane, dy, x, mean, rstd);
         for (; row < rows; row += 2 * stride) {
             const int64_t next = row + stride;
-            if (next < rows) layernorm_backward_load(b, next, C, lane, dy, x, mean, rstd);
-            layernorm_backward_row(a, row, C, lane, dx, gamma, acc);
+            if (next < rows) layernorm_backward_load<T, N, W, FULL>(b, next, C, lane, dy, x, mean, rstd);
+            layernorm_backward_row<T, N, W, FULL>(a, row, C, lane, dx, gamma, acc);
             if (next >= rows) break;
-            if (next + stride < rows) layernorm_backward_load(a, next + stride, C, lane, dy, x, mean, rstd);
-            layernorm_backward_row(b, next, C, lane, dx, gamma, acc);
+            if (next + stride < rows) {
+                layernorm_backward_load<T, N, W, FULL>(a, next + stride, C, lane, dy, x, mean, rstd);
+            }
+            layernorm_backward_row<T, N, W, FULL>(b, next, C, lane, dx, gamma, acc);
         }
     }
     if (dgammaPart == nullptr) return;
@@ -472,10 +528,12 @@ __device__ void layernorm_param_grad_partial_kernel(int64_t rows, int64_t C, int
 
 // dgamma (C) = Σ_p dgammaPart[p, :], dbeta (C) = Σ_p dbetaPart[p, :], in double; either output may be null.
 // A block of 256 threads takes FINISH_COLUMNS consecutive columns: thread t sums column t % FINISH_COLUMNS over the
-// parts p ≡ t / FINISH_COLUMNS (mod 256 / FINISH_COLUMNS), then the groups are added in order. Narrow blocks put
-// ~100 blocks on the device for GPT-2's 768 columns (blocks of 32 columns gave 24 blocks, 7.4 µs under ncu for the
-// few hundred partial rows of a one-wave backward: latency, not bandwidth).
-constexpr int FINISH_COLUMNS = 8;
+// parts p ≡ t / FINISH_COLUMNS (mod 256 / FINISH_COLUMNS), then the groups are added pairwise in a fixed tree (the
+// same bits on every run). This kernel is latency, not bandwidth: a few hundred partial rows from L2 after a one-wave
+// backward. Narrow blocks put 192 blocks on the device for GPT-2's 768 columns (blocks of 32 columns gave 24 blocks,
+// 7.4 µs under ncu; of 8 columns 96 blocks, 4.6 µs), 64 groups leave each thread ~4 of the 264 partial rows of a
+// one-wave BF16 backward on an H200, and the tree replaces a chain of 31 dependent shared-memory adds in one thread.
+constexpr int FINISH_COLUMNS = 4;
 template <typename T>
 __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* __restrict__ dgamma,
                                                    T* __restrict__ dbeta, const compute_t<T>* __restrict__ dgammaPart,
@@ -498,14 +556,17 @@ __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* 
     }
     sumGamma[group][column] = sg;
     sumBeta[group][column] = sb;
-    __syncthreads();
-    if (group == 0 && j < C) {
-        for (int g = 1; g < GROUPS; g++) {
-            sg += sumGamma[g][column];
-            sb += sumBeta[g][column];
+#pragma unroll
+    for (int half = GROUPS / 2; half > 0; half /= 2) {
+        __syncthreads();
+        if (group < half) {
+            sumGamma[group][column] += sumGamma[group + half][column];
+            sumBeta[group][column] += sumBeta[group + half][column];
         }
-        if (dgamma != nullptr) dgamma[j] = narrow<T>((A) sg);
-        if (dbeta != nullptr) dbeta[j] = narrow<T>((A) sb);
+    }
+    if (group == 0 && j < C) {
+        if (dgamma != nullptr) dgamma[j] = narrow<T>((A) sumGamma[0][column]);
+        if (dbeta != nullptr) dbeta[j] = narrow<T>((A) sumBeta[0][column]);
     }
 }
 
@@ -524,40 +585,57 @@ __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* 
 // row of 768); longer F32 rows and F64 rows would spill their second row's registers.
 #define LAYERNORM_BACKWARD_PIPELINE(T, N) (sizeof(T) * (N) <= 96)
 
-// Two entry points per N: *_vec_* takes 16-byte packs (C % (16 / sizeof(T)) == 0 and every pointer 16-byte aligned,
-// which CudaNorm checks) and, for the forward, LAYERNORM_FORWARD_ROWS(T) rows a warp; the other reads element by
-// element, a row a warp. Apart, each gets only the registers it needs (together, the element path's set the count).
+// Three entry points per N: *_vec_* takes 16-byte packs (C % (16 / sizeof(T)) == 0 and every pointer 16-byte aligned,
+// which CudaNorm checks) and, for the forward, LAYERNORM_FORWARD_ROWS(T) rows a warp; *_vec_full_* the same for rows
+// that fill every lane's packs (C = 32·W·ceil(N/W), CudaNorm.fullRows), without bounds tests; the other reads element
+// by element, a row a warp. Apart, each gets only the registers it needs (together, the element path's set the count,
+// and the full and partial paths in one function made the 64-register C = 1024 forward spill).
 #define LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, N, MIN_BLOCKS, VEC_MIN_BLOCKS)                                 \
     extern "C" __global__ void __launch_bounds__(256, VEC_MIN_BLOCKS) layernorm_forward_warp##N##_vec_##SUFFIX(    \
             int64_t rows, int C, double eps, void* y, void* mean, void* rstd, const void* x, const void* gamma,     \
             const void* beta) {                                                                                     \
         using A = compute_t<T>;                                                                                     \
-        layernorm_forward_warp_kernel<T, N, 16 / sizeof(T), LAYERNORM_FORWARD_ROWS(T)>(                             \
+        layernorm_forward_warp_kernel<T, N, 16 / sizeof(T), LAYERNORM_FORWARD_ROWS(T), false>(                      \
+                rows, C, eps, (T*) y, (A*) mean, (A*) rstd, (const T*) x, (const T*) gamma, (const T*) beta);       \
+    }                                                                                                               \
+    extern "C" __global__ void __launch_bounds__(256, VEC_MIN_BLOCKS) layernorm_forward_warp##N##_vec_full_##SUFFIX( \
+            int64_t rows, int C, double eps, void* y, void* mean, void* rstd, const void* x, const void* gamma,     \
+            const void* beta) {                                                                                     \
+        using A = compute_t<T>;                                                                                     \
+        layernorm_forward_warp_kernel<T, N, 16 / sizeof(T), LAYERNORM_FORWARD_ROWS(T), true>(                       \
                 rows, C, eps, (T*) y, (A*) mean, (A*) rstd, (const T*) x, (const T*) gamma, (const T*) beta);       \
     }                                                                                                               \
     extern "C" __global__ void __launch_bounds__(256, MIN_BLOCKS) layernorm_forward_warp##N##_##SUFFIX(            \
             int64_t rows, int C, double eps, void* y, void* mean, void* rstd, const void* x, const void* gamma,     \
             const void* beta) {                                                                                     \
         using A = compute_t<T>;                                                                                     \
-        layernorm_forward_warp_kernel<T, N, 1, 1>(rows, C, eps, (T*) y, (A*) mean, (A*) rstd, (const T*) x,         \
-                                                  (const T*) gamma, (const T*) beta);                               \
+        layernorm_forward_warp_kernel<T, N, 1, 1, false>(rows, C, eps, (T*) y, (A*) mean, (A*) rstd, (const T*) x,  \
+                                                         (const T*) gamma, (const T*) beta);                        \
     }
+// The vectorised backward of T at N: double-buffered or not (PIPELINE), FULL rows or not.
+#define LAYERNORM_BACKWARD_VEC_CALL(T, N, PIPELINE, FULL)                                                           \
+    using A = compute_t<T>;                                                                                         \
+    layernorm_backward_warp_kernel<T, N, 16 / sizeof(T), PIPELINE, FULL>(                                           \
+            rows, C, (T*) dx, (A*) dgammaPart, (A*) dbetaPart, (const T*) dy, (const T*) x, (const A*) mean,        \
+            (const A*) rstd, (const T*) gamma);
 #define LAYERNORM_BACKWARD_WARP_ENTRY_POINT(SUFFIX, T, N, MIN_BLOCKS, VEC_MIN_BLOCKS)                                \
     extern "C" __global__ void __launch_bounds__(256, VEC_MIN_BLOCKS) layernorm_backward_warp##N##_vec_##SUFFIX(   \
             int64_t rows, int C, void* dx, void* dgammaPart, void* dbetaPart, const void* dy, const void* x,        \
             const void* mean, const void* rstd, const void* gamma) {                                                \
-        using A = compute_t<T>;                                                                                     \
-        layernorm_backward_warp_kernel<T, N, 16 / sizeof(T), LAYERNORM_BACKWARD_PIPELINE(T, N)>(                    \
-                rows, C, (T*) dx, (A*) dgammaPart, (A*) dbetaPart, (const T*) dy, (const T*) x, (const A*) mean,    \
-                (const A*) rstd, (const T*) gamma);                                                                 \
+        LAYERNORM_BACKWARD_VEC_CALL(T, N, LAYERNORM_BACKWARD_PIPELINE(T, N), false)                                 \
+    }                                                                                                               \
+    extern "C" __global__ void __launch_bounds__(256, VEC_MIN_BLOCKS) layernorm_backward_warp##N##_vec_full_##SUFFIX( \
+            int64_t rows, int C, void* dx, void* dgammaPart, void* dbetaPart, const void* dy, const void* x,        \
+            const void* mean, const void* rstd, const void* gamma) {                                                \
+        LAYERNORM_BACKWARD_VEC_CALL(T, N, LAYERNORM_BACKWARD_PIPELINE(T, N), true)                                  \
     }                                                                                                               \
     extern "C" __global__ void __launch_bounds__(256, MIN_BLOCKS) layernorm_backward_warp##N##_##SUFFIX(           \
             int64_t rows, int C, void* dx, void* dgammaPart, void* dbetaPart, const void* dy, const void* x,        \
             const void* mean, const void* rstd, const void* gamma) {                                                \
         using A = compute_t<T>;                                                                                     \
-        layernorm_backward_warp_kernel<T, N, 1, false>(rows, C, (T*) dx, (A*) dgammaPart, (A*) dbetaPart,           \
-                                                       (const T*) dy, (const T*) x, (const A*) mean,                \
-                                                       (const A*) rstd, (const T*) gamma);                          \
+        layernorm_backward_warp_kernel<T, N, 1, false, false>(rows, C, (T*) dx, (A*) dgammaPart, (A*) dbetaPart,    \
+                                                              (const T*) dy, (const T*) x, (const A*) mean,         \
+                                                              (const A*) rstd, (const T*) gamma);                   \
     }
 
 // The F64 backward warp kernels stop at N = 16 (C ≤ 512; CudaNorm takes the block kernel beyond): at N = 24 their

@@ -20,10 +20,10 @@ import jcuda.driver.JCudaDriver;
 final class CudaNorm implements NormKernels {
     private static final String MODULE = "layernorm";
     private static final int THREADS = CudaReduce.THREADS;
-    /** Threads of layernorm_param_grad_finish: 8 columns × 32 groups over the partial rows. */
+    /** Threads of layernorm_param_grad_finish: 4 columns × 64 groups over the partial rows. */
     private static final int FINISH_THREADS = 256;
     /** Columns of one layernorm_param_grad_finish block (layernorm.cu's FINISH_COLUMNS). */
-    private static final int FINISH_COLUMNS = 8;
+    private static final int FINISH_COLUMNS = 4;
     private final ConcurrentHashMap<String, Integer> occupancy = new ConcurrentHashMap<>();
 
     // y (R, C), mean (R), rstd (R), x (R, C), gamma (C) or null, beta (C) or null
@@ -46,7 +46,9 @@ final class CudaNorm implements NormKernels {
         if (c <= CudaReduce.WARP_ROW_LIMIT) {
             boolean vec = vectorised(x.dtype(), c, y, x, gamma, beta);
             long rowsPerBlock = (THREADS / 32) * (vec ? forwardRowsPerWarp(x.dtype()) : 1);
-            d.launch(MODULE, "layernorm_forward_warp" + CudaReduce.warpLanes(c) + (vec ? "_vec_" : "_") + suffix,
+            int lanes = CudaReduce.warpLanes(c);
+            String variant = vec ? (fullRows(x.dtype(), lanes, c) ? "_vec_full_" : "_vec_") : "_";
+            d.launch(MODULE, "layernorm_forward_warp" + lanes + variant + suffix,
                     CudaReduce.checkGrid(Math.ceilDiv(rows, rowsPerBlock), "layerNormForward"), THREADS, 0,
                     args(rows, (int) c, eps, tensors));
         } else {
@@ -92,7 +94,8 @@ final class CudaNorm implements NormKernels {
                 // each block writes one partial row of dgamma and dbeta
                 boolean vec = vectorised(x.dtype(), c, dx, dy, x, gamma);
                 int lanes = CudaReduce.warpLanes(c);
-                String kernel = "layernorm_backward_warp" + lanes + (vec ? "_vec_" : "_") + suffix;
+                String variant = vec ? (fullRows(x.dtype(), lanes, c) ? "_vec_full_" : "_vec_") : "_";
+                String kernel = "layernorm_backward_warp" + lanes + variant + suffix;
                 int shared = params ? backwardSharedBytes(lanes, vec ? 16 / x.dtype().byteSize() : 1, partialType)
                         : 0;
                 if (shared > DEFAULT_SHARED_LIMIT) {
@@ -140,6 +143,15 @@ final class CudaNorm implements NormKernels {
                 partial.close(); // stream-ordered: safe right after the launches
             }
         }
+    }
+
+    /**
+     * Whether every lane's 16-byte packs lie inside a row of {@code c} (c = 32 · ceil(lanes / W) · W, W elements a
+     * pack, as for C = 768 and 1024): the *_full_* kernels, which skip the per-element bounds tests.
+     */
+    static boolean fullRows(DType dtype, int lanes, long c) {
+        int w = 16 / dtype.byteSize();
+        return c == 32L * Math.ceilDiv(lanes, w) * w;
     }
 
     /**

@@ -19,7 +19,9 @@ import org.junit.jupiter.api.Test;
  */
 class CudaLossTest extends GpuTest {
     private static final long IGNORE = -100;
-    private static final long[][] SIZES = {{1, 1}, {7, 13}, {33, 1000}, {67, 50257}, {5, 50304}, {3, 4099}};
+    // 200003: each of 512 threads takes several chunks of 4 packs plus a remainder of fewer packs
+    private static final long[][] SIZES = {{1, 1}, {7, 13}, {33, 1000}, {67, 50257}, {5, 50304}, {3, 4099},
+        {2, 200003}};
 
     /** A device copy of host {@code t} that starts {@code pad} elements into its storage (pad 0: a plain upload). */
     static Tensor onGpuAt(Tensor t, int pad) {
@@ -77,6 +79,50 @@ class CudaLossTest extends GpuTest {
                     CudaTesting.assertClose("crossEntropy dlogits " + what, dlogits, gDlogits,
                             dtype == DType.F64 ? 1e-12 : CudaTesting.tolerance(dtype));
                 }
+            }
+        }
+    }
+
+    @Test
+    void maskedLogitsMatchCpu() {
+        // -inf logits (masked positions), a third of them and whole runs of them at the start of rows, so that some
+        // threads see only -inf in their first chunks: the running max starts at -inf and must add nothing
+        SplittableRandom rnd = new SplittableRandom(24);
+        for (DType dtype : new DType[] {DType.F32, DType.BF16}) {
+            DType outType = dtype.isHalf() ? DType.F32 : dtype;
+            for (long[] s : new long[][] {{9, 50257}, {4, 4099}, {3, 37}}) {
+                long r = s[0];
+                long v = s[1];
+                double[] x = new double[(int) (r * v)];
+                long[] t = new long[(int) r];
+                for (int i = 0; i < r; i++) {
+                    t[i] = v - 1 - rnd.nextLong(Math.max(1, v / 4)); // targets in the unmasked last quarter
+                    for (int j = 0; j < v; j++) {
+                        boolean masked = j < v / 2 ? rnd.nextInt(8) != 0 : rnd.nextInt(3) == 0;
+                        double value = -5 + 10 * rnd.nextDouble();
+                        x[(int) (i * v + j)] = masked && j != t[i] ? Double.NEGATIVE_INFINITY : value;
+                    }
+                }
+                Tensor logits = Tensor.of(x, r, v).cast(dtype);
+                Tensor targets = Tensor.of(t, r);
+                Tensor losses = Tensor.zeros(Shape.of(r), outType, Device.CPU);
+                Tensor lse = Tensor.zeros(Shape.of(r), outType, Device.CPU);
+                Backends.of(Device.CPU).loss().crossEntropyForward(losses, lse, logits, targets, IGNORE);
+                Tensor gLosses = CudaTesting.poisoned(Shape.of(r), outType);
+                Tensor gLse = CudaTesting.poisoned(Shape.of(r), outType);
+                Tensor gLogits = logits.to(GPU);
+                Backends.of(GPU).loss().crossEntropyForward(gLosses, gLse, gLogits, targets.to(GPU), IGNORE);
+                String what = "masked " + dtype + " R=" + r + " V=" + v;
+                CudaTesting.assertClose("crossEntropy losses " + what, losses, gLosses, 1e-5);
+                CudaTesting.assertClose("crossEntropy lse " + what, lse, gLse, 1e-5);
+                Tensor dlosses = CudaTesting.random(rnd, outType, -2, 2, r);
+                Tensor dlogits = Tensor.zeros(Shape.of(r, v), dtype, Device.CPU);
+                Backends.of(Device.CPU).loss().crossEntropyBackward(dlogits, dlosses, logits, lse, targets, IGNORE);
+                Tensor gDlogits = CudaTesting.poisoned(Shape.of(r, v), dtype);
+                Backends.of(GPU).loss().crossEntropyBackward(gDlogits, dlosses.to(GPU), gLogits, lse.to(GPU),
+                        targets.to(GPU), IGNORE);
+                CudaTesting.assertClose("crossEntropy dlogits " + what, dlogits, gDlogits,
+                        CudaTesting.tolerance(dtype));
             }
         }
     }

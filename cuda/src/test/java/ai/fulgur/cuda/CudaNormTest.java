@@ -1,6 +1,8 @@
 package ai.fulgur.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.fulgur.ops.Backends;
 import ai.fulgur.ops.DType;
@@ -147,6 +149,62 @@ class CudaNormTest extends GpuTest {
                     checkForwardAndBackward(rnd, dtype, s[0], s[1], offset);
                 }
             }
+        }
+    }
+
+    @Test
+    void vectorisedHalfBackwardOnFullAndPartialRowsMatchesCpu() {
+        // the BF16/F16 16-byte-pack backward on full rows (768, 512: every lane's packs inside the row, the *_full_*
+        // kernels) and rows whose packs do not fill the lanes (700, 384), row counts that leave warps without a row or
+        // with one row more than others, with and without gamma and grads
+        SplittableRandom rnd = new SplittableRandom(6);
+        long[][] shapes = {{16385, 768}, {301, 768}, {2049, 512}, {1001, 384}, {777, 700}, {5, 768}};
+        for (DType dtype : new DType[] {DType.BF16, DType.F16}) {
+            for (long[] s : shapes) {
+                for (int variant = 0; variant < 3; variant++) { // gamma and grads, no gamma with grads, no grads
+                    if (variant > 0 && s[0] > 4096) {
+                        continue;
+                    }
+                    checkBackward(rnd, dtype, s[0], s[1], variant == 0, variant < 2);
+                }
+            }
+        }
+    }
+
+    @Test
+    void fullRowsAreThoseWhosePacksFillEveryLane() {
+        assertTrue(CudaNorm.fullRows(DType.BF16, 24, 768) && CudaNorm.fullRows(DType.F32, 24, 768));
+        assertTrue(CudaNorm.fullRows(DType.BF16, 32, 1024) && CudaNorm.fullRows(DType.F64, 16, 512));
+        assertFalse(CudaNorm.fullRows(DType.BF16, 12, 384) || CudaNorm.fullRows(DType.BF16, 24, 700));
+        assertFalse(CudaNorm.fullRows(DType.F32, 24, 764));
+    }
+
+    /** The backward against the CPU, outputs poisoned. */
+    private static void checkBackward(SplittableRandom rnd, DType dtype, long rows, long c, boolean withGamma,
+            boolean grads) {
+        DType stat = statType(dtype);
+        Tensor x = CudaTesting.random(rnd, dtype, -1, 3, rows, c);
+        Tensor dy = CudaTesting.random(rnd, dtype, -1, 1, rows, c);
+        Tensor gamma = withGamma ? CudaTesting.random(rnd, dtype, 0.5, 1.5, c) : null;
+        Tensor mean = Tensor.zeros(Shape.of(rows), stat, Device.CPU);
+        Tensor rstd = Tensor.zeros(Shape.of(rows), stat, Device.CPU);
+        cpu().layerNormForward(Tensor.zeros(x.shape(), dtype, Device.CPU), mean, rstd, x, gamma, null, EPS);
+        Tensor dx = Tensor.zeros(x.shape(), dtype, Device.CPU);
+        Tensor dgamma = grads ? Tensor.zeros(Shape.of(c), dtype, Device.CPU) : null;
+        Tensor dbeta = grads ? Tensor.zeros(Shape.of(c), dtype, Device.CPU) : null;
+        cpu().layerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma);
+        Tensor dxGpu = CudaTesting.poisoned(x.shape(), dtype);
+        Tensor dgammaGpu = grads ? CudaTesting.poisoned(Shape.of(c), dtype) : null;
+        Tensor dbetaGpu = grads ? CudaTesting.poisoned(Shape.of(c), dtype) : null;
+        gpu().layerNormBackward(dxGpu, dgammaGpu, dbetaGpu, dy.to(GPU), x.to(GPU), mean.to(GPU), rstd.to(GPU),
+                gpuOrNull(gamma));
+        String what = "layerNormBackward " + dtype + " (" + rows + ", " + c + ") gamma " + withGamma + " grads "
+                + grads;
+        double tol = CudaTesting.tolerance(dtype);
+        CudaTesting.assertClose(what + " dx", dx, dxGpu, tol);
+        if (grads) {
+            CudaTesting.assertClose(what + " dgamma", dgamma, dgammaGpu, tol);
+            CudaTesting.assertClose(what + " dbeta", dbeta, dbetaGpu, tol);
         }
     }
 
