@@ -1,6 +1,7 @@
 package ai.fulgur.cuda;
 
 import ai.fulgur.ops.DType;
+import ai.fulgur.ops.RowPitched;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.activation.GeluForm;
@@ -11,7 +12,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Matrix products on the GPU through cuBLASLt (F32, BF16, F16 with F32 accumulation); {@link #linear} fuses the bias
- * and GELU into the product with cuBLASLt's epilogues.
+ * and GELU into the product with cuBLASLt's epilogues. Operands stored by rows are passed with their row strides as
+ * leading dimensions, so row-pitched views (a vocabulary head's logits and their gradient) need no copies.
  */
 final class CudaLinalg implements LinalgKernels {
     private final ConcurrentHashMap<Integer, CudaStorage> workspaces = new ConcurrentHashMap<>();
@@ -40,7 +42,8 @@ final class CudaLinalg implements LinalgKernels {
             elementwise.copy(out, staged);
             return;
         }
-        if (matmulPadded(out, a, b, transA, transB, alpha, accumulate)) {
+        if (pitchedOperands ? matmulRepitched(out, a, b, transA, transB, alpha, accumulate)
+                : matmulPadded(out, a, b, transA, transB, alpha, accumulate)) {
             return;
         }
         Tensor a16 = aligned(a);
@@ -50,11 +53,84 @@ final class CudaLinalg implements LinalgKernels {
         long m = out.shape().dim(1);
         long n = out.shape().dim(2);
         long k = transA ? a16.shape().dim(1) : a16.shape().dim(2);
-        long strideA = a16.shape().dim(0) == 1 ? 0 : a16.stride(0);
-        long strideB = b16.shape().dim(0) == 1 ? 0 : b16.stride(0);
-        CublasLt.get().matmul(d, out.dtype(), batch, m, n, k, CudaTensors.first(a16), strideA, transA,
-                CudaTensors.first(b16), strideB, transB, CudaTensors.first(out), (float) alpha, accumulate ? 1f : 0f,
-                0, CublasLt.EPILOGUE_DEFAULT, workspace(d));
+        CublasLt.get().matmul(d, out.dtype(), batch, m, n, k, matrix(a16), transA, matrix(b16), transB, matrix(out),
+                (float) alpha, accumulate ? 1f : 0f, 0, CublasLt.EPILOGUE_DEFAULT, workspace(d));
+    }
+
+    /** A (B, rows, cols) operand stored by rows as cuBLASLt sees it: address, row stride, batch stride (0: shared). */
+    private static CublasLt.Matrix matrix(Tensor t) {
+        long ld = rowStride(t);
+        long batchStride = t.shape().dim(0) == 1 ? 0 : t.stride(0);
+        return new CublasLt.Matrix(CudaTensors.first(t), ld, batchStride);
+    }
+
+    /** The row stride (leading dimension) of a (B, rows, cols) matrix stored by rows; cols when there is one row. */
+    private static long rowStride(Tensor t) {
+        return t.shape().dim(1) <= 1 ? t.shape().dim(2) : t.stride(1);
+    }
+
+    /**
+     * Whether new outputs whose rows are not a multiple of 16 bytes get padded rows ({@link #outputRowPitch}) and
+     * large products take operands in place by their row strides, copying only an operand whose row stride is
+     * misaligned into a padded-pitch buffer ({@link #matmulRepitched}). On by default;
+     * {@code -Dfulgur.cuda.pitchedOperands=false} restores zero-padded copies of whole problems
+     * ({@link #matmulPadded}) and contiguous outputs. Settable for tests.
+     */
+    static volatile boolean pitchedOperands = !"false".equals(System.getProperty("fulgur.cuda.pitchedOperands"));
+
+    /**
+     * A padded row pitch (the next multiple of 16 bytes) for a large product's output whose row length is not one,
+     * so that cuBLASLt writes it with its fast kernels and the consumers (cross-entropy, the backward products) read
+     * it in place; N otherwise, and always when {@link #pitchedOperands} is off.
+     */
+    @Override
+    public long outputRowPitch(DType dtype, long m, long n, long k) {
+        if (!pitchedOperands || !fusesLinear(dtype)) {
+            return n;
+        }
+        long q = 16 / dtype.byteSize();
+        return n % q != 0 && m * n * k >= padMisalignedMacs ? roundUp(n, q) : n;
+    }
+
+    /**
+     * For a large single-matrix product ({@link #padMisalignedMacs}) with an operand whose row stride is not a multiple
+     * of 16 bytes: copies that operand (only that one) into a buffer whose rows are padded to the next multiple and
+     * runs the product on it, m, n and k unchanged (the pad is never read). An output with a misaligned row stride is
+     * computed into such a buffer and copied back. Returns false (nothing done) when every row stride is aligned
+     * (row-pitched operands included: then cuBLASLt takes them in place), and for batched or small problems.
+     */
+    private boolean matmulRepitched(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, double alpha,
+            boolean accumulate) {
+        if (out.shape().dim(0) != 1 || a.shape().dim(0) != 1 || b.shape().dim(0) != 1) {
+            return false;
+        }
+        long m = out.shape().dim(1);
+        long n = out.shape().dim(2);
+        long k = transA ? a.shape().dim(1) : a.shape().dim(2);
+        long q = 16 / out.dtype().byteSize();
+        boolean aOk = rowStride(a) % q == 0;
+        boolean bOk = rowStride(b) % q == 0;
+        boolean outOk = rowStride(out) % q == 0;
+        if ((aOk && bOk && outOk) || m * n * k < padMisalignedMacs || k == 0) {
+            return false;
+        }
+        Tensor ap = aOk ? a : repitched(a, q, true);
+        Tensor bp = bOk ? b : repitched(b, q, true);
+        Tensor outp = outOk ? out : repitched(out, q, accumulate);
+        matmul(outp, ap, bp, transA, transB, alpha, accumulate);
+        if (outp != out) {
+            elementwise.copy(out, outp);
+        }
+        return true;
+    }
+
+    /** A (1, r, c) matrix in a new buffer whose rows are padded to a multiple of q elements; its values when asked. */
+    private Tensor repitched(Tensor t, long q, boolean withValues) {
+        Tensor p = RowPitched.empty(t.shape(), t.dtype(), t.device(), roundUp(t.shape().dim(2), q));
+        if (withValues) {
+            elementwise.copy(p, t);
+        }
+        return p;
     }
 
     /**
@@ -178,10 +254,14 @@ final class CudaLinalg implements LinalgKernels {
             return;
         }
         long q = 16 / out.dtype().byteSize();
-        if (!aux && bias == null && epilogue == LinearEpilogue.NONE && (n % q != 0 || k % q != 0)
+        long ldOut = RowPitched.pitch(out);
+        // misaligned rows: with pitched operands only a row stride matters (a row-pitched out of 50257 logits is
+        // fine), else any of n and k (main's zero-padded problems)
+        boolean misaligned = pitchedOperands ? ldOut % q != 0 || k % q != 0 : n % q != 0 || k % q != 0;
+        if (!aux && bias == null && epilogue == LinearEpilogue.NONE && misaligned
                 && m * n * k >= padMisalignedMacs) {
             // a product without epilogue (GPT-2's tied head): the padded matmul
-            matmul(out.reshape(1, m, n), x.reshape(1, m, k), weight.reshape(1, n, k), false, true, 1, false);
+            matmul(view3(out), x.reshape(1, m, k), weight.reshape(1, n, k), false, true, 1, false);
             return;
         }
         x = aligned(x);
@@ -195,9 +275,10 @@ final class CudaLinalg implements LinalgKernels {
         };
         CudaDevice d = CudaTensors.device(out);
         try {
-            // out (M, N) = x (M, K) · weight (N, K)ᵀ: weight is the transposed second operand
-            CublasLt.get().matmul(d, out.dtype(), 1, m, n, k, CudaTensors.first(x), 0, false,
-                    CudaTensors.first(weight), 0, true, CudaTensors.first(out), 1f, 0f,
+            // out (M, N) = x (M, K) · weight (N, K)ᵀ: weight is the transposed second operand; out at its row stride
+            CublasLt.get().matmul(d, out.dtype(), 1, m, n, k, new CublasLt.Matrix(CudaTensors.first(x), k, 0), false,
+                    new CublasLt.Matrix(CudaTensors.first(weight), k, 0), true,
+                    new CublasLt.Matrix(CudaTensors.first(out), ldOut, 0), 1f, 0f,
                     bias == null ? 0 : CudaTensors.first(bias), aux ? CudaTensors.first(preActivation) : 0, code,
                     workspace(d));
         } catch (CublasLt.NoAlgorithmException e) {
@@ -220,7 +301,7 @@ final class CudaLinalg implements LinalgKernels {
         if (k == 0) {
             elementwise.fill(pre, 0);
         } else {
-            matmul(pre.reshape(1, m, n), x.reshape(1, m, k), weight.reshape(1, n, k), false, true, 1, false);
+            matmul(view3(pre), x.reshape(1, m, k), weight.reshape(1, n, k), false, true, 1, false);
         }
         if (bias != null) {
             Tensor row = new Tensor(bias.storage(), Shape.of(m, n), new long[] {0, bias.stride(0)}, bias.offset());
@@ -229,6 +310,13 @@ final class CudaLinalg implements LinalgKernels {
         if (epilogue.hasGelu()) {
             activation.geluForward(out, pre, GeluForm.TANH);
         }
+    }
+
+    /** An (M, N) matrix stored by rows (contiguous or row-pitched) as a (1, M, N) view, keeping its row stride. */
+    private static Tensor view3(Tensor t) {
+        long ld = RowPitched.pitch(t);
+        return new Tensor(t.storage(), Shape.of(1, t.shape().dim(0), t.shape().dim(1)),
+                new long[] {t.shape().dim(0) * ld, ld, 1}, t.offset());
     }
 
     private static void requireNotF64(DType dtype, String op) {
