@@ -9,11 +9,12 @@ import java.time.LocalDate;
 import java.util.Locale;
 
 /**
- * GPT-2's three vocabulary-head GEMMs (B·T = 8192 rows, V = 50257, C = 768, BF16) through cuBLASLt, each in three
+ * GPT-2's three vocabulary-head GEMMs (B·T = 8192 rows, V = 50257, C = 768, BF16) through cuBLASLt, each in four
  * layouts: the logits (or their gradient) with rows of 50257 elements (misaligned: what main ran before padding),
- * the same m, n, k with a row pitch of 50264 (the row-pitched operands of this work), and the problem zero-padded to
- * 50264 (main's padded copies' GEMM). Answers whether cuBLASLt picks its fast kernels from aligned leading dimensions
- * alone, with m, n or k odd.
+ * the same m, n, k with a row pitch of 50264 (row-pitched operands, one GEMM), the problem zero-padded to 50264 (main's
+ * padded copies' GEMM), and the row-pitched operands through {@code CudaLinalg.matmul} (this work: an aligned body of
+ * 50256 and a tail of 1, two GEMMs, no copy). Answers whether cuBLASLt picks its fast kernels from aligned leading
+ * dimensions alone, with m, n or k odd, and what the split costs.
  *
  * <pre>
  *   forward  NT: logits (8192, V) = x (8192, 768) · wteᵀ           ldd = V | 50264, or n = 50264
@@ -56,7 +57,8 @@ public final class PitchedGemmBench {
         try (CudaStorage workspace = new CudaStorage(device, DType.U8, CublasLt.WORKSPACE_BYTES)) {
             long ws = workspace.address(0);
             CublasLt lt = CublasLt.get();
-            String[] layouts = {"unpadded rows (ld 50257)", "row-pitched (ld 50264)", "zero-padded (50264)"};
+            String[] layouts = {"unpadded rows (ld 50257)", "row-pitched (ld 50264)", "zero-padded (50264)",
+                "row-pitched, body + tail"};
             for (int layout = 0; layout < 3; layout++) {
                 long ld = layout == 0 ? V : VP;   // the logits' (gradient's) row stride
                 long v = layout == 2 ? VP : V;    // the vocabulary size the GEMM sees
@@ -71,10 +73,29 @@ public final class PitchedGemmBench {
                         v, C, ROWS, m(g, ld), true, m(x, C), false, m(dw, C), 1f, 0f, 0,
                         CublasLt.EPILOGUE_DEFAULT, ws), samples), device);
             }
+            // this work's path: the row-pitched views through the backend (split into an aligned body and a tail)
+            var linalg = ai.fulgur.ops.Backends.of(gpu).linalg();
+            Tensor x3 = x.reshape(1, ROWS, C);
+            Tensor w3 = view3(w, V, C, C);
+            Tensor logits3 = view3(logits, ROWS, V, VP);
+            Tensor g3 = view3(g, ROWS, V, VP);
+            Tensor dx3 = dx.reshape(1, ROWS, C);
+            Tensor dw3 = view3(dw, V, C, C);
+            report("forward NT", layouts[3], ROWS, V, C, GemmBench.samples(device,
+                    () -> linalg.matmul(logits3, x3, w3, false, true, 1, false), samples), device);
+            report("dx NN", layouts[3], ROWS, C, V, GemmBench.samples(device,
+                    () -> linalg.matmul(dx3, g3, w3, false, false, 1, false), samples), device);
+            report("dwte TN", layouts[3], V, C, ROWS, GemmBench.samples(device,
+                    () -> linalg.matmul(dw3, g3, x3, true, false, 1, false), samples), device);
             for (String plan : lt.planReports()) {
                 System.out.printf("{\"engine\": \"fulgur\", \"name\": \"cublaslt_plan\", \"plan\": \"%s\"}%n", plan);
             }
         }
+    }
+
+    /** The leading (1, rows, cols) block of a buffer whose rows are ld elements apart. */
+    private static Tensor view3(Tensor t, long rows, long cols, long ld) {
+        return new Tensor(t.storage(), Shape.of(1, rows, cols), new long[] {rows * ld, ld, 1}, t.offset());
     }
 
     private static CublasLt.Matrix m(Tensor t, long ld) {
