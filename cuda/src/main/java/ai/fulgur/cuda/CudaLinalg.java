@@ -64,9 +64,8 @@ final class CudaLinalg implements LinalgKernels {
         return new CublasLt.Matrix(CudaTensors.first(t), ld, batchStride);
     }
 
-    /** The row stride (leading dimension) of a (B, rows, cols) matrix stored by rows; cols when there is one row. */
     private static long rowStride(Tensor t) {
-        return t.shape().dim(1) <= 1 ? t.shape().dim(2) : t.stride(1);
+        return AlignedProductSplit.rowStride(t);
     }
 
     /**
@@ -93,91 +92,38 @@ final class CudaLinalg implements LinalgKernels {
     }
 
     /**
-     * A large single-matrix product ({@link #padMisalignedMacs}) that cuBLASLt would run on its slow kernels, made
-     * into products it runs fast, without padded copies of the operands where their row strides allow:
-     * <ol>
-     *   <li>an operand whose row stride is not a multiple of 16 bytes is copied (that one only) into a buffer whose
-     *       rows are padded to the next multiple, m, n and k unchanged (an output likewise, and copied back);</li>
-     *   <li>with every row stride aligned, a misaligned k, m or n (in that order) is split into its largest aligned
-     *       part and a tail of fewer than 16 bytes' worth: out = body + tail along k (the tail accumulates), or the
-     *       output's rows or columns in two blocks. Aligned leading dimensions alone are not enough: on an H200,
-     *       cuBLASLt 13 ran GPT-2's head (8192 × 50257 × 768) with row-pitched operands (ld 50264) at 100-440
-     *       TFLOP/s against 590-660 for the padded problem (PitchedGemmBench, docs/PERF.md); the aligned body is the
-     *       padded problem's kernel, and the tail is a sliver.</li>
-     * </ol>
-     * Each part goes back through {@link #matmul}, which splits it further where it is still large and misaligned.
-     * Returns false (nothing done) for batched, small or aligned problems.
+     * A large single-matrix product ({@link #padMisalignedMacs}) with a misaligned row stride or m, n, k, run as
+     * products cuBLASLt takes its fast kernels for ({@link AlignedProductSplit}: only operands whose row stride is
+     * misaligned are copied; a misaligned m, n or k is split into an aligned body and a narrow tail). False (nothing
+     * done) for batched, small or aligned problems.
      */
     private boolean matmulLarge(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, double alpha,
             boolean accumulate) {
-        if (out.shape().dim(0) != 1 || a.shape().dim(0) != 1 || b.shape().dim(0) != 1) {
-            return false;
+        return AlignedProductSplit.apply(splitSteps, 16 / out.dtype().byteSize(), padMisalignedMacs, out, a, b,
+                transA, transB, alpha, accumulate);
+    }
+
+    private final AlignedProductSplit.Steps splitSteps = new AlignedProductSplit.Steps() {
+        @Override
+        public void product(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, double alpha,
+                boolean accumulate) {
+            matmul(out, a, b, transA, transB, alpha, accumulate);
         }
-        long m = out.shape().dim(1);
-        long n = out.shape().dim(2);
-        long k = transA ? a.shape().dim(1) : a.shape().dim(2);
-        long q = 16 / out.dtype().byteSize();
-        if (m * n * k < padMisalignedMacs || k == 0) {
-            return false;
-        }
-        boolean aOk = rowStride(a) % q == 0;
-        boolean bOk = rowStride(b) % q == 0;
-        boolean outOk = rowStride(out) % q == 0;
-        if (!aOk || !bOk || !outOk) {
-            Tensor ap = aOk ? a : repitched(a, q, true);
-            Tensor bp = bOk ? b : repitched(b, q, true);
-            Tensor outp = outOk ? out : repitched(out, q, accumulate);
-            matmul(outp, ap, bp, transA, transB, alpha, accumulate);
-            if (outp != out) {
-                elementwise.copy(out, outp);
+
+        @Override
+        public Tensor repitched(Tensor t, long pitch, boolean withValues) {
+            Tensor p = RowPitched.empty(t.shape(), t.dtype(), t.device(), pitch);
+            if (withValues) {
+                elementwise.copy(p, t);
             }
-            return true;
+            return p;
         }
-        long k0 = k / q * q;
-        long m0 = m / q * q;
-        long n0 = n / q * q;
-        if (k0 != k && k0 > 0) {
-            // stored a: (m, k) or (k, m) when transA; b: (k, n) or (n, k) when transB
-            Tensor aBody = transA ? rows(a, 0, k0) : cols(a, 0, k0);
-            Tensor aTail = transA ? rows(a, k0, k) : cols(a, k0, k);
-            Tensor bBody = transB ? cols(b, 0, k0) : rows(b, 0, k0);
-            Tensor bTail = transB ? cols(b, k0, k) : rows(b, k0, k);
-            matmul(out, aBody, bBody, transA, transB, alpha, accumulate);
-            matmul(out, aTail, bTail, transA, transB, alpha, true);
-            return true;
-        }
-        if (m0 != m && m0 > 0) {
-            matmul(rows(out, 0, m0), transA ? cols(a, 0, m0) : rows(a, 0, m0), b, transA, transB, alpha, accumulate);
-            matmul(rows(out, m0, m), transA ? cols(a, m0, m) : rows(a, m0, m), b, transA, transB, alpha, accumulate);
-            return true;
-        }
-        if (n0 != n && n0 > 0) {
-            matmul(cols(out, 0, n0), a, transB ? rows(b, 0, n0) : cols(b, 0, n0), transA, transB, alpha, accumulate);
-            matmul(cols(out, n0, n), a, transB ? rows(b, n0, n) : cols(b, n0, n), transA, transB, alpha, accumulate);
-            return true;
-        }
-        return false;
-    }
 
-    /** Stored rows [r0, r1) of a (1, rows, cols) matrix, as a view at the same row stride. */
-    private static Tensor rows(Tensor t, long r0, long r1) {
-        return new Tensor(t.storage(), Shape.of(1, r1 - r0, t.shape().dim(2)), t.strides(),
-                t.offset() + r0 * rowStride(t));
-    }
-
-    /** Stored columns [c0, c1) of a (1, rows, cols) matrix, as a view at the same row stride. */
-    private static Tensor cols(Tensor t, long c0, long c1) {
-        return new Tensor(t.storage(), Shape.of(1, t.shape().dim(1), c1 - c0), t.strides(), t.offset() + c0);
-    }
-
-    /** A (1, r, c) matrix in a new buffer whose rows are padded to a multiple of q elements; its values when asked. */
-    private Tensor repitched(Tensor t, long q, boolean withValues) {
-        Tensor p = RowPitched.empty(t.shape(), t.dtype(), t.device(), roundUp(t.shape().dim(2), q));
-        if (withValues) {
-            elementwise.copy(p, t);
+        @Override
+        public void copy(Tensor dst, Tensor src) {
+            elementwise.copy(dst, src);
         }
-        return p;
-    }
+    };
 
     /**
      * Products of at least this many multiply-adds whose m, n or k is not a multiple of 16 bytes' worth of elements run
