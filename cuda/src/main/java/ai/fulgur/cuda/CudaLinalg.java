@@ -126,8 +126,10 @@ final class CudaLinalg implements LinalgKernels {
     };
 
     /**
-     * Products of at least this many multiply-adds whose m, n or k is not a multiple of 16 bytes' worth of elements run
-     * on zero-padded copies (see {@link #matmulPadded}); {@code -Dfulgur.cuda.padMisalignedMacs}, default 2^32 (GPT-2's
+     * Products of at least this many multiply-adds whose m, n, k or row strides are not a multiple of 16 bytes' worth
+     * of elements are made aligned: split into aligned parts over their own memory ({@link AlignedProductSplit}, the
+     * default) or, with {@link #pitchedOperands} off, run on zero-padded copies ({@link #matmulPadded}); such products'
+     * outputs get padded rows ({@link #outputRowPitch}). {@code -Dfulgur.cuda.padMisalignedMacs}, default 2^32 (GPT-2's
      * vocabulary head, 8192 × 50257 × 768, is 3·10^11; its other products are aligned). Settable for tests.
      */
     static volatile long padMisalignedMacs = Long.getLong("fulgur.cuda.padMisalignedMacs", 1L << 32);
