@@ -3,9 +3,12 @@
 // forward saves the row logsumexp, the backward recomputes each probability from it in one pass over the row.
 //
 // Layout: one block per row (grid-stride over rows), the row read with 16-byte loads after a scalar head that brings
-// the address to 16-byte alignment (V = 50257 rows start anywhere) and before a scalar tail. The forward issues
-// CE_CHUNK loads a thread before using any of them: one load at a time (each behind the previous pack's arithmetic and
-// the loop's bound check) kept 16 bytes a thread in flight, too few to cover the latency of an H200's memory.
+// the address to 16-byte alignment (V = 50257 rows start anywhere) and before a scalar tail. Rows sit a row stride
+// apart (ldx for logits, ldd for dlogits, each ≥ V): V for contiguous rows, more for a row-pitched vocabulary head's
+// output, whose padded rows all start 16-byte aligned; the elements past V in a row are neither read nor written.
+// The forward issues CE_CHUNK loads a thread before using any of them: one load at a time (each behind the previous
+// pack's arithmetic and the loop's bound check) kept 16 bytes a thread in flight, too few to cover the latency of an
+// H200's memory.
 // Types: T is the logits' storage type, A the accumulation and output type: float for F32, BF16 and F16 logits (losses
 // and lse are F32 for half logits), double for F64.
 // Targets are I32 or I64 (targetType is the DType ordinal). Bounds: the facade checks host targets only, so the
@@ -115,15 +118,15 @@ template <typename T> __device__ __forceinline__ int64_t aligned_head(const T* r
 // Packs of the forward's main loop loaded before any is used (a thread's bytes in flight: CE_CHUNK · 16).
 constexpr int CE_CHUNK = 4;
 
-// losses (R) and lse (R), A; logits (R, V), T; targets (R), I32/I64.
+// losses (R) and lse (R), A; logits (R, V) with row stride ldx, T; targets (R), I32/I64.
 template <typename T, typename A>
-__device__ void crossentropy_forward_kernel(A* losses, A* lse, const T* logits, const void* targets, int targetType,
-                                            int64_t R, int64_t V, int64_t ignoreIndex) {
+__device__ void crossentropy_forward_kernel(A* losses, A* lse, const T* logits, int64_t ldx, const void* targets,
+                                            int targetType, int64_t R, int64_t V, int64_t ignoreIndex) {
     constexpr int K = 16 / sizeof(T);
     using Pack = Vec<T, K>;
     const int64_t step = blockDim.x;
     for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
-        const T* x = logits + r * V;
+        const T* x = logits + r * ldx;
         // thread 0 reads the target and its logit now, so that their latency overlaps the row's loads
         int64_t t = 0;
         A xt = 0;
@@ -180,17 +183,19 @@ __device__ void crossentropy_forward_kernel(A* losses, A* lse, const T* logits, 
     }
 }
 
-// dlogits (R, V), T; dlosses (R) and lse (R), any floating type (dlossesType, lseType); logits (R, V), T;
-// targets (R), I32/I64. dlogits[r, j] = dlosses[r] · (exp(logits[r, j] − lse[r]) − [j == targets[r]]).
+// dlogits (R, V) with row stride ldd, T; dlosses (R) and lse (R), any floating type (dlossesType, lseType);
+// logits (R, V) with row stride ldx, T; targets (R), I32/I64.
+// dlogits[r, j] = dlosses[r] · (exp(logits[r, j] − lse[r]) − [j == targets[r]]).
 template <typename T, typename A>
-__device__ void crossentropy_backward_kernel(T* dlogits, const void* dlosses, int dlossesType, const T* logits,
-                                             const void* lse, int lseType, const void* targets, int targetType,
-                                             int64_t R, int64_t V, int64_t ignoreIndex) {
+__device__ void crossentropy_backward_kernel(T* dlogits, int64_t ldd, const void* dlosses, int dlossesType,
+                                             const T* logits, int64_t ldx, const void* lse, int lseType,
+                                             const void* targets, int targetType, int64_t R, int64_t V,
+                                             int64_t ignoreIndex) {
     constexpr int K = 16 / sizeof(T);
     using Pack = Vec<T, K>;
     for (int64_t r = blockIdx.x; r < R; r += gridDim.x) {
-        const T* x = logits + r * V;
-        T* dx = dlogits + r * V;
+        const T* x = logits + r * ldx;
+        T* dx = dlogits + r * ldd;
         int64_t t = load_long(targets, targetType, r);
         bool ignored = t == ignoreIndex;
         A g = 0;
@@ -237,16 +242,17 @@ __device__ void crossentropy_backward_kernel(T* dlogits, const void* dlosses, in
 }
 
 #define CROSSENTROPY_ENTRY_POINTS(SUFFIX, T, A)                                                                     \
-    extern "C" __global__ void crossentropy_forward_##SUFFIX(A* losses, A* lse, const T* logits,                   \
+    extern "C" __global__ void crossentropy_forward_##SUFFIX(A* losses, A* lse, const T* logits, int64_t ldx,      \
                                                              const void* targets, int targetType, int64_t R,        \
                                                              int64_t V, int64_t ignoreIndex) {                      \
-        crossentropy_forward_kernel<T, A>(losses, lse, logits, targets, targetType, R, V, ignoreIndex);            \
+        crossentropy_forward_kernel<T, A>(losses, lse, logits, ldx, targets, targetType, R, V, ignoreIndex);       \
     }                                                                                                               \
-    extern "C" __global__ void crossentropy_backward_##SUFFIX(T* dlogits, const void* dlosses, int dlossesType,    \
-                                                              const T* logits, const void* lse, int lseType,        \
-                                                              const void* targets, int targetType, int64_t R,       \
-                                                              int64_t V, int64_t ignoreIndex) {                     \
-        crossentropy_backward_kernel<T, A>(dlogits, dlosses, dlossesType, logits, lse, lseType, targets,           \
+    extern "C" __global__ void crossentropy_backward_##SUFFIX(T* dlogits, int64_t ldd, const void* dlosses,        \
+                                                              int dlossesType, const T* logits, int64_t ldx,        \
+                                                              const void* lse, int lseType, const void* targets,    \
+                                                              int targetType, int64_t R, int64_t V,                 \
+                                                              int64_t ignoreIndex) {                                \
+        crossentropy_backward_kernel<T, A>(dlogits, ldd, dlosses, dlossesType, logits, ldx, lse, lseType, targets, \
                                            targetType, R, V, ignoreIndex);                                          \
     }
 

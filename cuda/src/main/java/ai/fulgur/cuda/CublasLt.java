@@ -18,6 +18,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * strided-batched matrix products in F32, BF16 and F16 with F32 accumulation (output in the input dtype), optionally
  * with a bias, GELU or bias+GELU epilogue (and the pre-GELU values as an auxiliary output). Row-major operands are
  * handed to the column-major library as their transposes (C = A·B is computed as Cᵀ = Bᵀ·Aᵀ), so no data moves.
+ * Each operand has its own leading dimension (row stride): cuBLASLt's fast kernels need 16-byte aligned pointers and
+ * leading dimensions, not aligned m, n or k, so a row-pitched matrix (rows padded to a 16-byte multiple) whose row
+ * length is odd is used in place.
  *
  * <p>Per problem (shape, dtype, transposes, epilogue, pointer alignments) a plan is built once and cached: descriptors,
  * layouts and the algorithm. The algorithm: cuBLASLt's heuristic is asked for up to {@value #CANDIDATES} candidates,
@@ -210,34 +213,41 @@ final class CublasLt {
         }
     }
 
-    /** The problem's operands: addresses, batch strides (elements), epilogue extras (0 when absent). */
-    private record Operands(long a, long strideA, long b, long strideB, long d, long bias, long aux) {}
+    /**
+     * One row-major matrix operand (a batch of them): its address, leading dimension (elements from one stored row to
+     * the next, at least the stored row length) and batch stride (elements; 0 shares one matrix over the batch).
+     */
+    record Matrix(long address, long ld, long batchStride) {}
 
-    /** {@link #matmul(CudaDevice, DType, long, long, long, long, long, long, boolean, long, long, boolean, long, float,
+    /** The problem's operands: the three matrices, epilogue extras (0 when absent). */
+    private record Operands(Matrix a, Matrix b, Matrix d, long bias, long aux) {}
+
+    /** {@link #matmul(CudaDevice, DType, long, long, long, long, Matrix, boolean, Matrix, boolean, Matrix, float,
      * float, long, long, int, long)} without an auxiliary output. */
-    void matmul(CudaDevice device, DType dtype, long batch, long m, long n, long k, long a, long strideA,
-            boolean transA, long b, long strideB, boolean transB, long d, float alpha, float beta, long bias,
-            int epilogue, long workspace) {
-        matmul(device, dtype, batch, m, n, k, a, strideA, transA, b, strideB, transB, d, alpha, beta, bias, 0,
-                epilogue, workspace);
+    void matmul(CudaDevice device, DType dtype, long batch, long m, long n, long k, Matrix a, boolean transA,
+            Matrix b, boolean transB, Matrix d, float alpha, float beta, long bias, int epilogue, long workspace) {
+        matmul(device, dtype, batch, m, n, k, a, transA, b, transB, d, alpha, beta, bias, 0, epilogue, workspace);
     }
 
     /**
-     * Row-major D (batch, m, n) = alpha·op(A)·op(B) + beta·D, with A (batch, m, k) — or (batch, k, m) when transA —
-     * and B (batch, k, n) — or (batch, n, k) when transB — contiguous per matrix; a batch stride of 0 broadcasts.
-     * {@code bias} (n), when not 0, is added per output column, followed by tanh-GELU when {@code epilogue} says so;
-     * with {@link #EPILOGUE_GELU_AUX_BIAS} or {@link #EPILOGUE_GELU_AUX}, {@code aux} (batch 1, m × n row-major,
-     * n a multiple of 8) receives the GELU's input.
+     * Row-major D (batch, m, n) = alpha·op(A)·op(B) + beta·D, with A stored (batch, m, k) — or (batch, k, m) when
+     * transA — and B stored (batch, k, n) — or (batch, n, k) when transB —, each matrix by rows at its
+     * {@link Matrix#ld}; a batch stride of 0 broadcasts. {@code bias} (n), when not 0, is added per output column,
+     * followed by tanh-GELU when {@code epilogue} says so; with {@link #EPILOGUE_GELU_AUX_BIAS} or
+     * {@link #EPILOGUE_GELU_AUX}, {@code aux} (batch 1, m × n row-major and contiguous, n a multiple of 8) receives
+     * the GELU's input.
      */
-    void matmul(CudaDevice device, DType dtype, long batch, long m, long n, long k, long a, long strideA,
-            boolean transA, long b, long strideB, boolean transB, long d, float alpha, float beta, long bias, long aux,
-            int epilogue, long workspace) {
+    void matmul(CudaDevice device, DType dtype, long batch, long m, long n, long k, Matrix a, boolean transA,
+            Matrix b, boolean transB, Matrix d, float alpha, float beta, long bias, long aux, int epilogue,
+            long workspace) {
         device.enter();
-        Operands ops = new Operands(a, strideA, b, strideB, d, bias, aux);
+        Operands ops = new Operands(a, b, d, bias, aux);
         // alignments are part of the problem: the heuristic picks kernels for the alignment it is told about
         String key = device.index() + ":" + dtype + ":" + batch + ":" + m + ":" + n + ":" + k + ":" + transA + ":"
-                + transB + ":" + strideA + ":" + strideB + ":" + epilogue + ":" + alignment(a) + ":" + alignment(b)
-                + ":" + alignment(d) + ":" + alignment(bias) + ":" + alignment(aux);
+                + transB + ":" + a.ld() + ":" + b.ld() + ":" + d.ld() + ":" + a.batchStride() + ":" + b.batchStride()
+                + ":" + d.batchStride() + ":" + epilogue + ":" + alignment(a.address()) + ":"
+                + alignment(b.address()) + ":" + alignment(d.address()) + ":" + alignment(bias) + ":"
+                + alignment(aux);
         if (unsupported.contains(key)) {
             throw new NoAlgorithmException("cuBLASLt has no algorithm for " + key);
         }
@@ -256,9 +266,10 @@ final class CublasLt {
                 setPointers(plan, epilogue, bias, aux);
                 boolean profiled = KernelProfiler.active;
                 if (profiled) {
-                    KernelProfiler.before(device, profileName(dtype, batch, m, n, k, transA, transB, beta, epilogue));
+                    KernelProfiler.before(device, profileName(dtype, batch, m, n, k, transA, transB, beta, epilogue)
+                            + pitches(m, n, k, ops, transA, transB));
                 }
-                int status = run(device, plan, plan.algo(), ops.a(), ops.b(), ops.d(), workspace);
+                int status = run(device, plan, plan.algo(), a.address(), b.address(), d.address(), workspace);
                 if (profiled) {
                     KernelProfiler.after(device);
                 }
@@ -287,6 +298,24 @@ final class CublasLt {
         return "cublasLt " + dtype.name().toLowerCase(java.util.Locale.ROOT) + " " + (transA ? "T" : "N")
                 + (transB ? "T" : "N") + " " + (batch == 1 ? "" : batch + "x") + m + "x" + n + "x" + k
                 + (beta != 0 ? " +=D" : "") + ep;
+    }
+
+    /**
+     * The profiler's note of leading dimensions that differ from the stored row length (row-pitched operands), such
+     * as " ldd=50264"; empty for contiguous operands, so their rows keep their names.
+     */
+    private static String pitches(long m, long n, long k, Operands ops, boolean transA, boolean transB) {
+        String s = "";
+        if (ops.a().ld() != (transA ? m : k)) {
+            s += " lda=" + ops.a().ld();
+        }
+        if (ops.b().ld() != (transB ? k : n)) {
+            s += " ldb=" + ops.b().ld();
+        }
+        if (ops.d().ld() != n) {
+            s += " ldd=" + ops.d().ld();
+        }
+        return s;
     }
 
     /** How each cached plan's algorithm was chosen, one line per plan (for benchmarks' logs). */
@@ -360,11 +389,12 @@ final class CublasLt {
                         (int) descSet.invokeExact(desc, DESC_EPILOGUE_AUX_LD, auxLd, 8L));
             }
             // B as the first operand: stored (k, n) row-major = col-major n × k (ld n); transposed: (n, k) row-major
-            MemorySegment lb = layout(arena, type, transB ? k : n, transB ? n : k, transB ? k : n, batch,
-                    ops.strideB());
-            MemorySegment la = layout(arena, type, transA ? m : k, transA ? k : m, transA ? m : k, batch,
-                    ops.strideA());
-            MemorySegment ld = layout(arena, type, n, m, n, batch, m * n);
+            // (with their own leading dimensions: a row-pitched matrix's row stride, past its row length)
+            MemorySegment lb = layout(arena, type, transB ? k : n, transB ? n : k, ops.b().ld(), batch,
+                    ops.b().batchStride());
+            MemorySegment la = layout(arena, type, transA ? m : k, transA ? k : m, ops.a().ld(), batch,
+                    ops.a().batchStride());
+            MemorySegment ld = layout(arena, type, n, m, ops.d().ld(), batch, ops.d().batchStride());
             MemorySegment alpha = arena.allocate(java.lang.foreign.ValueLayout.JAVA_FLOAT);
             MemorySegment beta = arena.allocate(java.lang.foreign.ValueLayout.JAVA_FLOAT);
             Plan untuned = new Plan(desc, la, lb, ld, null, alpha, beta, pointerSlot, null);
@@ -409,7 +439,7 @@ final class CublasLt {
             check("cublasLtMatmulPreferenceSetAttribute",
                     (int) prefSet.invokeExact(pref, PREF_MAX_WORKSPACE_BYTES, ws, 8L));
             // library A is our B, library B our A, C and D are D
-            long[] aligned = {ops.b(), ops.a(), ops.d(), ops.d()};
+            long[] aligned = {ops.b().address(), ops.a().address(), ops.d().address(), ops.d().address()};
             for (int i = 0; i < aligned.length; i++) {
                 MemorySegment bytes = arena.allocate(JAVA_INT);
                 bytes.set(JAVA_INT, 0, alignment(aligned[i]));
@@ -445,14 +475,14 @@ final class CublasLt {
      */
     private double[] time(CudaDevice device, Plan plan, MemorySegment candidates, int count, DType dtype, long batch,
             long m, long n, Operands ops, int epilogue, long workspace) throws Throwable {
-        long outBytes = batch * m * n * dtype.byteSize();
+        long outBytes = ((batch - 1) * ops.d().batchStride() + m * ops.d().ld()) * dtype.byteSize();
         double[] ms = new double[count];
         // 256 bytes spare: the scratch pointers sit at the real ones' offset within 256 bytes, so in the same alignment
         try (CudaStorage scratchD = new CudaStorage(device, DType.U8, outBytes + 256);
                 CudaStorage scratchAux = new CudaStorage(device, DType.U8, usesAux(epilogue) ? outBytes + 256 : 1)) {
             plan.alpha().set(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, 1f);
             plan.beta().set(java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, 0f);
-            long d = scratchD.address(0) + (ops.d() & 255);
+            long d = scratchD.address(0) + (ops.d().address() & 255);
             setPointers(plan, epilogue, ops.bias(), scratchAux.address(0) + (ops.aux() & 255));
             jcuda.driver.CUevent start = new jcuda.driver.CUevent();
             jcuda.driver.CUevent end = new jcuda.driver.CUevent();
@@ -463,14 +493,14 @@ final class CublasLt {
                 for (int i = 0; i < count; i++) {
                     MemorySegment algo = candidates.asSlice((long) i * HEURISTIC_RESULT_BYTES,
                             HEURISTIC_RESULT_BYTES);
-                    if (run(device, plan, algo, ops.a(), ops.b(), d, workspace) != 0) {
+                    if (run(device, plan, algo, ops.a().address(), ops.b().address(), d, workspace) != 0) {
                         ms[i] = Double.POSITIVE_INFINITY;
                         continue;
                     }
                     jcuda.driver.JCudaDriver.cuEventRecord(start, device.stream());
                     int status = 0;
                     for (int c = 0; c < TUNING_CALLS && status == 0; c++) {
-                        status = run(device, plan, algo, ops.a(), ops.b(), d, workspace);
+                        status = run(device, plan, algo, ops.a().address(), ops.b().address(), d, workspace);
                     }
                     jcuda.driver.JCudaDriver.cuEventRecord(end, device.stream());
                     jcuda.driver.JCudaDriver.cuEventSynchronize(end);

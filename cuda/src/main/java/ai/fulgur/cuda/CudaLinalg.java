@@ -1,6 +1,7 @@
 package ai.fulgur.cuda;
 
 import ai.fulgur.ops.DType;
+import ai.fulgur.ops.RowPitched;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.activation.GeluForm;
@@ -11,7 +12,8 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Matrix products on the GPU through cuBLASLt (F32, BF16, F16 with F32 accumulation); {@link #linear} fuses the bias
- * and GELU into the product with cuBLASLt's epilogues.
+ * and GELU into the product with cuBLASLt's epilogues. Operands stored by rows are passed with their row strides as
+ * leading dimensions, so row-pitched views (a vocabulary head's logits and their gradient) need no copies.
  */
 final class CudaLinalg implements LinalgKernels {
     private final ConcurrentHashMap<Integer, CudaStorage> workspaces = new ConcurrentHashMap<>();
@@ -40,7 +42,8 @@ final class CudaLinalg implements LinalgKernels {
             elementwise.copy(out, staged);
             return;
         }
-        if (matmulPadded(out, a, b, transA, transB, alpha, accumulate)) {
+        if (pitchedOperands ? matmulLarge(out, a, b, transA, transB, alpha, accumulate)
+                : matmulPadded(out, a, b, transA, transB, alpha, accumulate)) {
             return;
         }
         Tensor a16 = aligned(a);
@@ -50,16 +53,83 @@ final class CudaLinalg implements LinalgKernels {
         long m = out.shape().dim(1);
         long n = out.shape().dim(2);
         long k = transA ? a16.shape().dim(1) : a16.shape().dim(2);
-        long strideA = a16.shape().dim(0) == 1 ? 0 : a16.stride(0);
-        long strideB = b16.shape().dim(0) == 1 ? 0 : b16.stride(0);
-        CublasLt.get().matmul(d, out.dtype(), batch, m, n, k, CudaTensors.first(a16), strideA, transA,
-                CudaTensors.first(b16), strideB, transB, CudaTensors.first(out), (float) alpha, accumulate ? 1f : 0f,
-                0, CublasLt.EPILOGUE_DEFAULT, workspace(d));
+        CublasLt.get().matmul(d, out.dtype(), batch, m, n, k, matrix(a16), transA, matrix(b16), transB, matrix(out),
+                (float) alpha, accumulate ? 1f : 0f, 0, CublasLt.EPILOGUE_DEFAULT, workspace(d));
+    }
+
+    /** A (B, rows, cols) operand stored by rows as cuBLASLt sees it: address, row stride, batch stride (0: shared). */
+    private static CublasLt.Matrix matrix(Tensor t) {
+        long ld = rowStride(t);
+        long batchStride = t.shape().dim(0) == 1 ? 0 : t.stride(0);
+        return new CublasLt.Matrix(CudaTensors.first(t), ld, batchStride);
+    }
+
+    private static long rowStride(Tensor t) {
+        return AlignedProductSplit.rowStride(t);
     }
 
     /**
-     * Products of at least this many multiply-adds whose m, n or k is not a multiple of 16 bytes' worth of elements run
-     * on zero-padded copies (see {@link #matmulPadded}); {@code -Dfulgur.cuda.padMisalignedMacs}, default 2^32 (GPT-2's
+     * Whether large products with a misaligned m, n or k run without padded copies of the whole problem: new outputs
+     * whose rows are not a multiple of 16 bytes get padded rows ({@link #outputRowPitch}), operands are taken in place
+     * by their row strides, and a misaligned m, n or k is split into an aligned body and a narrow tail
+     * ({@link #matmulLarge}). On by default; {@code -Dfulgur.cuda.pitchedOperands=false} restores main's zero-padded
+     * copies of whole problems ({@link #matmulPadded}) and contiguous outputs. Settable for tests.
+     */
+    static volatile boolean pitchedOperands = !"false".equals(System.getProperty("fulgur.cuda.pitchedOperands"));
+
+    /**
+     * A padded row pitch (the next multiple of 16 bytes) for a large product's output whose row length is not one,
+     * so that cuBLASLt writes it with its fast kernels and the consumers (cross-entropy, the backward products) read
+     * it in place; N otherwise, and always when {@link #pitchedOperands} is off.
+     */
+    @Override
+    public long outputRowPitch(DType dtype, long m, long n, long k) {
+        if (!pitchedOperands || !fusesLinear(dtype)) {
+            return n;
+        }
+        long q = 16 / dtype.byteSize();
+        return n % q != 0 && m * n * k >= padMisalignedMacs ? roundUp(n, q) : n;
+    }
+
+    /**
+     * A large single-matrix product ({@link #padMisalignedMacs}) with a misaligned row stride or m, n, k, run as
+     * products cuBLASLt takes its fast kernels for ({@link AlignedProductSplit}: only operands whose row stride is
+     * misaligned are copied; a misaligned m, n or k is split into an aligned body and a narrow tail). False (nothing
+     * done) for batched, small or aligned problems.
+     */
+    private boolean matmulLarge(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, double alpha,
+            boolean accumulate) {
+        return AlignedProductSplit.apply(splitSteps, 16 / out.dtype().byteSize(), padMisalignedMacs, out, a, b,
+                transA, transB, alpha, accumulate);
+    }
+
+    private final AlignedProductSplit.Steps splitSteps = new AlignedProductSplit.Steps() {
+        @Override
+        public void product(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, double alpha,
+                boolean accumulate) {
+            matmul(out, a, b, transA, transB, alpha, accumulate);
+        }
+
+        @Override
+        public Tensor repitched(Tensor t, long pitch, boolean withValues) {
+            Tensor p = RowPitched.empty(t.shape(), t.dtype(), t.device(), pitch);
+            if (withValues) {
+                elementwise.copy(p, t);
+            }
+            return p;
+        }
+
+        @Override
+        public void copy(Tensor dst, Tensor src) {
+            elementwise.copy(dst, src);
+        }
+    };
+
+    /**
+     * Products of at least this many multiply-adds whose m, n, k or row strides are not a multiple of 16 bytes' worth
+     * of elements are made aligned: split into aligned parts over their own memory ({@link AlignedProductSplit}, the
+     * default) or, with {@link #pitchedOperands} off, run on zero-padded copies ({@link #matmulPadded}); such products'
+     * outputs get padded rows ({@link #outputRowPitch}). {@code -Dfulgur.cuda.padMisalignedMacs}, default 2^32 (GPT-2's
      * vocabulary head, 8192 × 50257 × 768, is 3·10^11; its other products are aligned). Settable for tests.
      */
     static volatile long padMisalignedMacs = Long.getLong("fulgur.cuda.padMisalignedMacs", 1L << 32);
@@ -178,10 +248,12 @@ final class CudaLinalg implements LinalgKernels {
             return;
         }
         long q = 16 / out.dtype().byteSize();
+        long ldOut = RowPitched.pitch(out);
         if (!aux && bias == null && epilogue == LinearEpilogue.NONE && (n % q != 0 || k % q != 0)
                 && m * n * k >= padMisalignedMacs) {
-            // a product without epilogue (GPT-2's tied head): the padded matmul
-            matmul(out.reshape(1, m, n), x.reshape(1, m, k), weight.reshape(1, n, k), false, true, 1, false);
+            // a product without epilogue (GPT-2's tied head): matmul's split into aligned products (or, with
+            // pitchedOperands off, its zero-padded copy of the problem)
+            matmul(view3(out), x.reshape(1, m, k), weight.reshape(1, n, k), false, true, 1, false);
             return;
         }
         x = aligned(x);
@@ -195,9 +267,10 @@ final class CudaLinalg implements LinalgKernels {
         };
         CudaDevice d = CudaTensors.device(out);
         try {
-            // out (M, N) = x (M, K) · weight (N, K)ᵀ: weight is the transposed second operand
-            CublasLt.get().matmul(d, out.dtype(), 1, m, n, k, CudaTensors.first(x), 0, false,
-                    CudaTensors.first(weight), 0, true, CudaTensors.first(out), 1f, 0f,
+            // out (M, N) = x (M, K) · weight (N, K)ᵀ: weight is the transposed second operand; out at its row stride
+            CublasLt.get().matmul(d, out.dtype(), 1, m, n, k, new CublasLt.Matrix(CudaTensors.first(x), k, 0), false,
+                    new CublasLt.Matrix(CudaTensors.first(weight), k, 0), true,
+                    new CublasLt.Matrix(CudaTensors.first(out), ldOut, 0), 1f, 0f,
                     bias == null ? 0 : CudaTensors.first(bias), aux ? CudaTensors.first(preActivation) : 0, code,
                     workspace(d));
         } catch (CublasLt.NoAlgorithmException e) {
@@ -220,7 +293,7 @@ final class CudaLinalg implements LinalgKernels {
         if (k == 0) {
             elementwise.fill(pre, 0);
         } else {
-            matmul(pre.reshape(1, m, n), x.reshape(1, m, k), weight.reshape(1, n, k), false, true, 1, false);
+            matmul(view3(pre), x.reshape(1, m, k), weight.reshape(1, n, k), false, true, 1, false);
         }
         if (bias != null) {
             Tensor row = new Tensor(bias.storage(), Shape.of(m, n), new long[] {0, bias.stride(0)}, bias.offset());
@@ -229,6 +302,13 @@ final class CudaLinalg implements LinalgKernels {
         if (epilogue.hasGelu()) {
             activation.geluForward(out, pre, GeluForm.TANH);
         }
+    }
+
+    /** An (M, N) matrix stored by rows (contiguous or row-pitched) as a (1, M, N) view, keeping its row stride. */
+    private static Tensor view3(Tensor t) {
+        long ld = RowPitched.pitch(t);
+        return new Tensor(t.storage(), Shape.of(1, t.shape().dim(0), t.shape().dim(1)),
+                new long[] {t.shape().dim(0) * ld, ld, 1}, t.offset());
     }
 
     private static void requireNotF64(DType dtype, String op) {

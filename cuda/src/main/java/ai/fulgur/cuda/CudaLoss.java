@@ -1,13 +1,15 @@
 package ai.fulgur.cuda;
 
 import ai.fulgur.ops.DType;
+import ai.fulgur.ops.RowPitched;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.loss.LossKernels;
 
 /**
  * Fused cross-entropy on the GPU (crossentropy.cu): one block per row of logits (R, V), the row read once with 16-byte
  * loads; F32, BF16 and F16 logits accumulate in float (losses and lse F32), F64 in double. The softmax is never
- * stored: the backward recomputes it from the saved logsumexp.
+ * stored: the backward recomputes it from the saved logsumexp. Logits and dlogits rows are read and written at their
+ * own row strides (a row-pitched vocabulary head's output in place), the pad past each row untouched.
  *
  * <p>Targets are checked on the device (the facade checks host tensors only): a target that is neither the ignore
  * index nor in [0, V) reads nothing out of bounds and makes its row's loss NaN in the forward and every element of
@@ -41,7 +43,7 @@ final class CudaLoss implements LossKernels {
         }
     }
 
-    // losses (R), lse (R): F32 for half logits, else the logits' dtype; logits (R, V); targets (R)
+    // losses (R), lse (R): F32 for half logits, else the logits' dtype; logits (R, V), row stride ≥ V; targets (R)
     @Override
     public void crossEntropyForward(Tensor losses, Tensor lse, Tensor logits, Tensor targets, long ignoreIndex) {
         checkIndex("targets", targets);
@@ -55,10 +57,11 @@ final class CudaLoss implements LossKernels {
         CudaDevice d = CudaTensors.device(logits);
         d.launch(MODULE, "crossentropy_forward_" + suffix(logits.dtype()), Math.min(r, Integer.MAX_VALUE),
                 threadsFor(v, logits.dtype()), 0, CudaTensors.first(losses), CudaTensors.first(lse),
-                CudaTensors.first(logits), CudaTensors.first(targets), targets.dtype().ordinal(), r, v, ignoreIndex);
+                CudaTensors.first(logits), rowStride(logits), CudaTensors.first(targets), targets.dtype().ordinal(), r,
+                v, ignoreIndex);
     }
 
-    // dlogits (R, V), dlosses (R), logits (R, V), lse (R), targets (R)
+    // dlogits (R, V) and logits (R, V), each at its row stride ≥ V; dlosses (R), lse (R), targets (R)
     @Override
     public void crossEntropyBackward(Tensor dlogits, Tensor dlosses, Tensor logits, Tensor lse, Tensor targets,
             long ignoreIndex) {
@@ -75,8 +78,20 @@ final class CudaLoss implements LossKernels {
         long v = logits.shape().last();
         CudaDevice d = CudaTensors.device(logits);
         d.launch(MODULE, "crossentropy_backward_" + suffix(logits.dtype()), Math.min(r, Integer.MAX_VALUE),
-                threadsFor(v, logits.dtype()), 0, CudaTensors.first(dlogits), CudaTensors.first(dlosses),
-                dlosses.dtype().ordinal(), CudaTensors.first(logits), CudaTensors.first(lse), lse.dtype().ordinal(),
-                CudaTensors.first(targets), targets.dtype().ordinal(), r, v, ignoreIndex);
+                threadsFor(v, logits.dtype()), 0, CudaTensors.first(dlogits), rowStride(dlogits),
+                CudaTensors.first(dlosses), dlosses.dtype().ordinal(), CudaTensors.first(logits), rowStride(logits),
+                CudaTensors.first(lse), lse.dtype().ordinal(), CudaTensors.first(targets), targets.dtype().ordinal(),
+                r, v, ignoreIndex);
+    }
+
+    /** The row stride of an (R, V) tensor stored by rows, checked: unit last stride, rows at least V apart. */
+    private static long rowStride(Tensor rows) {
+        if (rows.rank() != 2 || (rows.shape().dim(1) > 1 && rows.stride(1) != 1)
+                || RowPitched.pitch(rows) < rows.shape().dim(1)) {
+            throw new IllegalArgumentException("cross-entropy takes (R, V) rows with unit stride along V and a row "
+                    + "stride of at least V, got shape " + rows.shape() + " strides "
+                    + java.util.Arrays.toString(rows.strides()));
+        }
+        return RowPitched.pitch(rows);
     }
 }

@@ -16,21 +16,26 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Products whose m, n or k is not a multiple of 16 bytes of elements, run on zero-padded copies (the path GPT-2's
- * 50257-token head takes): equal to the CPU kernel for every transpose, with and without accumulation, and the
- * kernel profiler shows cuBLASLt ran the padded shape.
+ * 50257-token head took before row-pitched operands, kept behind {@code -Dfulgur.cuda.pitchedOperands=false}): equal
+ * to the CPU kernel for every transpose, with and without accumulation, and the kernel profiler shows cuBLASLt ran the
+ * padded shape.
  */
 class CudaPaddedMatmulTest extends GpuTest {
     private long saved;
+    private boolean savedPitched;
 
     @BeforeEach
     void padEveryMisalignedProblem() {
         saved = CudaLinalg.padMisalignedMacs;
+        savedPitched = CudaLinalg.pitchedOperands;
         CudaLinalg.padMisalignedMacs = 0;
+        CudaLinalg.pitchedOperands = false;
     }
 
     @AfterEach
     void restore() {
         CudaLinalg.padMisalignedMacs = saved;
+        CudaLinalg.pitchedOperands = savedPitched;
     }
 
     @Test

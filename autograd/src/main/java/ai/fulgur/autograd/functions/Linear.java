@@ -6,6 +6,7 @@ import ai.fulgur.autograd.Variable;
 import ai.fulgur.ops.Backends;
 import ai.fulgur.ops.Checks;
 import ai.fulgur.ops.DType;
+import ai.fulgur.ops.RowPitched;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.elementwise.Elementwise;
@@ -67,7 +68,9 @@ public final class Linear extends Function {
         Tensor w = saved(1);
         long in = w.shape().dim(1);
         long outFeatures = w.shape().dim(0);
-        Tensor g2 = g.reshape(-1, outFeatures);
+        // (R, out) rows of g without a copy when it is row-pitched (a vocabulary head's logits gradient, see
+        // RowPitched): both products below take its row stride as their leading dimension
+        Tensor g2 = RowPitched.rows(g);
         Tensor dx = needsGrad(0) ? Linalg.matmul(g2, w).reshape(x.shape()) : null;
         Tensor dw = needsGrad(1) ? Linalg.matmul(g2.transpose(0, 1), x.reshape(-1, in)) : null;
         Tensor db = needsGrad(2) ? Reduce.sum(g2, new int[] {0}, false) : null;

@@ -1,11 +1,13 @@
 package ai.fulgur.autograd.functions;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.fulgur.autograd.Variable;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
+import ai.fulgur.ops.testing.PitchedTensors;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -46,6 +48,31 @@ class LinearTest {
         OpCheck.gradCheck("linear (frozen weight)",
                 xs -> Linear.apply(xs.get(0), frozen, xs.get(1)), x, b);
         assertTrue(frozen.grad() == null, "a frozen weight must not receive a gradient");
+    }
+
+    @Test
+    void rowPitchedOutputGradientGivesTheContiguousGradients() {
+        // a vocabulary head's logits gradient comes row-pitched from cross-entropy on CUDA: the backward reads its
+        // rows in place (pads NaN here, so reading one as data would show) and gives what a contiguous one gives
+        SplittableRandom rnd = new SplittableRandom(4);
+        Tensor x = OpCheck.normal(rnd, 2, 3, 5);
+        Tensor w = OpCheck.normal(rnd, 7, 5);
+        Tensor b = OpCheck.normal(rnd, 7);
+        Tensor g = OpCheck.normal(rnd, 2, 3, 7);
+        Tensor[] contiguous = linearGradients(x, w, b, g);
+        Tensor[] pitched = linearGradients(x, w, b, PitchedTensors.pitched(g, 10, Double.NaN));
+        for (int i = 0; i < 3; i++) {
+            assertArrayEquals(contiguous[i].toDoubleArray(), pitched[i].toDoubleArray(), 0, "gradient " + i);
+        }
+    }
+
+    /** dx, dW, db of linear(x, W, b) for the output gradient g. */
+    private static Tensor[] linearGradients(Tensor x, Tensor w, Tensor b, Tensor g) {
+        Variable vx = Variable.parameter(x);
+        Variable vw = Variable.parameter(w);
+        Variable vb = Variable.parameter(b);
+        Linear.apply(vx, vw, vb).backward(g);
+        return new Tensor[] {vx.grad(), vw.grad(), vb.grad()};
     }
 
     @Test

@@ -2,6 +2,7 @@ package ai.fulgur.ops.cpu;
 
 import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Device;
+import ai.fulgur.ops.RowPitched;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.activation.GeluForm;
@@ -21,7 +22,7 @@ final class CpuLinear {
 
     private CpuLinear() {}
 
-    // out (M, N); x (M, K); weight (N, K); bias (N) or null; preActivation (M, N) or null
+    // out (M, N), row stride ≥ N; x (M, K); weight (N, K); bias (N) or null; preActivation (M, N) or null
     static void linear(CpuMatmul matmul, Tensor out, Tensor x, Tensor weight, Tensor bias, LinearEpilogue epilogue,
             Tensor preActivation) {
         long m = out.shape().dim(0);
@@ -31,7 +32,11 @@ final class CpuLinear {
         Tensor acc = half ? Tensor.zeros(Shape.of(m, n), DType.F32, Device.CPU) : out;
         Tensor x3 = (half ? x.cast(DType.F32) : x).reshape(1, m, k);
         Tensor w3 = (half ? weight.cast(DType.F32) : weight).reshape(1, n, k);
-        matmul.matmul(acc.reshape(1, m, n), x3, w3, false, true, 1, false);
+        int ldAcc = Math.toIntExact(RowPitched.pitch(acc));
+        int ldOut = Math.toIntExact(RowPitched.pitch(out));
+        // a (1, M, N) view of acc keeping its row stride (out may be row-pitched; reshape would copy it)
+        Tensor acc3 = new Tensor(acc.storage(), Shape.of(1, m, n), new long[] {m * ldAcc, ldAcc, 1}, acc.offset());
+        matmul.matmul(acc3, x3, w3, false, true, 1, false);
         if (epilogue == LinearEpilogue.NONE && !half) {
             return;
         }
@@ -51,7 +56,7 @@ final class CpuLinear {
             for (int r = r0; r < r1; r++) {
                 for (int j = 0; j < cols; j++) {
                     int i = r * cols + j;
-                    double v = a.get(aOff + i);
+                    double v = a.get(aOff + r * ldAcc + j);
                     if (addBias) {
                         v += b.get(bOff + j);
                         if (!f64) {
@@ -61,7 +66,7 @@ final class CpuLinear {
                     if (pre != null) {
                         pre.set(pOff + i, v);
                     }
-                    o.set(oOff + i, gelu ? CpuActivation.gelu(v, GeluForm.TANH, !f64) : v);
+                    o.set(oOff + r * ldOut + j, gelu ? CpuActivation.gelu(v, GeluForm.TANH, !f64) : v);
                 }
             }
         });

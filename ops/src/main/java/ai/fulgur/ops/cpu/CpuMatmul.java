@@ -1,5 +1,6 @@
 package ai.fulgur.ops.cpu;
 
+import ai.fulgur.ops.Backends;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.linalg.LinalgKernels;
 import ai.fulgur.ops.linalg.LinearEpilogue;
@@ -112,29 +113,51 @@ public final class CpuMatmul implements LinalgKernels {
 
     /**
      * Sizes and layout of one call. op(a) is M × K with element (i, p) at {@code i·aRowStride + p·aColStride} from the
-     * start of its matrix; op(b) is K × N with (p, j) at {@code p·bRowStride + j·bColStride}; out is M × N row-major.
-     * Batch strides are in elements, 0 for a matrix shared by the whole batch.
+     * start of its matrix; op(b) is K × N with (p, j) at {@code p·bRowStride + j·bColStride}; out (i, j) is at
+     * {@code i·cRowStride + j}. Each stored matrix's row stride is its tensor's (a row-pitched operand has one larger
+     * than its row length). Batch strides are in elements, 0 for a matrix shared by the whole batch.
      */
     record Dims(int batch, int m, int n, int k, int aRowStride, int aColStride, int bRowStride, int bColStride,
-            int aBatchStride, int bBatchStride) {
+            int aBatchStride, int bBatchStride, int cRowStride, int cBatchStride) {
 
         static Dims of(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB) {
             int batch = Math.toIntExact(out.shape().dim(0));
             int m = Math.toIntExact(out.shape().dim(1));
             int n = Math.toIntExact(out.shape().dim(2));
             int k = Math.toIntExact(transA ? a.shape().dim(1) : a.shape().dim(2));
-            // a is (M, K) row-major, so op(a)(i, p) = a[i·K + p]; transposed, a is (K, M) and op(a)(i, p) = a[p·M + i]
-            int aRow = transA ? 1 : k;
-            int aCol = transA ? m : 1;
-            // b is (K, N) row-major, so op(b)(p, j) = b[p·N + j]; transposed, b is (N, K) and op(b)(p, j) = b[j·K + p]
-            int bRow = transB ? 1 : n;
-            int bCol = transB ? k : 1;
-            return new Dims(batch, m, n, k, aRow, aCol, bRow, bCol, batchStride(a), batchStride(b));
+            // a is (M, K) by rows (row stride lda), so op(a)(i, p) = a[i·lda + p]; transposed, a is (K, M) and
+            // op(a)(i, p) = a[p·lda + i]
+            int lda = rowStride(a);
+            int aRow = transA ? 1 : lda;
+            int aCol = transA ? lda : 1;
+            // b is (K, N) by rows, so op(b)(p, j) = b[p·ldb + j]; transposed, b is (N, K) and op(b)(p, j) = b[j·ldb + p]
+            int ldb = rowStride(b);
+            int bRow = transB ? 1 : ldb;
+            int bCol = transB ? ldb : 1;
+            int ldc = rowStride(out);
+            return new Dims(batch, m, n, k, aRow, aCol, bRow, bCol, batchStride(a), batchStride(b), ldc,
+                    batch == 1 ? m * ldc : Math.toIntExact(out.stride(0)));
+        }
+
+        /** The row stride of a (B, rows, cols) matrix stored by rows; the row length when there is one row. */
+        private static int rowStride(Tensor t) {
+            return Math.toIntExact(t.shape().dim(1) <= 1 ? t.shape().dim(2) : t.stride(1));
         }
 
         /** 0 when one matrix serves every batch entry (a batch of 1, or stride 0), else the stride of axis 0. */
         private static int batchStride(Tensor t) {
             return t.shape().dim(0) == 1 ? 0 : Math.toIntExact(t.stride(0));
+        }
+
+        /** Whether out is contiguous (row stride N, batch stride M·N). */
+        boolean contiguousOut() {
+            return cRowStride == n && (batch == 1 || cBatchStride == m * n);
+        }
+
+        /** The same call into a contiguous out. */
+        Dims withContiguousOut() {
+            return new Dims(batch, m, n, k, aRowStride, aColStride, bRowStride, bColStride, aBatchStride,
+                    bBatchStride, n, m * n);
         }
 
         /** Multiply-adds in one batch entry. */
@@ -159,7 +182,7 @@ public final class CpuMatmul implements LinalgKernels {
         for (int bi = 0; bi < d.batch; bi++) {
             int aBase = Math.toIntExact(a.offset()) + bi * d.aBatchStride;
             int bBase = Math.toIntExact(b.offset()) + bi * d.bBatchStride;
-            int cBase = Math.toIntExact(out.offset()) + bi * d.m * d.n;
+            int cBase = Math.toIntExact(out.offset()) + bi * d.cBatchStride;
             for (int i = 0; i < d.m; i++) {
                 for (int j = 0; j < d.n; j++) {
                     double sum = 0;
@@ -167,7 +190,7 @@ public final class CpuMatmul implements LinalgKernels {
                         sum += as.get(aBase + i * d.aRowStride + p * d.aColStride)
                                 * bs.get(bBase + p * d.bRowStride + j * d.bColStride);
                     }
-                    int ci = cBase + i * d.n + j;
+                    int ci = cBase + i * d.cRowStride + j;
                     cs.set(ci, alpha * sum + (accumulate ? cs.get(ci) : 0));
                 }
             }
@@ -194,20 +217,20 @@ public final class CpuMatmul implements LinalgKernels {
             int grain = (int) Math.max(1, PARALLEL_MIN_WORK / Math.max(1, d.work()));
             CpuParallel.forRange(d.batch, grain, (from, to) -> {
                 for (int bi = from; bi < to; bi++) {
-                    gemmF32(c, cOff + bi * d.m * d.n, av, aOff + bi * d.aBatchStride, bv, bOff + bi * d.bBatchStride,
+                    gemmF32(c, cOff + bi * d.cBatchStride, av, aOff + bi * d.aBatchStride, bv, bOff + bi * d.bBatchStride,
                             d, alpha, !accumulate, false);
                 }
             });
         } else {
             for (int bi = 0; bi < d.batch; bi++) {
-                gemmF32(c, cOff + bi * d.m * d.n, av, aOff + bi * d.aBatchStride, bv, bOff + bi * d.bBatchStride, d,
+                gemmF32(c, cOff + bi * d.cBatchStride, av, aOff + bi * d.aBatchStride, bv, bOff + bi * d.bBatchStride, d,
                         alpha, !accumulate, true);
             }
         }
     }
 
     /**
-     * One product: c (M, N) row-major at cOff = (overwrite) or += alpha · op(a) (M, K) · op(b) (K, N), the operands
+     * One product: c (M, N) by rows (row stride d.cRowStride) at cOff = (overwrite) or += alpha · op(a) (M, K) · op(b) (K, N), the operands
      * addressed through {@link Dims} from aOff and bOff. With {@code parallel}, blocks of rows go to the threads.
      */
     private void gemmF32(float[] c, int cOff, float[] a, int aOff, float[] b, int bOff, Dims d, float alpha,
@@ -220,7 +243,9 @@ public final class CpuMatmul implements LinalgKernels {
         }
         if (k == 0) {
             if (overwrite) {
-                Arrays.fill(c, cOff, cOff + m * n, 0f);
+                for (int i = 0; i < m; i++) {
+                    Arrays.fill(c, cOff + i * d.cRowStride, cOff + i * d.cRowStride + n, 0f);
+                }
             }
             return;
         }
@@ -253,7 +278,7 @@ public final class CpuMatmul implements LinalgKernels {
                         int i0 = blk * mc;
                         int rows = Math.min(mc, m - i0);
                         packA(aPack, a, aPanel + i0 * d.aRowStride, d.aRowStride, d.aColStride, rows, kc);
-                        macroKernel(c, cPanel + i0 * n, n, aPack, rows, bPack, nc, kc, alpha, first, edge);
+                        macroKernel(c, cPanel + i0 * d.cRowStride, d.cRowStride, aPack, rows, bPack, nc, kc, alpha, first, edge);
                     }
                 };
                 if (split && mBlocks > 1) {
@@ -552,21 +577,24 @@ public final class CpuMatmul implements LinalgKernels {
                 int bi = t / rowBlocks;
                 int i0 = (t % rowBlocks) * F64_ROWS;
                 int i1 = Math.min(d.m, i0 + F64_ROWS);
-                blockedF64(c, cOff + bi * d.m * d.n, av, aOff + bi * d.aBatchStride, bv, bOff + bi * d.bBatchStride, d,
+                blockedF64(c, cOff + bi * d.cBatchStride, av, aOff + bi * d.aBatchStride, bv, bOff + bi * d.bBatchStride, d,
                         i0, i1, alpha, accumulate, bBlock);
             }
         });
     }
 
     /**
-     * Rows [i0, i1) of c (M, N) = or += alpha · op(a) · op(b). A KC × NC block of op(b) is copied row-major into
+     * Rows [i0, i1) of c (M, N, row stride d.cRowStride) = or += alpha · op(a) · op(b). A KC × NC block of op(b) is copied row-major into
      * bBlock so the inner loop runs along contiguous rows of both c and the block, whatever the transposition.
      */
     static void blockedF64(double[] c, int cOff, double[] a, int aOff, double[] b, int bOff, Dims d, int i0, int i1,
             double alpha, boolean accumulate, double[] bBlock) {
         int n = d.n;
+        int ldc = d.cRowStride;
         if (!accumulate) {
-            Arrays.fill(c, cOff + i0 * n, cOff + i1 * n, 0.0);
+            for (int i = i0; i < i1; i++) {
+                Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0.0);
+            }
         }
         for (int jc = 0; jc < n; jc += F64_NC) {
             int nc = Math.min(F64_NC, n - jc);
@@ -579,7 +607,7 @@ public final class CpuMatmul implements LinalgKernels {
                     }
                 }
                 for (int i = i0; i < i1; i++) {
-                    int cRow = cOff + i * n + jc;
+                    int cRow = cOff + i * ldc + jc;
                     int aRow = aOff + i * d.aRowStride + pc * d.aColStride;
                     for (int p = 0; p < kc; p++) {
                         double x = alpha * a[aRow + p * d.aColStride];
@@ -597,12 +625,18 @@ public final class CpuMatmul implements LinalgKernels {
     // BF16 and F16: widen, compute in F32, narrow
 
     private void matmulHalf(Tensor out, Tensor a, Tensor b, Dims d, double alpha, boolean accumulate) {
-        int aMatrix = d.m * d.k;
-        int bMatrix = d.k * d.n;
-        Tensor a32 = widen(a, d.aBatchStride == 0 ? aMatrix : d.batch * aMatrix);
-        Tensor b32 = widen(b, d.bBatchStride == 0 ? bMatrix : d.batch * bMatrix);
+        if (!d.contiguousOut()) {
+            // a row-pitched out: compute into a contiguous one (holding out's values when accumulating), copy back
+            Tensor staged = accumulate ? out.copy() : Tensor.empty(out.shape(), out.dtype(), out.device());
+            matmulHalf(staged, a, b, d.withContiguousOut(), alpha, accumulate);
+            Backends.of(out).elementwise().copy(out, staged);
+            return;
+        }
+        Tensor a32 = widen(a, d.aBatchStride == 0 ? 1 : d.batch);
+        Tensor b32 = widen(b, d.bBatchStride == 0 ? 1 : d.batch);
         int outCount = d.batch * d.m * d.n;
-        Tensor out32 = accumulate ? widen(out, outCount) : new Tensor(CpuStorage.wrap(new float[outCount]), out.shape());
+        Tensor out32 = accumulate ? widen(out, d.batch) : new Tensor(CpuStorage.wrap(new float[outCount]),
+                out.shape());
         matmulF32(out32, a32, b32, d, (float) alpha, accumulate);
         CpuStorage dst = out.cpu();
         float[] src = out32.cpu().f32();
@@ -612,13 +646,26 @@ public final class CpuMatmul implements LinalgKernels {
         }
     }
 
-    /** Elements [offset, offset + count) of a host tensor as an F32 tensor with the same shape and strides. */
-    private static Tensor widen(Tensor t, int count) {
+    /**
+     * The first {@code matrices} matrices of a host tensor (B, rows, cols) stored by rows, as an F32 tensor with the
+     * same shape and strides (so the same {@link Dims}) from offset 0; pad elements between rows are left 0.
+     */
+    private static Tensor widen(Tensor t, int matrices) {
         CpuStorage s = t.cpu();
         int off = Math.toIntExact(t.offset());
+        int rows = Math.toIntExact(t.shape().dim(1));
+        int cols = Math.toIntExact(t.shape().dim(2));
+        int ld = Dims.rowStride(t);
+        int batchStride = matrices == 1 ? 0 : Math.toIntExact(t.stride(0));
+        int count = rows == 0 || cols == 0 ? 0 : (matrices - 1) * batchStride + (rows - 1) * ld + cols;
         float[] f = new float[count];
-        for (int i = 0; i < count; i++) {
-            f[i] = (float) s.get(off + i);
+        for (int bi = 0; bi < matrices; bi++) {
+            for (int r = 0; r < rows; r++) {
+                int base = bi * batchStride + r * ld;
+                for (int j = 0; j < cols; j++) {
+                    f[base + j] = (float) s.get(off + base + j);
+                }
+            }
         }
         return new Tensor(CpuStorage.wrap(f), t.shape(), t.strides(), 0);
     }

@@ -2,6 +2,7 @@ package ai.fulgur.ops.linalg;
 
 import ai.fulgur.ops.Backends;
 import ai.fulgur.ops.Checks;
+import ai.fulgur.ops.RowPitched;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 
@@ -37,10 +38,10 @@ public final class Linalg {
         Tensor out3 = Tensor.empty(Shape.of(batch.numel(), m, n), a.dtype(), a.device());
         Tensor a3 = asBatch3(a2, batch, batchA);
         Tensor b3 = asBatch3(b2, batch, batchB);
-        boolean transA = isTransposedContiguous(a3);
-        boolean transB = isTransposedContiguous(b3);
-        Backends.of(a).linalg().matmul(out3, transA ? a3.transpose(1, 2) : contiguous3(a3),
-                transB ? b3.transpose(1, 2) : contiguous3(b3), transA, transB, 1, false);
+        boolean transA = isTransposedRows(a3);
+        boolean transB = isTransposedRows(b3);
+        Backends.of(a).linalg().matmul(out3, transA ? a3.transpose(1, 2) : rows3(a3),
+                transB ? b3.transpose(1, 2) : rows3(b3), transA, transB, 1, false);
         Shape outShape = batch.concat(m, n);
         if (a.rank() == 1) {
             outShape = outShape.without(-2);
@@ -56,7 +57,12 @@ public final class Linalg {
      * low-level entry that autograd backward passes use to accumulate without temporaries.
      */
     public static void matmulInto(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, boolean accumulate) {
-        Backends.of(out).linalg().matmul(out, contiguous3(a), contiguous3(b), transA, transB, 1, accumulate);
+        if (!isRows3(out)) {
+            throw new IllegalArgumentException("matmulInto: " + Checks.describe("out", out) + " must be stored by rows"
+                    + " (unit last stride, row stride at least " + out.shape().dim(2) + ", batch stride rows * row "
+                    + "stride)");
+        }
+        Backends.of(out).linalg().matmul(out, rows3(a), rows3(b), transA, transB, 1, accumulate);
     }
 
     /**
@@ -66,31 +72,39 @@ public final class Linalg {
      */
     public static Tensor linear(Tensor x, Tensor weight, Tensor bias, LinearEpilogue epilogue) {
         long outFeatures = checkLinear(x, weight, bias, epilogue);
-        Tensor out = Tensor.empty(x.shape().with(-1, outFeatures), x.dtype(), x.device());
+        long in = weight.shape().dim(1);
+        long rows = x.shape().numel() / Math.max(1, in);
+        // the backend may want the rows padded (CUDA: a large product whose rows are not 16-byte multiples); the
+        // result is then a row-pitched view, which matmul and cross-entropy take in place (not with a GELU, whose
+        // composed fallback wants contiguous rows)
+        long pitch = epilogue.hasGelu() ? outFeatures
+                : Backends.of(x).linalg().outputRowPitch(x.dtype(), rows, outFeatures, in);
+        Tensor out = RowPitched.empty(x.shape().with(-1, outFeatures), x.dtype(), x.device(), pitch);
         linearInto(out, x, weight, bias, epilogue, null);
         return out;
     }
 
     /**
-     * {@link #linear} into a contiguous {@code out} (..., out features); with a GELU epilogue, {@code preActivation}
-     * (same shape as out, contiguous) may receive x·Wᵀ + b before the GELU, for the backward.
+     * {@link #linear} into {@code out} (..., out features), contiguous or row-pitched ({@link RowPitched}); with a GELU
+     * epilogue, {@code preActivation} (same shape as out, contiguous) may receive x·Wᵀ + b before the GELU, for the
+     * backward.
      */
     public static void linearInto(Tensor out, Tensor x, Tensor weight, Tensor bias, LinearEpilogue epilogue,
             Tensor preActivation) {
         String op = "linear";
         long outFeatures = checkLinear(x, weight, bias, epilogue);
         Shape expected = x.shape().with(-1, outFeatures);
-        checkOutput(op, "out", out, expected, x);
+        checkOutput(op, "out", out, expected, x, false);
         if (preActivation != null) {
             if (!epilogue.hasGelu()) {
                 throw new IllegalArgumentException(op + ": a preActivation output is only written with a GELU "
                         + "epilogue, got " + epilogue);
             }
-            checkOutput(op, "preActivation", preActivation, expected, x);
+            checkOutput(op, "preActivation", preActivation, expected, x, true);
         }
         long in = weight.shape().dim(1);
         long rows = x.shape().numel() / Math.max(1, in);
-        Backends.of(x).linalg().linear(out.reshape(rows, outFeatures), x.contiguous().reshape(rows, in),
+        Backends.of(x).linalg().linear(RowPitched.rowsView(out), x.contiguous().reshape(rows, in),
                 weight.contiguous(), bias == null ? null : bias.contiguous(), epilogue,
                 preActivation == null ? null : preActivation.reshape(rows, outFeatures));
     }
@@ -121,12 +135,14 @@ public final class Linalg {
         return outFeatures;
     }
 
-    private static void checkOutput(String op, String name, Tensor t, Shape expected, Tensor x) {
+    /** Shape, device and dtype of an output; contiguous, or else (unless {@code contiguous}) row-pitched. */
+    private static void checkOutput(String op, String name, Tensor t, Shape expected, Tensor x, boolean contiguous) {
         Checks.shape(op, name, t, expected);
         Checks.sameDevice(op, "input", x, name, t);
         Checks.sameDtype(op, "input", x, name, t);
-        if (!t.isContiguous()) {
-            throw new IllegalArgumentException(op + ": " + Checks.describe(name, t) + " must be contiguous");
+        if (contiguous ? !t.isContiguous() : RowPitched.rowsView(t) == null) {
+            throw new IllegalArgumentException(op + ": " + Checks.describe(name, t) + " must be contiguous"
+                    + (contiguous ? "" : " or row-pitched (unit last stride, rows a uniform pitch apart)"));
         }
     }
 
@@ -148,20 +164,33 @@ public final class Linalg {
         return t.expand(batch.concat(rows, cols)).reshape(batch.numel(), rows, cols);
     }
 
-    /** True if the last two axes of a 3-D view are a transposed contiguous matrix (strides (.., 1, rows)). */
-    private static boolean isTransposedContiguous(Tensor t) {
+    /**
+     * True if the last two axes of a 3-D view are a transposed matrix stored by rows: strides (.., 1, ld) with
+     * ld ≥ rows (ld = rows: a transposed contiguous matrix; more: a transposed row-pitched one, such as the logits'
+     * gradient in a vocabulary head's weight gradient).
+     */
+    private static boolean isTransposedRows(Tensor t) {
         long rows = t.shape().dim(1);
         long cols = t.shape().dim(2);
-        return rows > 1 && cols > 1 && t.stride(1) == 1 && t.stride(2) == rows
-                && (t.shape().dim(0) == 1 || t.stride(0) == 0 || t.stride(0) == rows * cols);
+        return rows > 1 && cols > 1 && t.stride(1) == 1 && t.stride(2) >= rows
+                && (t.shape().dim(0) == 1 || t.stride(0) == 0 || t.stride(0) == cols * t.stride(2));
     }
 
-    /** A 3-D operand in the layout the kernel expects: contiguous matrices, batch stride 0 or rows·cols. */
-    private static Tensor contiguous3(Tensor t) {
+    /**
+     * Whether a 3-D view is in the layout the kernel takes: matrices stored by rows (unit last stride, row stride at
+     * least the row length: contiguous or row-pitched), batch stride 0 or rows · row stride.
+     */
+    private static boolean isRows3(Tensor t) {
         long rows = t.shape().dim(1);
         long cols = t.shape().dim(2);
-        boolean matrixOk = (t.stride(2) == 1 || cols == 1) && (t.stride(1) == cols || rows == 1);
-        boolean batchOk = t.shape().dim(0) == 1 || t.stride(0) == 0 || t.stride(0) == rows * cols;
-        return matrixOk && batchOk ? t : t.contiguous();
+        long ld = rows <= 1 ? cols : t.stride(1);
+        boolean matrixOk = (t.stride(2) == 1 || cols == 1) && ld >= cols;
+        boolean batchOk = t.shape().dim(0) == 1 || t.stride(0) == 0 || t.stride(0) == rows * ld;
+        return matrixOk && batchOk;
+    }
+
+    /** A 3-D operand in the layout the kernel takes ({@link #isRows3}), copied to contiguous only when it is not. */
+    private static Tensor rows3(Tensor t) {
+        return isRows3(t) ? t : t.contiguous();
     }
 }

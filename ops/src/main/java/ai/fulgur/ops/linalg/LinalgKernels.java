@@ -10,8 +10,11 @@ public interface LinalgKernels {
      * Batched matrix product {@code out[b] = alpha * op(a[b]) · op(b[b]) + (accumulate ? out[b] : 0)}.
      *
      * <p>Shapes: out (B, M, N); a (B, M, K), or (B, K, M) when {@code transA}; b (B, K, N), or (B, N, K) when
-     * {@code transB}. All three are contiguous; a batch of 1 in a or b is broadcast over B when its batch stride is 0.
-     * The dtypes are equal and floating; the CPU accumulates F32 in F32 and F64 in F64.
+     * {@code transB}. Each matrix is stored by rows ({@link ai.fulgur.ops.RowPitched}): unit stride along its last
+     * axis and a row stride (the leading dimension) of at least its row length, padding past each row untouched and
+     * unread; its batch stride is rows · row stride, or 0 for a matrix shared by the batch (a batch of 1 in a or b is
+     * broadcast over B that way). Contiguous operands are the case row stride = row length. The dtypes are equal and
+     * floating; the CPU accumulates F32 in F32 and F64 in F64.
      */
     void matmul(Tensor out, Tensor a, Tensor b, boolean transA, boolean transB, double alpha, boolean accumulate);
 
@@ -21,7 +24,8 @@ public interface LinalgKernels {
      *
      * <p>Shapes: out (M, N); x (M, K); weight (N, K), DJL's and PyTorch's (out features, in features); bias (N), given
      * exactly when {@code epilogue.hasBias()}; preActivation (M, N) or null, only with a GELU epilogue, receives
-     * x·Wᵀ + b before the GELU (what the GELU backward needs). All contiguous, one floating dtype.
+     * x·Wᵀ + b before the GELU (what the GELU backward needs). One floating dtype; x, weight, bias and preActivation
+     * contiguous, out stored by rows (row stride at least N, see {@link #matmul}).
      */
     void linear(Tensor out, Tensor x, Tensor weight, Tensor bias, LinearEpilogue epilogue, Tensor preActivation);
 
@@ -33,5 +37,15 @@ public interface LinalgKernels {
      */
     default boolean fusesLinear(DType dtype) {
         return false;
+    }
+
+    /**
+     * The row stride, in elements, that a new (M, N) output of a product of depth K in {@code dtype} should get: N
+     * (contiguous) by default; a larger pitch where this backend runs the product much faster into padded rows (on
+     * CUDA, a large product whose rows are not a multiple of 16 bytes). The facade allocates outputs with it and hands
+     * them on as row-pitched views ({@link ai.fulgur.ops.RowPitched}).
+     */
+    default long outputRowPitch(DType dtype, long m, long n, long k) {
+        return n;
     }
 }

@@ -3,10 +3,15 @@ package ai.fulgur.ops.loss;
 import ai.fulgur.ops.Backends;
 import ai.fulgur.ops.Checks;
 import ai.fulgur.ops.DType;
+import ai.fulgur.ops.RowPitched;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 
-/** Fused log-softmax + cross-entropy over the backend's {@link LossKernels}. */
+/**
+ * Fused log-softmax + cross-entropy over the backend's {@link LossKernels}. Logits stored by rows (contiguous, or
+ * row-pitched as a vocabulary head's output can be, see {@link RowPitched}) are read in place, and their gradient gets
+ * the same row pitch, so the head's backward products read it without a copy; other layouts are copied first.
+ */
 public final class Loss {
     private Loss() {}
 
@@ -34,20 +39,23 @@ public final class Loss {
         DType outType = logits.dtype().isHalf() ? DType.F32 : logits.dtype();
         Tensor losses = Tensor.empty(Shape.of(r), outType, logits.device());
         Tensor lse = Tensor.empty(Shape.of(r), outType, logits.device());
-        Backends.of(logits).loss().crossEntropyForward(losses, lse, logits.contiguous().reshape(r, v),
+        Backends.of(logits).loss().crossEntropyForward(losses, lse, RowPitched.rows(logits),
                 targets.contiguous().reshape(r), ignoreIndex);
         return new CrossEntropyResult(losses.reshape(rowShape), lse);
     }
 
-    /** dlogits (..., V) from the per-row loss gradient dlosses (...). */
+    /**
+     * dlogits (..., V) from the per-row loss gradient dlosses (...): contiguous, or with the logits' row pitch when
+     * they are row-pitched (the pad elements past each row are not written).
+     */
     public static Tensor crossEntropyBackward(Tensor dlosses, Tensor logits, Tensor lse, Tensor targets,
             long ignoreIndex) {
-        long v = logits.shape().last();
-        long r = logits.numel() / Math.max(1, v);
-        Tensor dlogits = Tensor.empty(Shape.of(r, v), logits.dtype(), logits.device());
-        Backends.of(logits).loss().crossEntropyBackward(dlogits, dlosses.contiguous().reshape(r),
-                logits.contiguous().reshape(r, v), lse, targets.contiguous().reshape(r), ignoreIndex);
-        return dlogits.reshape(logits.shape());
+        Tensor rows = RowPitched.rows(logits);
+        long r = rows.shape().dim(0);
+        Tensor dlogits = RowPitched.empty(logits.shape(), logits.dtype(), logits.device(), RowPitched.pitch(rows));
+        Backends.of(logits).loss().crossEntropyBackward(RowPitched.rowsView(dlogits), dlosses.contiguous().reshape(r),
+                rows, lse, targets.contiguous().reshape(r), ignoreIndex);
+        return dlogits;
     }
 
     private static void checkTargets(Tensor targets, long classes, long ignoreIndex) {

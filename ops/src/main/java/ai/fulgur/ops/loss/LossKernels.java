@@ -2,7 +2,11 @@ package ai.fulgur.ops.loss;
 
 import ai.fulgur.ops.Tensor;
 
-/** Kernel SPI: fused log-softmax + negative log-likelihood (cross-entropy) over class rows. Tensors are contiguous. */
+/**
+ * Kernel SPI: fused log-softmax + negative log-likelihood (cross-entropy) over class rows. Logits and dlogits (R, V)
+ * are stored by rows: unit stride along V and a row stride of at least V each ({@link ai.fulgur.ops.RowPitched}; the
+ * elements past V in a row are neither read nor written); the other tensors are contiguous.
+ */
 public interface LossKernels {
 
     /**
