@@ -249,11 +249,11 @@ final class CudaLinalg implements LinalgKernels {
         }
         long q = 16 / out.dtype().byteSize();
         long ldOut = RowPitched.pitch(out);
-        if (!aux && bias == null && epilogue == LinearEpilogue.NONE && (n % q != 0 || k % q != 0)
-                && m * n * k >= padMisalignedMacs) {
-            // a product without epilogue (GPT-2's tied head): matmul's split into aligned products (or, with
-            // pitchedOperands off, its zero-padded copy of the problem)
-            matmul(view3(out), x.reshape(1, m, k), weight.reshape(1, n, k), false, true, 1, false);
+        if (!aux && !epilogue.hasGelu() && (n % q != 0 || k % q != 0) && m * n * k >= padMisalignedMacs) {
+            // a large misaligned product with at most a bias (GPT-2's tied head; BERT's MLM decoder, V = 30522):
+            // matmul's split into aligned products (or, with pitchedOperands off, its zero-padded copy of the
+            // problem), then the bias in its own pass: cuBLASLt's kernels for the misaligned problem cost far more
+            composed(out, x, weight, bias, epilogue, null);
             return;
         }
         x = aligned(x);
