@@ -16,7 +16,9 @@ import java.util.Map;
  *   F32 list    LayerNorm, Softmax               a half input is cast to F32 (statistics and exponentials in F32)
  *   own rule    CrossEntropy                     takes half logits as they are: its kernels widen each row to F32
  *                                                and return an F32 loss, so no F32 copy of (rows, V) is made
- *   promotion   Arithmetic on F32 and half       the half operand is widened (the residual stream stays F32)
+ *   promotion   Arithmetic on F32 and half       the half operand is widened (the residual stream stays F32);
+ *                                                an add of same-shaped operands widens it inside the add's kernel
+ *                                                and sends the half operand its gradient in half
  * </pre>
  *
  * Casts are autograd {@link Cast} functions, so the half gradients flow back to the F32 parameters. A parameter (a

@@ -22,10 +22,19 @@ import java.util.List;
  * accumulate across backward calls until {@link #zeroGrad()} (as in PyTorch).
  */
 public final class Variable {
+    /**
+     * {@code -Dfulgur.grad.lazyZero=false} fills a zeroed gradient at once (the path before lazy zeroing, for
+     * before/after measurements). Default: {@link #zeroGrad()} only marks the gradient zero, and the next backward
+     * overwrites it instead of adding to it (no fill kernel and one pass fewer per parameter and step); a read through
+     * {@link #grad()} before that fills it.
+     */
+    static final boolean LAZY_ZERO = !"false".equals(System.getProperty("fulgur.grad.lazyZero"));
+
     private final Tensor data;
     private final Function gradFn;
     private boolean requiresGrad;
     private Tensor grad;
+    private boolean gradZero; // zeroGrad() was called and nothing has been written since: the fill is owed
     private int version;
     private boolean internal; // made by the engine for its own use (an autocast cast): freed once consumed
     private int pendingConsumers; // recorded ops reading an internal variable whose backward has not run yet
@@ -104,6 +113,10 @@ public final class Variable {
 
     /** The accumulated gradient of a leaf, or null before any backward reached it. */
     public Tensor grad() {
+        if (gradZero) { // a lazily zeroed gradient is read before any backward wrote it
+            gradZero = false;
+            Elementwise.fill(grad, 0);
+        }
         return grad;
     }
 
@@ -113,11 +126,17 @@ public final class Variable {
             throw new IllegalArgumentException("gradient shape " + g.shape() + " does not match variable shape " + shape());
         }
         this.grad = g;
+        this.gradZero = false;
     }
 
     /** Sets the gradient to zeros in place (keeps the tensor, so wrappers that share it see the zeros). */
     public void zeroGrad() {
-        if (grad != null) {
+        if (grad == null) {
+            return;
+        }
+        if (LAZY_ZERO) {
+            gradZero = true; // the next accumulation overwrites; grad() fills first if read before that
+        } else {
             Elementwise.fill(grad, 0);
         }
     }
@@ -214,13 +233,24 @@ public final class Variable {
         }
     }
 
+    /**
+     * grad += g, g cast to this leaf's dtype: {@link ai.fulgur.autograd.functions.Cast} hands a parameter's half
+     * gradient over uncast, so a zeroed gradient takes it in one casting copy and an F32 one adds it widened in one
+     * pass (no F32 temporary of the parameter's size).
+     */
     void accumulateGrad(Tensor g) {
-        Tensor cast = g.dtype() == data.dtype() ? g : g.cast(data.dtype());
+        if (grad != null && gradZero) {
+            gradZero = false;
+            Elementwise.assign(grad, g); // zero + g: overwrite, casting on the way
+            return;
+        }
         if (grad == null) {
             // never alias g: the same tensor may flow to several inputs, and backward frees it after use
-            grad = cast == g ? g.copy() : cast;
+            grad = g.dtype() == data.dtype() ? g.copy() : g.cast(data.dtype());
+        } else if (g.dtype() != grad.dtype() && Elementwise.accumulates(grad, g)) {
+            Elementwise.accumulate(grad, g);
         } else {
-            Elementwise.binaryInPlace(BinaryOp.ADD, grad, cast);
+            Elementwise.binaryInPlace(BinaryOp.ADD, grad, g.dtype() == grad.dtype() ? g : g.cast(grad.dtype()));
         }
     }
 
