@@ -16,7 +16,8 @@ card="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$out/card.txt"
 # every change of this work turned off: the step as on main
 BEFORE="-Dfulgur.attention.packed=false -Dfulgur.grad.lazyZero=false -Dfulgur.grad.castIntoLeaf=false
-  -Dfulgur.autocast.wideningAdd=false -Dfulgur.djl.duplicateGradients=true ${EXTRA_BEFORE:-}"
+  -Dfulgur.autocast.wideningAdd=false -Dfulgur.djl.duplicateGradients=true -Dfulgur.autocast.halfReaderOutput=false
+  ${EXTRA_BEFORE:-}"
 jvm=("$f/runtime/bin/java" --enable-native-access=ALL-UNNAMED --add-modules jdk.incubator.vector -Xmx48g
   -Dai.djl.offline=true -cp "$f/lib/*:$f/tests/*")
 args=(--seq 1024 --batch 8 --steps 20 --warmup 10 --precision bf16 --card "$card")
@@ -25,6 +26,7 @@ for part in "$@"; do
     tests)
       sel=""
       for t in 'training.nn.PackedAttentionTest$OnTheGpu' cuda.CudaWideningAddTest training.nn.FlashAttentionGpuTest \
+        cuda.CudaLayerNormHalfTypesTest cuda.CudaNormTest \
         ${EXTRA_TESTS:-} training.gpt2.Gpt2GpuMixedPrecisionTest training.gpt2.Gpt2GpuTrainingTest \
         training.gpt2.Gpt2CudaGraphTest; do
         sel="$sel --select-class ai.fulgur.$t"; done
