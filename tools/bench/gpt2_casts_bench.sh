@@ -26,7 +26,7 @@ for part in "$@"; do
     tests)
       sel=""
       for t in 'training.nn.PackedAttentionTest$OnTheGpu' cuda.CudaWideningAddTest training.nn.FlashAttentionGpuTest \
-        cuda.CudaLayerNormHalfTypesTest cuda.CudaNormTest \
+        cuda.CudaLayerNormHalfTypesTest \
         ${EXTRA_TESTS:-} training.gpt2.Gpt2GpuMixedPrecisionTest training.gpt2.Gpt2GpuTrainingTest \
         training.gpt2.Gpt2CudaGraphTest; do
         sel="$sel --select-class ai.fulgur.$t"; done
