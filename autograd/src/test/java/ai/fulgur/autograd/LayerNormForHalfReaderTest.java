@@ -10,14 +10,34 @@ import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * {@link Autocast#forHalfReader}: a layer norm read only by a GEMM writes the scope's half type directly, and the
  * values, the GEMM's output and every gradient (x, gamma, beta, the weights) equal those of the F32 layer norm whose
- * output the GEMM casts (bit for bit on the CPU); outside a scope, and outside the mark, layer norm stays F32.
+ * output the GEMM casts (bit for bit on the CPU); outside a scope, and outside the mark, layer norm stays F32. The
+ * switch ({@code -Dfulgur.autocast.halfReaderOutput}, off by default) is set by each test but the last.
  */
 class LayerNormForHalfReaderTest {
+    @BeforeEach
+    void on() {
+        System.setProperty(Autocast.HALF_READER_OUTPUT, "true");
+    }
+
+    @AfterEach
+    void off() {
+        System.clearProperty(Autocast.HALF_READER_OUTPUT);
+    }
+
+    @Test
+    void offByDefaultTheMarkChangesNothing() {
+        System.clearProperty(Autocast.HALF_READER_OUTPUT);
+        try (Autocast.Scope s = Autocast.enable(DType.BF16); Autocast.HalfReader r = Autocast.forHalfReader()) {
+            assertNull(Autocast.halfReaderOutput());
+        }
+    }
 
     @Test
     void underTheMarkLayerNormWritesHalfAndEverythingEqualsTheCastPath() {

@@ -156,7 +156,8 @@ final class CudaNorm implements NormKernels {
     @Override
     public void layerNormForwardHalfOut(Tensor y, Tensor mean, Tensor rstd, Tensor x, Tensor gamma, Tensor beta,
             double eps) {
-        long[] rc = CudaReduce.rowsAndColumns("layerNormForward", x, y);
+        long[] rc = CudaReduce.rowsAndColumns("layerNormForward", x); // x F32, y half: checked apart
+        checkHalfPartner("layerNormForward", "y", y, x);
         if (!mixedApplies(x, y, rc[1], y, x, gamma, beta) || rc[0] == 0) {
             NormKernels.super.layerNormForwardHalfOut(y, mean, rstd, x, gamma, beta, eps);
             return;
@@ -176,10 +177,11 @@ final class CudaNorm implements NormKernels {
     @Override
     public void layerNormBackwardHalfDy(Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor mean,
             Tensor rstd, Tensor gamma) {
-        long[] rc = CudaReduce.rowsAndColumns("layerNormBackward", x, dy, dx);
+        long[] rc = CudaReduce.rowsAndColumns("layerNormBackward", x, dx); // both F32; dy half, checked apart
+        checkHalfPartner("layerNormBackward", "dy", dy, x);
         long rows = rc[0];
         long c = rc[1];
-        if (!mixedApplies(x, dy, c, dx, dy, x, gamma) || dx.dtype() != DType.F32 || rows == 0) {
+        if (!mixedApplies(x, dy, c, dx, dy, x, gamma) || rows == 0) {
             NormKernels.super.layerNormBackwardHalfDy(dx, dgamma, dbeta, dy, x, mean, rstd, gamma);
             return;
         }
@@ -227,6 +229,14 @@ final class CudaNorm implements NormKernels {
             }
         }
         return true;
+    }
+
+    /** The half operand of a mixed call: x's shape, contiguous, BF16 or F16. */
+    private static void checkHalfPartner(String op, String name, Tensor half, Tensor x) {
+        if (!half.shape().equals(x.shape()) || !half.isContiguous() || !half.dtype().isHalf()) {
+            throw new IllegalArgumentException(op + ": " + name + " must be a contiguous BF16 or F16 tensor of x's "
+                    + "shape " + x.shape() + ", got " + half);
+        }
     }
 
     private static String halfName(DType t) {
