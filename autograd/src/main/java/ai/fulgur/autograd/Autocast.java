@@ -13,10 +13,13 @@ import java.util.Map;
  * <pre>
  *   half list   Linear, MatMul, FlashAttention   floating inputs cast to the scope's type (BF16 or F16); products
  *                                                accumulate in F32 inside the kernels; the result is half
- *   F32 list    LayerNorm, Softmax               a half input is cast to F32 (statistics and exponentials in F32)
+ *   F32 list    LayerNorm, Softmax               a half input is cast to F32 (statistics and exponentials in F32);
+ *                                                inside {@link #forHalfReader} layer norm writes the half type
  *   own rule    CrossEntropy                     takes half logits as they are: its kernels widen each row to F32
  *                                                and return an F32 loss, so no F32 copy of (rows, V) is made
- *   promotion   Arithmetic on F32 and half       the half operand is widened (the residual stream stays F32)
+ *   promotion   Arithmetic on F32 and half       the half operand is widened (the residual stream stays F32);
+ *                                                an add of same-shaped operands widens it inside the add's kernel
+ *                                                and sends the half operand its gradient in half
  * </pre>
  *
  * Casts are autograd {@link Cast} functions, so the half gradients flow back to the F32 parameters. A parameter (a
@@ -108,6 +111,47 @@ public final class Autocast {
             return new Variable[] {a, s.cast(b, a.dtype())};
         }
         return new Variable[] {a, b}; // BF16 with F16, or F32 with F64: left to the op, which names the mismatch
+    }
+
+    /**
+     * {@code -Dfulgur.autocast.halfReaderOutput=true} turns {@link #forHalfReader} on. Off by default: its CUDA kernels
+     * (layernorm_mixed.cu) are tested on the CPU side only and have not run on a GPU yet (see docs/PERF.md, "casts").
+     * Read at each call, so a test can set it.
+     */
+    static final String HALF_READER_OUTPUT = "fulgur.autocast.halfReaderOutput";
+    private static final ThreadLocal<int[]> HALF_READERS = ThreadLocal.withInitial(() -> new int[1]);
+
+    /**
+     * Marks, until closed, results whose only reader is a half-list op: a pre-LN transformer's layer norm feeds only
+     * its projection GEMM. Under an autocast scope a layer norm inside the mark computes in F32 as always and writes its
+     * output in the scope's half type directly, which is the value the GEMM's input cast would make, without that
+     * cast's two passes; its backward takes the half gradient and returns F32 ones. Without a scope it changes nothing.
+     * Only code that knows every reader may open it (a post-LN residual stream, read by F32 adds, must stay F32).
+     */
+    public static HalfReader forHalfReader() {
+        HALF_READERS.get()[0]++;
+        return new HalfReader();
+    }
+
+    /** The half type an F32-list op in a {@link #forHalfReader} mark writes, or null (F32 as usual). */
+    public static DType halfReaderOutput() {
+        return HALF_READERS.get()[0] > 0 && Boolean.parseBoolean(System.getProperty(HALF_READER_OUTPUT, "false"))
+                ? dtype() : null;
+    }
+
+    /** The mark opened by {@link #forHalfReader}; close ends it (once). */
+    public static final class HalfReader implements AutoCloseable {
+        private boolean closed;
+
+        private HalfReader() {}
+
+        @Override
+        public void close() {
+            if (!closed) {
+                closed = true;
+                HALF_READERS.get()[0]--;
+            }
+        }
     }
 
     /** An autocast region; close restores the enclosing one and drops the cached parameter casts. */

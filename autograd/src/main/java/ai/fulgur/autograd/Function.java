@@ -65,6 +65,14 @@ public abstract class Function {
         return false;
     }
 
+    /**
+     * True if input {@code i} is a leaf (a parameter): the tape accumulates into it with
+     * {@code Variable.accumulateGrad}, which casts a gradient of another floating type itself.
+     */
+    protected final boolean inputIsLeaf(int i) {
+        return inputs[i] != null && inputs[i].isLeaf();
+    }
+
     /** The shape of input {@code i} (for summing a broadcast gradient back to it). */
     protected final Shape inputShape(int i) {
         return inputs[i].shape();

@@ -240,6 +240,11 @@ public final class Variable {
         }
     }
 
+    /**
+     * grad += g, g cast to this leaf's dtype: {@link ai.fulgur.autograd.functions.Cast} hands a parameter's half
+     * gradient over uncast, so a zeroed gradient takes it in one casting copy and an F32 one adds it widened in one
+     * pass (no F32 temporary of the parameter's size).
+     */
     void accumulateGrad(Tensor g) {
         if (grad != null && gradIsZero) {
             // the first contribution since zeroGrad(): overwrite (the copy converts the dtype)
@@ -247,12 +252,13 @@ public final class Variable {
             Elementwise.assign(grad, g);
             return;
         }
-        Tensor cast = g.dtype() == data.dtype() ? g : g.cast(data.dtype());
         if (grad == null) {
             // never alias g: the same tensor may flow to several inputs, and backward frees it after use
-            grad = cast == g ? g.copy() : cast;
+            grad = g.dtype() == data.dtype() ? g.copy() : g.cast(data.dtype());
+        } else if (g.dtype() != grad.dtype() && Elementwise.accumulates(grad, g)) {
+            Elementwise.accumulate(grad, g);
         } else {
-            Elementwise.binaryInPlace(BinaryOp.ADD, grad, cast);
+            Elementwise.binaryInPlace(BinaryOp.ADD, grad, g.dtype() == grad.dtype() ? g : g.cast(grad.dtype()));
         }
     }
 

@@ -145,6 +145,117 @@ final class CudaNorm implements NormKernels {
         }
     }
 
+    // -----------------------------------------------------------------------------------------------------------------
+    // autocast's mixed types (layernorm_mixed.cu): F32 x in, half y out; half dy in, F32 dx out
+
+    /** The module of the mixed-type kernels. */
+    private static final String MIXED_MODULE = "layernorm_mixed";
+    /** Threads of layernorm_backward_half_dy (4 warps: its 160 registers a lane allow 3 blocks a multiprocessor). */
+    private static final int MIXED_BACKWARD_THREADS = 128;
+    /** The longest row the mixed kernels take (4 floats a pack, 8 packs a lane, 32 lanes). */
+    static final long MIXED_ROW_LIMIT = 1024;
+
+    // y (R, C) BF16/F16; mean, rstd (R) F32; x (R, C) F32; gamma, beta (C) F32 or null
+    @Override
+    public void layerNormForwardHalfOut(Tensor y, Tensor mean, Tensor rstd, Tensor x, Tensor gamma, Tensor beta,
+            double eps) {
+        long[] rc = CudaReduce.rowsAndColumns("layerNormForward", x); // x F32, y half: checked apart
+        checkHalfPartner("layerNormForward", "y", y, x);
+        if (!mixedApplies(x, y, rc[1], y, x, gamma, beta) || rc[0] == 0) {
+            NormKernels.super.layerNormForwardHalfOut(y, mean, rstd, x, gamma, beta, eps);
+            return;
+        }
+        checkStatistic("layerNormForward", "mean", mean, rc[0], x.dtype());
+        checkStatistic("layerNormForward", "rstd", rstd, rc[0], x.dtype());
+        checkParameter("layerNormForward", "gamma", gamma, rc[1], x.dtype());
+        checkParameter("layerNormForward", "beta", beta, rc[1], x.dtype());
+        CudaDevice d = CudaTensors.device(x);
+        d.launch(MIXED_MODULE, "layernorm_forward_half_out_" + halfName(y.dtype()),
+                CudaReduce.checkGrid(Math.ceilDiv(rc[0], THREADS / 32), "layerNormForward"), THREADS, 0, rc[0],
+                (int) rc[1], eps, CudaTensors.first(y), CudaTensors.first(mean), CudaTensors.first(rstd),
+                CudaTensors.first(x), CudaReduce.addressOrNull(gamma), CudaReduce.addressOrNull(beta));
+    }
+
+    // dx (R, C) F32; dgamma, dbeta (C) F32 or null; dy (R, C) BF16/F16; x (R, C) F32; mean, rstd (R); gamma (C) or null
+    @Override
+    public void layerNormBackwardHalfDy(Tensor dx, Tensor dgamma, Tensor dbeta, Tensor dy, Tensor x, Tensor mean,
+            Tensor rstd, Tensor gamma) {
+        long[] rc = CudaReduce.rowsAndColumns("layerNormBackward", x, dx); // both F32; dy half, checked apart
+        checkHalfPartner("layerNormBackward", "dy", dy, x);
+        long rows = rc[0];
+        long c = rc[1];
+        if (!mixedApplies(x, dy, c, dx, dy, x, gamma) || rows == 0) {
+            NormKernels.super.layerNormBackwardHalfDy(dx, dgamma, dbeta, dy, x, mean, rstd, gamma);
+            return;
+        }
+        checkStatistic("layerNormBackward", "mean", mean, rows, x.dtype());
+        checkStatistic("layerNormBackward", "rstd", rstd, rows, x.dtype());
+        checkParameter("layerNormBackward", "gamma", gamma, c, x.dtype());
+        checkParameter("layerNormBackward", "dgamma", dgamma, c, x.dtype());
+        checkParameter("layerNormBackward", "dbeta", dbeta, c, x.dtype());
+        CudaDevice d = CudaTensors.device(x);
+        boolean params = dgamma != null || dbeta != null;
+        String kernel = "layernorm_backward_half_dy_" + halfName(dy.dtype());
+        int warps = MIXED_BACKWARD_THREADS / 32;
+        int shared = params ? Math.toIntExact(2L * warps * c * Float.BYTES) : 0; // one (dgamma, dbeta) slice a warp
+        long grid = Math.min(Math.ceilDiv(rows, warps),
+                (long) d.multiprocessors() * mixedBlocksPerMultiprocessor(d, kernel, shared));
+        CudaStorage partial = params ? new CudaStorage(d, DType.F32, 2 * grid * c) : null;
+        try {
+            d.launch(MIXED_MODULE, kernel, grid, MIXED_BACKWARD_THREADS, shared, rows, (int) c, CudaTensors.first(dx),
+                    params ? partial.address(0) : 0L, params ? partial.address(grid * c) : 0L,
+                    CudaTensors.first(dy), CudaTensors.first(x), CudaTensors.first(mean), CudaTensors.first(rstd),
+                    CudaReduce.addressOrNull(gamma));
+            if (params) {
+                d.launch(MODULE, "layernorm_param_grad_finish_f32", Math.ceilDiv(c, FINISH_COLUMNS), FINISH_THREADS,
+                        0, grid, c, CudaReduce.addressOrNull(dgamma), CudaReduce.addressOrNull(dbeta),
+                        partial.address(0), partial.address(grid * c));
+            }
+        } finally {
+            if (partial != null) {
+                partial.close(); // stream-ordered: safe right after the launches
+            }
+        }
+    }
+
+    /**
+     * Whether layernorm_mixed.cu takes these operands: F32 x with a BF16/F16 partner, rows of a multiple of 4 columns
+     * up to {@value #MIXED_ROW_LIMIT}, F32 tensors 16-byte and half ones 8-byte aligned (null ones do not count).
+     */
+    private static boolean mixedApplies(Tensor x, Tensor half, long c, Tensor... tensors) {
+        if (x.dtype() != DType.F32 || !half.dtype().isHalf() || c % 4 != 0 || c > MIXED_ROW_LIMIT) {
+            return false;
+        }
+        for (Tensor t : tensors) {
+            if (t != null && CudaTensors.first(t) % (t.dtype() == DType.F32 ? 16 : 8) != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The half operand of a mixed call: x's shape, contiguous, BF16 or F16. */
+    private static void checkHalfPartner(String op, String name, Tensor half, Tensor x) {
+        if (!half.shape().equals(x.shape()) || !half.isContiguous() || !half.dtype().isHalf()) {
+            throw new IllegalArgumentException(op + ": " + name + " must be a contiguous BF16 or F16 tensor of x's "
+                    + "shape " + x.shape() + ", got " + half);
+        }
+    }
+
+    private static String halfName(DType t) {
+        return t == DType.BF16 ? "bf16" : "f16";
+    }
+
+    /** Resident blocks of the mixed backward kernel per multiprocessor (its registers decide), at least 1. */
+    private int mixedBlocksPerMultiprocessor(CudaDevice d, String kernel, int sharedBytes) {
+        return occupancy.computeIfAbsent(d.index() + "/" + kernel + "/" + sharedBytes, k -> {
+            int[] blocks = {0};
+            JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(blocks, d.function(MIXED_MODULE, kernel),
+                    MIXED_BACKWARD_THREADS, sharedBytes);
+            return Math.max(1, blocks[0]);
+        });
+    }
+
     /**
      * Whether every lane's 16-byte packs lie inside a row of {@code c} (c = 32 · ceil(lanes / W) · W, W elements a
      * pack, as for C = 768 and 1024): the *_full_* kernels, which skip the per-element bounds tests.

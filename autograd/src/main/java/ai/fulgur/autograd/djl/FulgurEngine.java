@@ -6,6 +6,8 @@ import ai.djl.engine.Engine;
 import ai.djl.engine.StandardCapabilities;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterServer;
+import ai.djl.training.optimizer.Optimizer;
 import ai.fulgur.ops.Backends;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -99,6 +101,12 @@ public final class FulgurEngine extends Engine {
     @Override
     public GradientCollector newGradientCollector() {
         return new FulgurGradientCollector();
+    }
+
+    /** {@inheritDoc} One device's gradients go to the optimizer without DJL's copy: see {@link FulgurParameterServer}. */
+    @Override
+    public ParameterServer newParameterServer(Optimizer optimizer) {
+        return new FulgurParameterServer(optimizer);
     }
 
     @Override

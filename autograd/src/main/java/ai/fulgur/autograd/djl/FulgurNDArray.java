@@ -305,7 +305,12 @@ public final class FulgurNDArray extends UnsupportedNDArrayOps {
         }
     }
 
-    /** The gradient accumulated into this array (zeros before any backward); shares storage with it. */
+    /**
+     * The gradient accumulated into this array (zeros before any backward); shares storage with it. Zeroing is lazy
+     * (see {@code Variable.zeroGrad}): after zeroGradients or an optimizer update, an array obtained earlier keeps the
+     * old values until the next backward writes the gradient (as an old reference does after PyTorch's
+     * {@code zero_grad(set_to_none=True)}); call getGradient again to read the zeros.
+     */
     @Override
     public NDArray getGradient() {
         checkOpen();

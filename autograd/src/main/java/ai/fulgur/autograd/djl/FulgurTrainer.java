@@ -13,8 +13,7 @@ import java.util.List;
 /**
  * DJL's {@link Trainer} whose {@link #step()} hands every parameter to the optimizer in one call when the optimizer
  * is a {@link MultiTensorOptimizer} and the model trains on one device: on a GPU one AdamW launch instead of one per
- * parameter, and no per-parameter gradient copy (DJL's LocalParameterServer duplicates each gradient before the
- * update). The first step goes through DJL's path, which checks the gradients once and puts every trainable
+ * parameter (other optimizers go through {@link FulgurParameterServer}, one update per parameter). The first step goes through DJL's path, which checks the gradients once and puts every trainable
  * parameter into the parameter store, so both paths update the same set. {@code -Dfulgur.optim.multiTensor=false}
  * keeps DJL's path throughout.
  */

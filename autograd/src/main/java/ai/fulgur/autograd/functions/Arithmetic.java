@@ -3,6 +3,7 @@ package ai.fulgur.autograd.functions;
 import ai.fulgur.autograd.Autocast;
 import ai.fulgur.autograd.Function;
 import ai.fulgur.autograd.Variable;
+import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.elementwise.BinaryOp;
 import ai.fulgur.ops.elementwise.Elementwise;
@@ -13,7 +14,15 @@ import ai.fulgur.ops.reduce.Reduce;
  * gradient is summed back over the axes its input was broadcast along.
  */
 public final class Arithmetic extends Function {
+    /**
+     * {@code -Dfulgur.autocast.wideningAdd=false} widens the half operand of an F32 + half add by a cast first (the
+     * path before, for measurements). Default: under autocast an add of same-shaped F32 and half operands (the
+     * residual stream plus a branch output) reads the half operand as it is and widens it in the add's kernel.
+     */
+    private static final boolean WIDENING_ADD = !"false".equals(System.getProperty("fulgur.autocast.wideningAdd"));
+
     private final BinaryOp op;
+    private DType[] inputTypes; // set for a widening add: its gradients go back in each input's own type
 
     private Arithmetic(BinaryOp op) {
         this.op = op;
@@ -21,6 +30,13 @@ public final class Arithmetic extends Function {
 
     /** a op b; comparisons and logical ops give a BOOL constant (they have no gradient). */
     public static Variable binary(BinaryOp op, Variable a, Variable b) {
+        if (op == BinaryOp.ADD && WIDENING_ADD && Autocast.isEnabled() && a.dtype() != b.dtype()
+                && a.shape().equals(b.shape()) && Elementwise.widens(a.data(), b.data())) {
+            // F32 + half as autocast's promotion defines it, without the F32 copy of the half operand
+            Arithmetic fn = new Arithmetic(op);
+            fn.inputTypes = new DType[] {a.dtype(), b.dtype()};
+            return fn.record(Elementwise.addWidening(a.data(), b.data()), a, b);
+        }
         Variable[] promoted = Autocast.promote(a, b); // under autocast F32 + half widens the half operand
         a = promoted[0];
         b = promoted[1];
@@ -96,6 +112,9 @@ public final class Arithmetic extends Function {
         }
         for (int i = 0; i < 2; i++) {
             grads[i] = grads[i] != null && needsGrad(i) ? Reduce.sumToShape(grads[i], inputShape(i)) : null;
+            if (grads[i] != null && inputTypes != null && grads[i].dtype() != inputTypes[i]) {
+                grads[i] = grads[i].cast(inputTypes[i]); // the half branch of a widening add
+            }
         }
         return grads;
     }

@@ -10,6 +10,13 @@ import ai.fulgur.ops.Tensor;
  * type the result is a constant (no gradient), as in PyTorch.
  */
 public final class Cast extends Function {
+    /**
+     * {@code -Dfulgur.grad.castIntoLeaf=false} casts a parameter's gradient here before accumulating it (the path
+     * before, for measurements). Default: the half gradient of an autocast parameter cast goes to the parameter
+     * uncast, and the accumulation casts it into (or adds it widened to) the F32 gradient in one pass.
+     */
+    private static final boolean CAST_INTO_LEAF = !"false".equals(System.getProperty("fulgur.grad.castIntoLeaf"));
+
     private final DType from;
 
     private Cast(DType from) {
@@ -29,6 +36,9 @@ public final class Cast extends Function {
 
     @Override
     protected Tensor[] backward(Tensor g) {
+        if (CAST_INTO_LEAF && inputIsLeaf(0)) {
+            return new Tensor[] {g}; // the leaf's accumulation casts (Variable.accumulateGrad)
+        }
         return new Tensor[] {g.cast(from)};
     }
 }

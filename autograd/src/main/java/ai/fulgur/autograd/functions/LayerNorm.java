@@ -3,6 +3,7 @@ package ai.fulgur.autograd.functions;
 import ai.fulgur.autograd.Autocast;
 import ai.fulgur.autograd.Function;
 import ai.fulgur.autograd.Variable;
+import ai.fulgur.ops.DType;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.norm.Norm;
@@ -25,8 +26,11 @@ public final class LayerNorm extends Function {
             throw new IllegalArgumentException("layerNorm: give both gamma and beta or neither");
         }
         x = Autocast.toF32(x); // under autocast: statistics in F32, and the F32 gamma, beta apply as they are
+        // read only by a GEMM (Autocast.forHalfReader): the output in the half type, as that GEMM's cast would make it
+        DType half = Autocast.halfReaderOutput();
+        DType out = half != null && x.dtype() == DType.F32 ? half : x.dtype();
         Norm.LayerNormResult r = Norm.layerNormForward(x.data(), normalized,
-                gamma == null ? null : gamma.data(), beta == null ? null : beta.data(), eps);
+                gamma == null ? null : gamma.data(), beta == null ? null : beta.data(), eps, out);
         LayerNorm fn = new LayerNorm(normalized, gamma != null);
         Variable result = fn.record(r.y(), x, gamma, beta);
         if (!result.isLeaf()) {

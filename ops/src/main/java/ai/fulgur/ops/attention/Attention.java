@@ -47,6 +47,35 @@ public final class Attention {
         return new Gradients(dq, dk, dv);
     }
 
+    /**
+     * As {@link #flashBackward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, AttentionSpec)}, writing dq, dk and dv
+     * into given tensors (every element overwritten): views with unit stride on the head dim, such as the three head
+     * ranges of one packed (B, N, Hq + 2·Hkv, D) gradient, which then needs no copies to assemble.
+     *
+     * @throws IllegalArgumentException when an output's shape or dtype differs from its input's, or its head dim is
+     *                                  not unit-stride
+     */
+    public static void flashBackward(Tensor dq, Tensor dk, Tensor dv, Tensor dout, Tensor q, Tensor k, Tensor v,
+            Tensor out, Tensor lse, AttentionSpec spec) {
+        check(q, k, v, spec);
+        Checks.sameShape("flashAttentionBackward", "dout", dout, "q", q);
+        Checks.sameShape("flashAttentionBackward", "out", out, "q", q);
+        Checks.sameDtype("flashAttentionBackward", "dout", dout, "q", q);
+        Object[][] outputs = {{"dq", dq, "q", q}, {"dk", dk, "k", k}, {"dv", dv, "v", v}};
+        for (Object[] o : outputs) {
+            Tensor grad = (Tensor) o[1];
+            Tensor in = (Tensor) o[3];
+            Checks.sameShape("flashAttentionBackward", (String) o[0], grad, (String) o[2], in);
+            Checks.sameDtype("flashAttentionBackward", (String) o[0], grad, (String) o[2], in);
+            if (grad.stride(3) != 1 && grad.shape().dim(3) != 1) {
+                throw new IllegalArgumentException("flashAttentionBackward: " + Checks.describe((String) o[0], grad)
+                        + " must have stride 1 on the head dim (the kernels write whole head rows)");
+            }
+        }
+        Backends.of(q).attention().flashBackward(dq, dk, dv, unitLastStride(dout), unitLastStride(q),
+                unitLastStride(k), unitLastStride(v), unitLastStride(out), lse.contiguous(), spec);
+    }
+
     /** A view with stride 1 on the head dimension, copying only when the tensor lacks it. */
     private static Tensor unitLastStride(Tensor t) {
         return t.stride(-1) == 1 || t.shape().last() == 1 ? t : t.contiguous();

@@ -108,6 +108,32 @@ public final class Elementwise {
         return out;
     }
 
+    /**
+     * a + b for same-shaped floating operands of different widths (F32 and BF16 or F16): the narrower one is widened
+     * element by element inside the kernel, and the result has the wider type. Autocast's F32 + half promotion in one
+     * pass, without an F32 copy of the half operand.
+     *
+     * @throws IllegalArgumentException unless {@link #widens(Tensor, Tensor)}
+     */
+    public static Tensor addWidening(Tensor a, Tensor b) {
+        Checks.sameDevice("addWidening", "a", a, "b", b);
+        if (!widens(a, b)) {
+            throw new IllegalArgumentException("addWidening: operands must have one shape, one F32 and the "
+                    + "other BF16 or F16, got " + Checks.describe("a", a) + ", "
+                    + Checks.describe("b", b));
+        }
+        DType wide = a.dtype().byteSize() > b.dtype().byteSize() ? a.dtype() : b.dtype();
+        Tensor out = Tensor.empty(a.shape(), wide, a.device());
+        Backends.of(a).elementwise().binary(BinaryOp.ADD, out, a, b);
+        return out;
+    }
+
+    /** Whether {@link #addWidening} takes a and b: one shape, one operand F32 and the other BF16 or F16. */
+    public static boolean widens(Tensor a, Tensor b) {
+        return a.shape().equals(b.shape()) && (a.dtype() == DType.F32 && b.dtype().isHalf()
+                || a.dtype().isHalf() && b.dtype() == DType.F32);
+    }
+
     /** The dtype both operands compute in; see the class comment. */
     public static DType resultType(String op, Tensor a, Tensor b) {
         if (a.dtype().isFloating() && b.dtype().isFloating()) {
@@ -166,6 +192,29 @@ public final class Elementwise {
             Checks.sameDtype(name, "dst", dst, "src", src);
         }
         Backends.of(dst).elementwise().binary(op, dst, dst, src.expand(shape));
+    }
+
+    /**
+     * dst += src in one pass, src widened to dst's floating type: an F32 gradient or residual taking a BF16 or F16
+     * contribution without an F32 copy of it. Same-type operands are a plain in-place add.
+     *
+     * @throws IllegalArgumentException unless {@link #accumulates(Tensor, Tensor)}
+     */
+    public static void accumulate(Tensor dst, Tensor src) {
+        Checks.sameDevice("accumulate", "dst", dst, "src", src);
+        if (!accumulates(dst, src)) {
+            throw new IllegalArgumentException("accumulate: " + Checks.describe("dst", dst) + " must be contiguous, "
+                    + "with src's shape and a floating type at least as wide as src's, got "
+                    + Checks.describe("src", src));
+        }
+        Backends.of(dst).elementwise().binary(BinaryOp.ADD, dst, dst, src);
+    }
+
+    /** Whether {@link #accumulate} takes these operands: same shape, dst contiguous, src floating and no wider. */
+    public static boolean accumulates(Tensor dst, Tensor src) {
+        return dst.shape().equals(src.shape()) && dst.isContiguous() && dst.dtype().isFloating()
+                && src.dtype().isFloating() && src.dtype().byteSize() <= dst.dtype().byteSize()
+                && !(dst.dtype().isHalf() && src.dtype().isHalf() && dst.dtype() != src.dtype());
     }
 
     /** dst = op(dst, s) in place. */

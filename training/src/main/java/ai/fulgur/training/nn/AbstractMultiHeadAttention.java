@@ -16,6 +16,7 @@ import ai.fulgur.autograd.djl.FulgurEngine;
 import ai.fulgur.autograd.djl.FulgurNDArray;
 import ai.fulgur.autograd.functions.BlockSparseAttention;
 import ai.fulgur.autograd.functions.FlashAttention;
+import ai.fulgur.autograd.functions.PackedFlashAttention;
 import ai.fulgur.ops.Backends;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.attention.AttentionSpec;
@@ -59,6 +60,12 @@ import java.io.IOException;
 public abstract class AbstractMultiHeadAttention extends AbstractBlock {
     /** Set by {@code -Dfulgur.attention=composed}: see {@link #usesFlashKernels}. */
     private static final boolean FORCE_COMPOSED = "composed".equals(System.getProperty("fulgur.attention"));
+
+    /**
+     * {@code -Dfulgur.attention.packed=false} gives the FlashAttention kernels q, k, v as three slice views of the
+     * QKV projection (the path before {@link PackedFlashAttention}), for before/after measurements; default true.
+     */
+    private static final boolean PACKED = !"false".equals(System.getProperty("fulgur.attention.packed"));
 
     private static final byte VERSION = 1;
 
@@ -162,6 +169,35 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
         return FulgurNDArray.wrap(q.getManager(), o);
     }
 
+    /**
+     * The Fulgur path over the packed projection (B, N, Hq + 2·Hkv, D): one {@link PackedFlashAttention}, whose
+     * backward writes dq, dk and dv into one packed gradient instead of assembling it from three slice gradients.
+     * Same options, key lengths and dropout draw as {@link #flash}.
+     */
+    static NDArray packedFlash(NDArray heads, long queryHeads, long kvHeads, NDArray keyMask, AttentionSpec spec,
+            boolean training) {
+        Variable packed = FulgurNDArray.variableOf(heads, "packedFlashAttention");
+        long batch = heads.getShape().get(0);
+        long n = heads.getShape().get(1);
+        if (spec.keyLengths() != null || spec.isPacked() || spec.seed() != 0 || spec.offset() != 0) {
+            throw new IllegalArgumentException("attention: pass key padding as keyMask and leave the spec's "
+                    + "keyLengths, packed offsets, seed and offset unset (dropout draws from the engine), got " + spec);
+        }
+        AttentionSpec s = training && spec.dropoutP() > 0 ? spec : spec.withDropout(0, 0, 0);
+        if (s.dropoutP() > 0) {
+            FulgurEngine engine = FulgurEngine.getInstance();
+            long positions = Math.multiplyExact(batch * n * queryHeads, n); // one stream per (sequence, head)
+            s = s.withDropout(s.dropoutP(), engine.seed(), engine.nextRandomOffset(positions));
+        }
+        if (keyMask != null) {
+            long[] keyLengths = keyLengths(keyMask, batch, n);
+            s = s.withKeyLengths(Tensor.of(keyLengths, keyLengths.length).to(packed.device()));
+        }
+        AttentionSpec call = s;
+        Variable o = FulgurNDArray.recorded(() -> PackedFlashAttention.apply(packed, queryHeads, kvHeads, call));
+        return FulgurNDArray.wrap(heads.getManager(), o);
+    }
+
     private static void checkOperands(NDArray q, NDArray k, NDArray v, AttentionSpec spec) {
         Shape qs = q.getShape();
         Shape ks = k.getShape();
@@ -244,11 +280,17 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
         long d = embeddingSize / numHeads;
         NDArray fused = qkv.forward(parameterStore, new NDList(x), training, params).head(); // (B, N, (Hq+2Hkv)·D)
         NDArray heads = fused.reshape(b, n, numHeads + 2L * numKvHeads, d);
-        NDArray q = heads.get(new NDIndex(":, :, 0:{}", numHeads));                          // (B, N, Hq, D)
-        NDArray k = heads.get(new NDIndex(":, :, {}:{}", numHeads, numHeads + numKvHeads));  // (B, N, Hkv, D)
-        NDArray v = heads.get(new NDIndex(":, :, {}:", numHeads + numKvHeads));              // (B, N, Hkv, D)
         NDArray mask = inputs.size() > 1 ? inputs.get(1) : null;
-        NDArray o = attention(q, k, v, mask, spec(d, n, n), training);                       // (B, N, Hq, D)
+        AttentionSpec spec = spec(d, n, n);
+        NDArray o;                                                                            // (B, N, Hq, D)
+        if (PACKED && spec.layout() == null && usesFlashKernels(heads)) {
+            o = packedFlash(heads, numHeads, numKvHeads, mask, spec, training);
+        } else {
+            NDArray q = heads.get(new NDIndex(":, :, 0:{}", numHeads));                          // (B, N, Hq, D)
+            NDArray k = heads.get(new NDIndex(":, :, {}:{}", numHeads, numHeads + numKvHeads));  // (B, N, Hkv, D)
+            NDArray v = heads.get(new NDIndex(":, :, {}:", numHeads + numKvHeads));              // (B, N, Hkv, D)
+            o = attention(q, k, v, mask, spec, training);
+        }
         return out.forward(parameterStore, new NDList(o.reshape(b, n, embeddingSize)), training, params);
     }
 

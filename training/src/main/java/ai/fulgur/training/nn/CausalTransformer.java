@@ -227,7 +227,7 @@ public class CausalTransformer extends AbstractBlock {
 
     /** Logits layerNorm(x) · Wheadᵀ (B, T, V) for x (B, T, C). */
     private NDArray head(ParameterStore ps, NDArray x, boolean training, PairList<String, Object> params) {
-        NDArray h = finalNorm.forward(ps, new NDList(x), training, params).head();
+        NDArray h = TransformerBlock.normForProjection(finalNorm, ps, x, training, params); // read by the head alone
         if (tiedHead) {
             return Linear.linear(h, ps.getValue(tokenEmbedding, h.getDevice(), training)).head();
         }

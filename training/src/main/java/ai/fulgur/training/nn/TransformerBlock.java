@@ -13,6 +13,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
+import ai.fulgur.autograd.Autocast;
 import ai.fulgur.autograd.Variable;
 import ai.fulgur.autograd.djl.FulgurEngine;
 import ai.fulgur.autograd.djl.FulgurNDArray;
@@ -126,7 +127,7 @@ public class TransformerBlock extends AbstractBlock {
     /** The layer's computation (see the class comment). */
     private NDArray layer(ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
         NDArray x = inputs.get(0);
-        NDList attentionIn = new NDList(attentionNorm.forward(ps, new NDList(x), training, params).head());
+        NDList attentionIn = new NDList(normForProjection(attentionNorm, ps, x, training, params));
         if (inputs.size() > 1) {
             attentionIn.add(inputs.get(1));
         }
@@ -152,9 +153,21 @@ public class TransformerBlock extends AbstractBlock {
 
     /** proj(gelu(fc(layerNorm2(h)))) */
     private NDArray mlp(ParameterStore ps, NDArray h, boolean training, PairList<String, Object> params) {
-        NDArray m = mlpNorm.forward(ps, new NDList(h), training, params).head();
+        NDArray m = normForProjection(mlpNorm, ps, h, training, params);
         m = Gelu.apply(fc.forward(ps, new NDList(m), training, params).head(), geluForm);
         return proj.forward(ps, new NDList(m), training, params).head();
+    }
+
+    /**
+     * layerNorm(x) for the projection that alone reads it (pre-LN: the attention's QKV or the MLP's first Linear): under
+     * autocast on the Fulgur engine the norm writes the half type the projection computes in (see
+     * {@link Autocast#forHalfReader}); elsewhere the block's own forward, unchanged.
+     */
+    static NDArray normForProjection(LayerNorm norm, ParameterStore ps, NDArray x, boolean training,
+            PairList<String, Object> params) {
+        try (Autocast.HalfReader reader = Autocast.forHalfReader()) {
+            return norm.forward(ps, new NDList(x), training, params).head();
+        }
     }
 
     private NDArray dropout(NDArray x, boolean training) {
