@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
  * {@link Autocast#forHalfReader}: a layer norm read only by a GEMM writes the scope's half type directly, and the
  * values, the GEMM's output and every gradient (x, gamma, beta, the weights) equal those of the F32 layer norm whose
  * output the GEMM casts (bit for bit on the CPU); outside a scope, and outside the mark, layer norm stays F32. The
- * switch ({@code -Dfulgur.autocast.halfReaderOutput}, off by default) is set by each test but the last.
+ * switch ({@code -Dfulgur.autocast.halfReaderOutput}, on by default) is set on by each test but the first.
  */
 class LayerNormForHalfReaderTest {
     @BeforeEach
@@ -32,8 +32,8 @@ class LayerNormForHalfReaderTest {
     }
 
     @Test
-    void offByDefaultTheMarkChangesNothing() {
-        System.clearProperty(Autocast.HALF_READER_OUTPUT);
+    void switchedOffTheMarkChangesNothing() {
+        System.setProperty(Autocast.HALF_READER_OUTPUT, "false");
         try (Autocast.Scope s = Autocast.enable(DType.BF16); Autocast.HalfReader r = Autocast.forHalfReader()) {
             assertNull(Autocast.halfReaderOutput());
         }

@@ -13,7 +13,7 @@ import jcuda.driver.JCudaDriver;
 
 /**
  * FlashAttention on the GPU (flash_attention_forward.cu, flash_attention_backward.cu): BF16 and F16 inputs with F32
- * accumulation on tensor cores, head dims 64 and 128; causal (bottom-right aligned), sliding windows, padded key
+ * accumulation on tensor cores, head dims 32, 64, 96 and 128; causal (bottom-right aligned), sliding windows, padded key
  * lengths, packed variable-length batches, grouped-query attention, any softmax scale, and Philox dropout whose mask
  * equals {@link ai.fulgur.ops.cpu.CpuAttention}'s bit for bit. The forward writes O and the F32 logsumexp; the
  * backward computes D = rowsum(dO ∘ O), then by default one pass over query tiles per key tile that keeps dK, dV in
@@ -28,7 +28,7 @@ import jcuda.driver.JCudaDriver;
  * tiles, uploaded once per layout, device and tile shape), so an empty block costs neither copies nor math; a tile
  * that set blocks cover entirely runs unmasked, the rest are masked element by element.
  *
- * <p>Not here yet: F32 inputs and head dims other than 64 and 128 (each throws
+ * <p>Not here yet: F32 inputs and head dims other than 32, 64, 96 and 128 (each throws
  * {@link UnsupportedOperationException} naming the alternative). {@link FlashKernels#select} picks the kernels per
  * head dim and architecture.
  */

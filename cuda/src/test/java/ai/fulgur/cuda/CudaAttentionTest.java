@@ -2,6 +2,7 @@ package ai.fulgur.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.fulgur.ops.Backends;
 import ai.fulgur.ops.DType;
@@ -241,9 +242,10 @@ class CudaAttentionTest extends GpuTest {
         Tensor lse = Tensor.zeros(Shape.of(1, 2, 8), DType.F32, GPU);
         assertThrows(UnsupportedOperationException.class,
                 () -> gpu().flashForward(o, lse, q, q, q, AttentionSpec.dense(64)));
-        Tensor h = Tensor.zeros(Shape.of(1, 8, 2, 96), DType.BF16, GPU);
+        Tensor h = Tensor.zeros(Shape.of(1, 8, 2, 48), DType.BF16, GPU);
         Tensor oh = Tensor.zeros(h.shape(), DType.BF16, GPU);
-        assertThrows(UnsupportedOperationException.class,
-                () -> gpu().flashForward(oh, lse, h, h, h, AttentionSpec.dense(96)));
+        UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
+                () -> gpu().flashForward(oh, lse, h, h, h, AttentionSpec.dense(48)));
+        assertTrue(e.getMessage().contains("48"), e.getMessage());
     }
 }
