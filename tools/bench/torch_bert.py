@@ -7,9 +7,11 @@ weight decay 0.01 off biases and norms, lr 1e-4), bf16 autocast over F32 weights
 measurement as the Java benchmark: random token ids with 15% of positions as targets (ignore_index -100 elsewhere),
 kept on the device; `--warmup` steps, then `--steps` steps timed between two device syncs. One JSON row.
 
-  python3 tools/bench/torch_bert.py --seq 512 --batch 16 [--steps 20 --warmup 10 --peak-tflops 989 --no-compile]
+  python3 tools/bench/torch_bert.py --seq 512 --batch 16 [--steps 20 --warmup 10 --peak-tflops 989 --no-compile
+  --profile N]
 """
 import argparse
+import sys
 import json
 import time
 
@@ -75,6 +77,7 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--peak-tflops", type=float, default=989.0)
     ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--profile", type=int, default=0, help="then N more steps under torch.profiler, table on stderr")
     a = ap.parse_args()
 
     torch.manual_seed(1)
@@ -119,6 +122,14 @@ def main():
         "step_ms": seconds * 1e3 / a.steps, "tokens_per_s": tokens_per_s, "flops_per_token": flops_per_token,
         "mfu": flops_per_token * tokens_per_s / (a.peak_tflops * 1e12),
         "peak_bytes": torch.cuda.max_memory_allocated()}), flush=True)
+    if a.profile > 0:
+        from torch.profiler import profile, ProfilerActivity
+        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+            for _ in range(a.profile):
+                step()
+            torch.cuda.synchronize()
+        print(prof.key_averages().table(sort_by="cuda_time_total", row_limit=60, max_name_column_width=90),
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

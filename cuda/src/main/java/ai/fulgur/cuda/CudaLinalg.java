@@ -249,6 +249,19 @@ final class CudaLinalg implements LinalgKernels {
         }
         long q = 16 / out.dtype().byteSize();
         long ldOut = RowPitched.pitch(out);
+        if (!aux && (bias != null || epilogue != LinearEpilogue.NONE) && n % q != 0 && n > q && k % q == 0
+                && m * n * k >= padMisalignedMacs && pitchedOperands && ldOut % q == 0 && x.stride(0) % q == 0
+                && weight.stride(0) % q == 0 && x.stride(1) == 1 && weight.stride(1) == 1) {
+            // a large product whose only misaligned size is its row length n, with an epilogue (BERT's MLM decoder:
+            // V = 30522 and a bias): the aligned first columns run with the epilogue fused, as cuBLASLt's fast kernels
+            // take them at the output's padded pitch; the last n % q columns run composed (a sliver)
+            long body = n - n % q;
+            linear(out.slice(1, 0, body), x, weight.slice(0, 0, body), bias == null ? null : bias.slice(0, 0, body),
+                    epilogue, null);
+            composed(out.slice(1, body, n), x, weight.slice(0, body, n), bias == null ? null : bias.slice(0, body, n),
+                    epilogue, null);
+            return;
+        }
         if (!aux && !epilogue.hasGelu() && (n % q != 0 || k % q != 0) && m * n * k >= padMisalignedMacs) {
             // a large misaligned product with at most a bias (GPT-2's tied head; BERT's MLM decoder, V = 30522):
             // matmul's split into aligned products (or, with pitchedOperands off, its zero-padded copy of the

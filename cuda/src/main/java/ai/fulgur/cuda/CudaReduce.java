@@ -52,7 +52,19 @@ final class CudaReduce implements ReduceKernels {
             count *= x.shape().dim(a);
         }
         long[] block = x.isContiguous() ? reducedBlock(x.shape(), axes) : null;
-        if (count == 0) {
+        if (count > 0 && block == null && columnsOfPitchedRows(x, axes) && op != ReduceOp.PROD) {
+            // a row-pitched (R, N) operand summed over its rows (the gradient of a vocabulary head's bias, from the
+            // row-pitched logits gradient): the column kernel runs over the whole padded (R, P) block, whose pad columns
+            // give sums nobody keeps, and the first N are copied out; no contiguous copy of the operand
+            long pitch = x.stride(0);
+            Tensor padded = new Tensor(x.storage(), Shape.of(x.shape().dim(0), pitch), new long[] {pitch, 1},
+                    x.offset());
+            Tensor sums = Tensor.empty(Shape.of(1, pitch), out.dtype(), out.device());
+            cols(d, op, 1, x.shape().dim(0), pitch, CudaTensors.first(sums), out.dtype(), CudaTensors.first(padded),
+                    x.dtype(), count, true);
+            Backends.of(out).elementwise().copy(target, sums.slice(1, 0, x.shape().dim(1)).reshape(target.shape()));
+            sums.storage().close();
+        } else if (count == 0) {
             // every output is the identity (MEAN: 0/0 = NaN); the kernel reads nothing
             rows(d, op, out.numel(), 0, CudaTensors.first(target), out.dtype(), CudaTensors.first(x), x.dtype(), 0,
                     false);
@@ -72,6 +84,16 @@ final class CudaReduce implements ReduceKernels {
             Backends.of(out).elementwise().copy(out, target);
             target.storage().close();
         }
+    }
+
+    /**
+     * Whether x is (R, N) rows with unit last stride and a pitch P > N whose padded block (R, P) lies inside x's storage,
+     * reduced over axis 0 only.
+     */
+    private static boolean columnsOfPitchedRows(Tensor x, int[] axes) {
+        return x.rank() == 2 && axes.length == 1 && axes[0] == 0 && x.stride(1) == 1
+                && x.stride(0) > x.shape().dim(1) && x.shape().dim(0) > 1
+                && x.offset() + x.shape().dim(0) * x.stride(0) <= x.storage().length();
     }
 
     // out (x's shape with the axis set to 1) I64, x (any shape and strides)

@@ -141,6 +141,38 @@ class CudaPitchedMatmulTest extends GpuTest {
         }
     }
 
+    /**
+     * A sum over the rows of a row-pitched (R, N) operand (a vocabulary head's bias gradient from the row-pitched
+     * logits gradient) runs over the padded block, its NaN pads included, without a contiguous copy, and equals the
+     * CPU sum; sums over the other axis still take the general path.
+     */
+    @Test
+    void rowSumsOfPitchedRowsNeedNoCopy() {
+        SplittableRandom rnd = new SplittableRandom(35);
+        for (DType dtype : new DType[] {DType.BF16, DType.F32}) {
+            long r = 301;
+            long n = 203;
+            long pitch = up(n, 16 / dtype.byteSize());
+            Tensor x = CudaTesting.random(rnd, dtype, -1, 1, r, n);
+            Tensor gx = pitched(x.to(GPU), pitch, Double.NaN);
+            KernelProfiler.start(CudaBackend.device(GPU));
+            KernelProfiler.Report report;
+            Tensor sums;
+            try {
+                sums = ai.fulgur.ops.reduce.Reduce.sum(gx, new int[] {0}, false);
+            } finally {
+                report = KernelProfiler.stop();
+            }
+            String what = "row sums of pitched " + dtype;
+            assertTrue(report.rows().stream().noneMatch(row -> row.name().startsWith("copy")
+                    && !row.name().contains("n=" + n)), what + ": the operand was copied: " + report.rows());
+            CudaTesting.assertClose(what, ai.fulgur.ops.reduce.Reduce.sum(x, new int[] {0}, false), sums,
+                    dtype == DType.F32 ? 1e-4 : 2e-2);
+            CudaTesting.assertClose(what + " (over the other axis)", ai.fulgur.ops.reduce.Reduce.sum(x, new int[] {1},
+                    false), ai.fulgur.ops.reduce.Reduce.sum(gx, new int[] {1}, false), dtype == DType.F32 ? 1e-4 : 2e-2);
+        }
+    }
+
     @Test
     void linearHandsOutRowPitchedLogits() {
         SplittableRandom rnd = new SplittableRandom(33);
@@ -173,6 +205,12 @@ class CudaPitchedMatmulTest extends GpuTest {
                         what + ": something beside GEMMs and the bias add ran (a copy?): " + report.rows());
                 assertTrue(report.rows().stream().anyMatch(row -> row.name().endsWith(" ldd=" + pitch)),
                         what + ": no GEMM wrote at the pitch: " + report.rows());
+                if (bias != null) {
+                    // the aligned columns take the bias in the GEMM's epilogue; only the narrow tail adds it apart
+                    assertTrue(report.rows().stream().anyMatch(row -> row.name().contains(" " + t * b + "x"
+                            + (v - v % q) + "x" + c + " +bias")),
+                            what + ": no aligned GEMM with the bias epilogue: " + report.rows());
+                }
                 CudaTesting.assertClose(what, cpu, gpu.contiguous(), dtype == DType.F32 ? 1e-4 : 2e-2);
             }
         }

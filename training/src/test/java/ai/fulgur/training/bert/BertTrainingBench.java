@@ -5,6 +5,7 @@ import static ai.fulgur.training.TrainingBenchSupport.measure;
 import static ai.fulgur.training.TrainingBenchSupport.parse;
 import static ai.fulgur.training.TrainingBenchSupport.peakBytes;
 import static ai.fulgur.training.TrainingBenchSupport.phases;
+import static ai.fulgur.training.TrainingBenchSupport.profile;
 
 import ai.djl.Device;
 import ai.djl.Model;
@@ -32,6 +33,7 @@ import java.util.Random;
  * <pre>
  * java ... ai.fulgur.training.bert.BertTrainingBench --seq 512 --batch 16 --precision bf16 [--steps 20 --warmup 10]
  *     [--cuda-graph] (capture one step after the warm-up and time its replays)
+ *     [--profile N [--profile-shapes] [--profile-rows R]] (N more steps timed per kernel, table on standard error)
  * </pre>
  */
 public final class BertTrainingBench {
@@ -87,6 +89,12 @@ public final class BertTrainingBench {
                         steps, flopsPerToken, peakTflops, opsDevice, row);
                 if (a.containsKey("phases")) {
                     row.putAll(phases(trainer, m, device, inputs, labels, precision));
+                }
+                int profileSteps = Integer.parseInt(a.getOrDefault("profile", "0"));
+                if (profileSteps > 0 && opsDevice != null) {
+                    profile(trainer, m, device, inputs, labels, precision, profileSteps,
+                            Integer.parseInt(a.getOrDefault("profile-rows", "45")), a.containsKey("profile-shapes"),
+                            opsDevice, row);
                 }
                 data.close();
             }
