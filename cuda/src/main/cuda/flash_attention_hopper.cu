@@ -32,15 +32,13 @@ __device__ __forceinline__ void forward(const FlashParams& p) {
     const uint32_t sK = sQ + TILE_Q;           // [2] tiles
     const uint32_t sV = sK + 2 * TILE_KV;      // [2] tiles
 
-    const int s = blockIdx.z;
-    const int h = blockIdx.y;
-    const int mb = gridDim.x - 1 - blockIdx.x; // heaviest (causal) tiles first
-    const SeqInfo si = seq_info(p, s);
-    const int64_t i0 = (int64_t) mb * BM;
-    if (i0 >= si.nq) return;
-    const int hk = (int) (h / (p.hq / p.hkv));
-    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, LayoutMask{nullptr, 1, 0, 0}};
-    const int64_t rows_here = min((int64_t) BM, si.nq - i0);
+    QueryTile qt;
+    if (!query_tile<BM, BN>(p, qt)) return;
+    const SeqInfo& si = qt.si;
+    const int h = qt.h;
+    const int hk = qt.hk;
+    const int64_t i0 = qt.i0;
+    const MaskRule& mask = qt.mask;
 
     const int wg = threadIdx.x >> 7;          // warpgroup: rows wg·64 …
     const int warp = (threadIdx.x >> 5) & 3;  // warp in the warpgroup: 16 rows
@@ -52,10 +50,8 @@ __device__ __forceinline__ void forward(const FlashParams& p) {
     const T* gK = reinterpret_cast<const T*>(p.k) + si.b * p.k_sb + si.k0 * p.k_sn + hk * p.k_sh;
     const T* gV = reinterpret_cast<const T*>(p.v) + si.b * p.v_sb + si.k0 * p.v_sn + hk * p.v_sh;
 
-    const int64_t kfirst = mask.first_key(i0);
-    const int64_t kend = mask.end_key(i0 + rows_here - 1);
-    const int tfirst = (int) (kfirst / BN);
-    const int tend = kend > kfirst ? (int) ((kend + BN - 1) / BN) : tfirst;
+    const int tfirst = qt.tfirst;
+    const int tend = qt.tend;
 
     float o[D / 2];
 #pragma unroll
@@ -83,7 +79,7 @@ __device__ __forceinline__ void forward(const FlashParams& p) {
 
     if (tend > tfirst && !OVERLAP) {
         // commit groups: (Q, K0), V0; per tile K(t+1) after the scores and V(t+1) after P·V
-        load_tile<D, BM, THREADS>(sQ, gQ, p.q_sn, rows_here);
+        load_tile<D, BM, THREADS>(sQ, gQ, p.q_sn, qt.rows);
         load_k(tfirst, 0);
         cp_async_commit();
         load_v(tfirst, 0);
@@ -121,7 +117,7 @@ __device__ __forceinline__ void forward(const FlashParams& p) {
     }
     if (tend > tfirst && OVERLAP) {
         // commit groups: (Q, K0), V0, K1; then per tile (V(t+1), K(t+2)) once tile t's operands are in place
-        load_tile<D, BM, THREADS>(sQ, gQ, p.q_sn, rows_here);
+        load_tile<D, BM, THREADS>(sQ, gQ, p.q_sn, qt.rows);
         load_k(tfirst, 0);
         cp_async_commit();
         load_v(tfirst, 0);

@@ -8,6 +8,33 @@
 
 namespace hopper {
 
+// The query tile a block of either forward owns (grid x: query tiles of BM rows, heaviest causal tiles first; y: query
+// heads; z: sequences), its key/value head, its mask (dense: no layout) and the key tiles of BN keys it walks,
+// [tfirst, tend). query_tile returns false when the tile starts past its sequence's queries (nothing to do).
+struct QueryTile {
+    SeqInfo si;
+    int h, hk;
+    int64_t i0, rows;
+    MaskRule mask;
+    int tfirst, tend;
+};
+
+template <int BM, int BN>
+__device__ __forceinline__ bool query_tile(const FlashParams& p, QueryTile& qt) {
+    qt.si = seq_info(p, blockIdx.z);
+    qt.h = blockIdx.y;
+    qt.i0 = (int64_t) (gridDim.x - 1 - blockIdx.x) * BM;
+    if (qt.i0 >= qt.si.nq) return false;
+    qt.hk = (int) (qt.h / (p.hq / p.hkv));
+    qt.mask = MaskRule{qt.si.nk - qt.si.nq, qt.si.nkv, p.window_left, p.window_right, LayoutMask{nullptr, 1, 0, 0}};
+    qt.rows = min((int64_t) BM, qt.si.nq - qt.i0);
+    const int64_t kfirst = qt.mask.first_key(qt.i0);
+    const int64_t kend = qt.mask.end_key(qt.i0 + qt.rows - 1);
+    qt.tfirst = (int) (kfirst / BN);
+    qt.tend = kend > kfirst ? (int) ((kend + BN - 1) / BN) : qt.tfirst;
+    return true;
+}
+
 // Sets the scores of (row, key) pairs the mask hides to −∞; sc holds rows row_a, row_a + 8 and keys j0 + 8n + 2t (+1).
 template <int BN>
 __device__ __forceinline__ void mask_tile(float (&sc)[BN / 2], const MaskRule& mask, int64_t row_a, int64_t j0, int t) {

@@ -43,19 +43,15 @@ __device__ __forceinline__ void forward_tma(const FlashParams& p, const CUtensor
     const uint32_t k_empty = v_full + 8 * STAGES;
     const uint32_t v_empty = k_empty + 8 * STAGES;
 
-    const int s = blockIdx.z;
-    const int h = blockIdx.y;
-    const int mb = gridDim.x - 1 - blockIdx.x; // heaviest (causal) tiles first
-    const SeqInfo si = seq_info(p, s);
-    const int64_t i0 = (int64_t) mb * BM;
-    if (i0 >= si.nq) return;
-    const int hk = (int) (h / (p.hq / p.hkv));
-    const MaskRule mask{si.nk - si.nq, si.nkv, p.window_left, p.window_right, LayoutMask{nullptr, 1, 0, 0}};
-    const int64_t rows_here = min((int64_t) BM, si.nq - i0);
-    const int64_t kfirst = mask.first_key(i0);
-    const int64_t kend = mask.end_key(i0 + rows_here - 1);
-    const int tfirst = (int) (kfirst / BN);
-    const int steps = kend > kfirst ? (int) ((kend + BN - 1) / BN) - tfirst : 0; // key tiles this block walks
+    QueryTile qt;
+    if (!query_tile<BM, BN>(p, qt)) return;
+    const SeqInfo& si = qt.si;
+    const int h = qt.h;
+    const int hk = qt.hk;
+    const int64_t i0 = qt.i0;
+    const MaskRule& mask = qt.mask;
+    const int tfirst = qt.tfirst;
+    const int steps = qt.tend - qt.tfirst; // key tiles this block walks
 
     if (threadIdx.x == 0) {
         mbar_init(q_full, 1);

@@ -9,17 +9,14 @@ import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.attention.AttentionKernels;
 import ai.fulgur.ops.attention.AttentionSpec;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
  * The Hopper (wgmma) FlashAttention backward equals the CPU reference ({@link ai.fulgur.ops.cpu.CpuAttention}: F32
  * math on the same BF16/F16 inputs): dQ, dK and dV from the CPU's O and logsumexp, on fresh random inputs whose
- * lengths are not tile multiples (1, 63, 200, 1000, 2049, 1023), causal with Nq &lt; Nk and Nq &gt; Nk, grouped-query
+ * lengths are not tile multiples ({@link HopperCase#all()}: 1, 63, 129, 200, 1000, 2049, 1023), causal with Nq &lt; Nk and Nq &gt; Nk, grouped-query
  * and multi-query heads, a softmax scale and strided (B, H, N, D) views; gradients poisoned with NaN before each run.
  * Each case first checks that the Hopper kernel is the one selected, so the comparison is about it; one case runs
  * again with {@code fulgur.flash.hopperBackward=false} on the mma.sync kernel. Skipped, with the reason printed, on
@@ -27,39 +24,9 @@ import org.junit.jupiter.api.Test;
  */
 class HopperFlashBackwardTest extends GpuTest {
 
-    private record Case(String name, int b, int nq, int nk, int hq, int hkv, boolean causal, double scale,
-            boolean transposed) {}
-
     @BeforeAll
     static void requireHopper() {
-        int cc = CudaBackend.device(GPU).computeCapability();
-        if (cc != 90) {
-            System.out.println("[gpu] HopperFlashBackwardTest skipped: the device is sm_" + cc + ", the wgmma kernel "
-                    + "needs sm_90 (H100/H200)");
-        }
-        Assumptions.assumeTrue(cc == 90, () -> "device is sm_" + cc + ", not sm_90");
-    }
-
-    private static List<Case> cases() {
-        List<Case> c = new ArrayList<>();
-        c.add(new Case("one row", 1, 1, 1, 2, 2, false, 0, false));
-        c.add(new Case("63", 2, 63, 63, 2, 2, false, 0, false));
-        c.add(new Case("200 causal", 2, 200, 200, 4, 4, true, 0, false));
-        c.add(new Case("1000 gqa", 1, 1000, 1000, 8, 2, false, 0, false));
-        c.add(new Case("2049 causal mqa", 1, 2049, 2049, 2, 1, true, 0, false));
-        c.add(new Case("causal nq < nk gqa", 2, 77, 300, 4, 2, true, 0, false));
-        c.add(new Case("causal nq > nk", 1, 300, 113, 2, 2, true, 0, false));
-        c.add(new Case("causal one query", 1, 1, 700, 2, 2, true, 0, false));
-        c.add(new Case("scale", 1, 129, 1023, 2, 2, false, 0.3, false));
-        c.add(new Case("(B, H, N, D) views", 2, 113, 150, 2, 2, false, 0, true));
-        return c;
-    }
-
-    private static Tensor input(SplittableRandom rnd, DType dtype, long b, long n, long h, long d, boolean transposed) {
-        if (transposed) {
-            return CudaTesting.random(rnd, dtype, -1, 1, b, h, n, d).transpose(1, 2);
-        }
-        return CudaTesting.random(rnd, dtype, -1, 1, b, n, h, d);
+        HopperCase.requireHopper("HopperFlashBackwardTest", "wgmma kernel");
     }
 
     private static AttentionKernels cpu() {
@@ -71,16 +38,13 @@ class HopperFlashBackwardTest extends GpuTest {
     }
 
     /** Runs one case on the CPU and on the GPU with the kernel {@code expected}, and compares the three gradients. */
-    private static void check(Case c, DType dtype, int d, SplittableRandom rnd, String expected) {
-        AttentionSpec spec = c.causal() ? AttentionSpec.causal(d) : AttentionSpec.dense(d);
-        if (c.scale() > 0) {
-            spec = spec.withScale(c.scale());
-        }
+    private static void check(HopperCase c, DType dtype, int d, SplittableRandom rnd, String expected) {
+        AttentionSpec spec = c.spec(d);
         String what = c.name() + " " + dtype + " d" + d + " (" + expected + ")";
-        Tensor q = input(rnd, dtype, c.b(), c.nq(), c.hq(), d, c.transposed());
-        Tensor k = input(rnd, dtype, c.b(), c.nk(), c.hkv(), d, false);
-        Tensor v = input(rnd, dtype, c.b(), c.nk(), c.hkv(), d, c.transposed());
-        Tensor dout = input(rnd, dtype, c.b(), c.nq(), c.hq(), d, c.transposed());
+        Tensor q = HopperCase.input(rnd, dtype, c.b(), c.nq(), c.hq(), d, c.transposed());
+        Tensor k = HopperCase.input(rnd, dtype, c.b(), c.nk(), c.hkv(), d, false);
+        Tensor v = HopperCase.input(rnd, dtype, c.b(), c.nk(), c.hkv(), d, c.transposed());
+        Tensor dout = HopperCase.input(rnd, dtype, c.b(), c.nq(), c.hq(), d, c.transposed());
         Tensor o = Tensor.zeros(q.shape(), dtype, Device.CPU);
         Tensor lse = Tensor.zeros(Shape.of(c.b(), c.hq(), c.nq()), DType.F32, Device.CPU);
         cpu().flashForward(o, lse, q, k, v, spec);
@@ -127,7 +91,7 @@ class HopperFlashBackwardTest extends GpuTest {
         SplittableRandom rnd = new SplittableRandom(91);
         for (DType dtype : new DType[] {DType.BF16, DType.F16}) {
             for (int d : new int[] {64, 128}) {
-                for (Case c : cases()) {
+                for (HopperCase c : HopperCase.all()) {
                     check(c, dtype, d, rnd, "flash_bwd_hopper_" + dtypeName(dtype) + "_d" + d);
                 }
             }
@@ -141,7 +105,7 @@ class HopperFlashBackwardTest extends GpuTest {
         System.setProperty("fulgur.flash.hopperBackward", "false");
         try {
             for (int d : new int[] {64, 128}) {
-                check(new Case("2049 causal mqa", 1, 2049, 2049, 2, 1, true, 0, false), DType.BF16, d, rnd,
+                check(new HopperCase("2049 causal mqa", 1, 2049, 2049, 2, 1, true, 0, false), DType.BF16, d, rnd,
                         "flash_bwd_fused_bf16_d" + d);
             }
         } finally {

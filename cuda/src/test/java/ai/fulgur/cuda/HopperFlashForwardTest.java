@@ -8,10 +8,7 @@ import ai.fulgur.ops.Device;
 import ai.fulgur.ops.Shape;
 import ai.fulgur.ops.Tensor;
 import ai.fulgur.ops.attention.AttentionSpec;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.SplittableRandom;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -26,17 +23,9 @@ import org.junit.jupiter.api.Test;
  */
 class HopperFlashForwardTest extends GpuTest {
 
-    private record Case(String name, int b, int nq, int nk, int hq, int hkv, boolean causal, double scale,
-            boolean transposed) {}
-
     @BeforeAll
     static void requireHopper() {
-        int cc = CudaBackend.device(GPU).computeCapability();
-        if (cc != 90) {
-            System.out.println("[gpu] HopperFlashForwardTest skipped: the device is sm_" + cc + ", the wgmma kernel "
-                    + "needs sm_90 (H100/H200)");
-        }
-        Assumptions.assumeTrue(cc == 90, () -> "device is sm_" + cc + ", not sm_90");
+        HopperCase.requireHopper("HopperFlashForwardTest", "wgmma kernel");
     }
 
     @org.junit.jupiter.api.BeforeEach
@@ -49,42 +38,17 @@ class HopperFlashForwardTest extends GpuTest {
         System.clearProperty("fulgur.flash.tma");
     }
 
-    private static List<Case> cases() {
-        List<Case> c = new ArrayList<>();
-        c.add(new Case("one row", 1, 1, 1, 2, 2, false, 0, false));
-        c.add(new Case("63", 2, 63, 63, 2, 2, false, 0, false));
-        c.add(new Case("200 causal", 2, 200, 200, 4, 4, true, 0, false));
-        c.add(new Case("1000 gqa", 1, 1000, 1000, 8, 2, false, 0, false));
-        c.add(new Case("2049 causal mqa", 1, 2049, 2049, 2, 1, true, 0, false));
-        c.add(new Case("causal nq < nk gqa", 2, 77, 300, 4, 2, true, 0, false));
-        c.add(new Case("causal nq > nk", 1, 300, 113, 2, 2, true, 0, false));
-        c.add(new Case("causal one query", 1, 1, 700, 2, 2, true, 0, false));
-        c.add(new Case("scale", 1, 129, 1023, 2, 2, false, 0.3, false));
-        c.add(new Case("(B, H, N, D) view", 2, 113, 150, 2, 2, false, 0, true));
-        return c;
-    }
-
-    private static Tensor input(SplittableRandom rnd, DType dtype, long b, long n, long h, long d, boolean transposed) {
-        if (transposed) {
-            return CudaTesting.random(rnd, dtype, -1, 1, b, h, n, d).transpose(1, 2);
-        }
-        return CudaTesting.random(rnd, dtype, -1, 1, b, n, h, d);
-    }
-
     @Test
     void forwardMatchesCpu() {
         SplittableRandom rnd = new SplittableRandom(90);
         for (DType dtype : new DType[] {DType.BF16, DType.F16}) {
             for (int d : new int[] {64, 128}) {
-                for (Case c : cases()) {
-                    AttentionSpec spec = c.causal() ? AttentionSpec.causal(d) : AttentionSpec.dense(d);
-                    if (c.scale() > 0) {
-                        spec = spec.withScale(c.scale());
-                    }
+                for (HopperCase c : HopperCase.all()) {
+                    AttentionSpec spec = c.spec(d);
                     String what = c.name() + " " + dtype + " d" + d;
-                    Tensor q = input(rnd, dtype, c.b(), c.nq(), c.hq(), d, c.transposed());
-                    Tensor k = input(rnd, dtype, c.b(), c.nk(), c.hkv(), d, false);
-                    Tensor v = input(rnd, dtype, c.b(), c.nk(), c.hkv(), d, c.transposed());
+                    Tensor q = HopperCase.input(rnd, dtype, c.b(), c.nq(), c.hq(), d, c.transposed());
+                    Tensor k = HopperCase.input(rnd, dtype, c.b(), c.nk(), c.hkv(), d, false);
+                    Tensor v = HopperCase.input(rnd, dtype, c.b(), c.nk(), c.hkv(), d, c.transposed());
                     Shape lseShape = Shape.of(c.b(), c.hq(), c.nq());
                     Tensor o = Tensor.zeros(q.shape(), dtype, Device.CPU);
                     Tensor lse = Tensor.zeros(lseShape, DType.F32, Device.CPU);
