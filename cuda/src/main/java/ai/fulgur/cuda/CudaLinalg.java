@@ -59,13 +59,8 @@ final class CudaLinalg implements LinalgKernels {
 
     /** A (B, rows, cols) operand stored by rows as cuBLASLt sees it: address, row stride, batch stride (0: shared). */
     private static CublasLt.Matrix matrix(Tensor t) {
-        long ld = rowStride(t);
         long batchStride = t.shape().dim(0) == 1 ? 0 : t.stride(0);
-        return new CublasLt.Matrix(CudaTensors.first(t), ld, batchStride);
-    }
-
-    private static long rowStride(Tensor t) {
-        return AlignedProductSplit.rowStride(t);
+        return new CublasLt.Matrix(CudaTensors.first(t), AlignedProductSplit.rowStride(t), batchStride);
     }
 
     /**
@@ -250,11 +245,11 @@ final class CudaLinalg implements LinalgKernels {
         long q = 16 / out.dtype().byteSize();
         long ldOut = RowPitched.pitch(out);
         if (!aux && (bias != null || epilogue != LinearEpilogue.NONE) && n % q != 0 && n > q && k % q == 0
-                && m * n * k >= padMisalignedMacs && pitchedOperands && ldOut % q == 0 && x.stride(0) % q == 0
-                && weight.stride(0) % q == 0 && x.stride(1) == 1 && weight.stride(1) == 1) {
-            // a large product whose only misaligned size is its row length n, with an epilogue (BERT's MLM decoder:
-            // V = 30522 and a bias): the aligned first columns run with the epilogue fused, as cuBLASLt's fast kernels
-            // take them at the output's padded pitch; the last n % q columns run composed (a sliver)
+                && ldOut % q == 0 && m * n * k >= padMisalignedMacs) {
+            // a large product whose only misaligned size is its row length n (x and weight are contiguous, so k
+            // aligned makes their rows aligned), with an epilogue (BERT's MLM decoder: V = 30522 and a bias): the
+            // aligned first columns run with the epilogue fused, as cuBLASLt's fast kernels take them at the output's
+            // padded pitch; the last n % q columns run composed (a sliver)
             long body = n - n % q;
             linear(out.slice(1, 0, body), x, weight.slice(0, 0, body), bias == null ? null : bias.slice(0, 0, body),
                     epilogue, null);
@@ -263,9 +258,10 @@ final class CudaLinalg implements LinalgKernels {
             return;
         }
         if (!aux && !epilogue.hasGelu() && (n % q != 0 || k % q != 0) && m * n * k >= padMisalignedMacs) {
-            // a large misaligned product with at most a bias (GPT-2's tied head; BERT's MLM decoder, V = 30522):
-            // matmul's split into aligned products (or, with pitchedOperands off, its zero-padded copy of the
-            // problem), then the bias in its own pass: cuBLASLt's kernels for the misaligned problem cost far more
+            // a large misaligned product with at most a bias that the split above does not take (GPT-2's tied head,
+            // an unaligned k or output pitch): matmul's split into aligned products (or, with pitchedOperands off, its
+            // zero-padded copy of the problem), then any bias in its own pass: cuBLASLt's kernels for the misaligned
+            // problem cost far more
             composed(out, x, weight, bias, epilogue, null);
             return;
         }

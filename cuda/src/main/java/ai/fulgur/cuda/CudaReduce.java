@@ -52,7 +52,7 @@ final class CudaReduce implements ReduceKernels {
             count *= x.shape().dim(a);
         }
         long[] block = x.isContiguous() ? reducedBlock(x.shape(), axes) : null;
-        if (count > 0 && block == null && columnsOfPitchedRows(x, axes) && op != ReduceOp.PROD) {
+        if (count > 0 && block == null && columnsOfPitchedRows(x, axes)) {
             // a row-pitched (R, N) operand summed over its rows (the gradient of a vocabulary head's bias, from the
             // row-pitched logits gradient): the column kernel runs over the whole padded (R, P) block, whose pad columns
             // give sums nobody keeps, and the first N are copied out; no contiguous copy of the operand
