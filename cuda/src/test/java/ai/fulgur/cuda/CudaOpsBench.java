@@ -21,7 +21,7 @@ import java.util.List;
  * every input read once and every output written once. Median of event-timed repetitions after warm-up, on random inputs. Run from the bundle like
  * {@link GemmBench}; prints one JSON object per line. With the argument {@code adamw} only the copy ceiling and the
  * AdamW rows run (one tensor of GPT-2 124M's size; its 148 parameter shapes one launch each and in one multi-tensor
- * launch, F32 and BF16 gradients).
+ * launch, F32 and BF16 gradients); with {@code layernorm} only the copy ceiling and the layer norm rows.
  */
 public final class CudaOpsBench {
     private static final Device GPU = Device.cuda(0);
@@ -110,6 +110,9 @@ public final class CudaOpsBench {
                 row(device, "layernorm_backward_" + dt, "{\"rows\": " + rows + ", \"C\": " + c + "}", ms,
                         3.0 * rows * c * e + 2.0 * rows * stat.byteSize(), copyGbs);
             }
+            if (args.length > 0 && args[0].equals("layernorm")) {
+                continue;
+            }
 
             // GELU (tanh form): the MLP activation of GPT-2 124M, 16 × 1024 × 3072
             long g = 16L * 1024 * 3072;
@@ -144,7 +147,9 @@ public final class CudaOpsBench {
         // 768 → 3072, bf16; fused (bias or bias+GELU in the GEMM) against the GEMM followed by separate passes
         linearEpilogues(device, b);
 
-        adamw(device, b, copyGbs);
+        if (args.length == 0 || !args[0].equals("layernorm")) {
+            adamw(device, b, copyGbs);
+        }
     }
 
     /** GPT-2 124M's 148 parameter sizes in model order (tied embeddings) and whether AdamW decays each. */

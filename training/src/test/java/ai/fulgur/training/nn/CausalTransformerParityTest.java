@@ -31,7 +31,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The issue's parity check: a tiny causal transformer built with {@link FlashMultiHeadAttention} on the Fulgur engine
- * (FlashAttention kernels) and the same model on the PyTorch engine (attention composed from standard DJL ops) follow
+ * (FlashAttention kernels) and the same model on the PyTorch engine (attention composed from standard DJL ops; three
+ * identical runs, their per-step median the reference) follow
  * the same loss curve from the same initial weights for 50 steps: dropout 0, the same token batches (tinyshakespeare
  * bytes mod the vocabulary), Adam, softmax cross-entropy over (B·T, V) logits, {@code EasyTrain.trainBatch} and
  * {@code trainer.step()}.
@@ -47,6 +48,8 @@ class CausalTransformerParityTest {
     private static final float LEARNING_RATE = 3e-3f;
     /** Per-step relative loss difference allowed between the engines. */
     private static final double REL_TOL = 1e-3;
+    /** Identical PyTorch runs whose per-step median is the reference (see {@link #medianCurve}). */
+    private static final int TORCH_RUNS = 3;
 
     static {
         System.setProperty("ai.djl.offline", "true");
@@ -62,29 +65,40 @@ class CausalTransformerParityTest {
         byte[] text = Files.readAllBytes(tinyShakespeare());
         long[][][] batches = batches(text, 42);
 
-        try (Model torchModel = Model.newInstance("tiny-gpt", Device.cpu(), "PyTorch");
-                Model fulgurModel = Model.newInstance("tiny-gpt", Device.cpu(), "Fulgur")) {
+        Model[] torchModels = new Model[TORCH_RUNS];
+        Trainer[] torch = new Trainer[TORCH_RUNS];
+        RecordingTokenLoss[] torchLoss = new RecordingTokenLoss[TORCH_RUNS];
+        try (Model fulgurModel = Model.newInstance("tiny-gpt", Device.cpu(), "Fulgur")) {
             Engine.getEngine("PyTorch").setRandomSeed(7);
             Engine.getEngine("Fulgur").setRandomSeed(7);
-            torchModel.setBlock(model());
             fulgurModel.setBlock(model());
-            RecordingTokenLoss torchLoss = new RecordingTokenLoss();
             RecordingTokenLoss fulgurLoss = new RecordingTokenLoss();
-            try (Trainer torch = torchModel.newTrainer(config(torchLoss));
-                    Trainer fulgur = fulgurModel.newTrainer(config(fulgurLoss))) {
-                torch.initialize(new Shape(BATCH, T));
+            try (Trainer fulgur = fulgurModel.newTrainer(config(fulgurLoss))) {
                 fulgur.initialize(new Shape(BATCH, T));
-                NnTestSupport.copyParameters(torchModel.getBlock(), fulgurModel.getBlock());
+                for (int r = 0; r < TORCH_RUNS; r++) {
+                    torchModels[r] = Model.newInstance("tiny-gpt", Device.cpu(), "PyTorch");
+                    torchModels[r].setBlock(model());
+                    torchLoss[r] = new RecordingTokenLoss();
+                    torch[r] = torchModels[r].newTrainer(config(torchLoss[r]));
+                    torch[r].initialize(new Shape(BATCH, T));
+                    if (r > 0) {
+                        NnTestSupport.copyParameters(torchModels[0].getBlock(), torchModels[r].getBlock());
+                    }
+                }
+                NnTestSupport.copyParameters(torchModels[0].getBlock(), fulgurModel.getBlock());
                 assertFlashPathOnFulgur(fulgurModel.getBlock(), fulgur.getManager());
 
-                float[] torchCurve = new float[STEPS];
+                float[][] torchCurves = new float[TORCH_RUNS][STEPS];
                 float[] fulgurCurve = new float[STEPS];
                 long start = System.nanoTime();
                 for (int s = 0; s < STEPS; s++) {
-                    torchCurve[s] = step(torch, torchLoss, batches[s], s);
+                    for (int r = 0; r < TORCH_RUNS; r++) {
+                        torchCurves[r][s] = step(torch[r], torchLoss[r], batches[s], s);
+                    }
                     fulgurCurve[s] = step(fulgur, fulgurLoss, batches[s], s);
                 }
                 System.out.printf("50 steps on both engines in %.1f s%n", (System.nanoTime() - start) / 1e9);
+                float[] torchCurve = medianCurve(torchCurves);
                 System.out.println("step  PyTorch (composed)  Fulgur (flash)  rel diff");
                 double worst = 0;
                 for (int s = 0; s < STEPS; s++) {
@@ -105,8 +119,44 @@ class CausalTransformerParityTest {
                 assertTrue(last < 0.85 * first, "loss did not decrease: " + first + " → " + last);
                 assertTrue((fulgurCurve[STEPS - 1] + fulgurCurve[STEPS - 2] + fulgurCurve[STEPS - 3]) / 3
                         < 0.85 * fulgurCurve[0], "Fulgur loss did not decrease");
+            } finally {
+                for (int r = 0; r < TORCH_RUNS; r++) {
+                    if (torch[r] != null) {
+                        torch[r].close();
+                    }
+                    if (torchModels[r] != null) {
+                        torchModels[r].close();
+                    }
+                }
             }
         }
+    }
+
+    /**
+     * Per step, the median of the PyTorch runs' losses, printing each step where a run parts from it. The reference
+     * is three identical PyTorch runs because, on the CI machine, PyTorch's own curve twice left its usual values at
+     * step 1 (4.3300 against 4.3387, relative 2e-3) while Fulgur's stayed on them; locally, 20 of 20 runs (under
+     * load, with 1 to 64 threads, AVX2/SSE ISA caps for ATen, MKL and oneDNN) gave the usual values. A single
+     * deviating PyTorch run no longer fails the test, and the message shows whether it was PyTorch that moved.
+     */
+    private static float[] medianCurve(float[][] curves) {
+        float[] median = new float[STEPS];
+        for (int s = 0; s < STEPS; s++) {
+            float[] v = new float[curves.length];
+            for (int r = 0; r < curves.length; r++) {
+                v[r] = curves[r][s];
+            }
+            java.util.Arrays.sort(v);
+            median[s] = v[curves.length / 2];
+            for (int r = 0; r < curves.length; r++) {
+                double rel = Math.abs(curves[r][s] - median[s]) / Math.abs(median[s]);
+                if (rel > REL_TOL) {
+                    System.out.printf("PyTorch run %d parts from the other runs at step %d: %.7f against %.7f%n", r,
+                            s, curves[r][s], median[s]);
+                }
+            }
+        }
+        return median;
     }
 
     /**
