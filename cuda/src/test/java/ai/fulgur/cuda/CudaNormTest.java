@@ -98,35 +98,10 @@ class CudaNormTest extends GpuTest {
     void backwardMatchesCpu() {
         SplittableRandom rnd = new SplittableRandom(3);
         for (DType dtype : DTYPES) {
-            DType stat = statType(dtype);
             for (long c : COLUMNS) {
                 for (long rows : ROWS) {
                     for (int variant = 0; variant < 3; variant++) { // gamma and grads, no gamma with grads, no grads
-                        boolean withGamma = variant == 0;
-                        boolean grads = variant < 2;
-                        Tensor x = CudaTesting.random(rnd, dtype, -1, 3, rows, c);
-                        Tensor dy = CudaTesting.random(rnd, dtype, -1, 1, rows, c);
-                        Tensor gamma = withGamma ? CudaTesting.random(rnd, dtype, 0.5, 1.5, c) : null;
-                        Tensor mean = Tensor.zeros(Shape.of(rows), stat, Device.CPU);
-                        Tensor rstd = Tensor.zeros(Shape.of(rows), stat, Device.CPU);
-                        cpu().layerNormForward(Tensor.zeros(x.shape(), dtype, Device.CPU), mean, rstd, x, gamma, null,
-                                EPS);
-                        Tensor dx = Tensor.zeros(x.shape(), dtype, Device.CPU);
-                        Tensor dgamma = grads ? Tensor.zeros(Shape.of(c), dtype, Device.CPU) : null;
-                        Tensor dbeta = grads ? Tensor.zeros(Shape.of(c), dtype, Device.CPU) : null;
-                        cpu().layerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma);
-                        Tensor dxGpu = CudaTesting.poisoned(x.shape(), dtype);
-                        Tensor dgammaGpu = grads ? CudaTesting.poisoned(Shape.of(c), dtype) : null;
-                        Tensor dbetaGpu = grads ? CudaTesting.poisoned(Shape.of(c), dtype) : null;
-                        gpu().layerNormBackward(dxGpu, dgammaGpu, dbetaGpu, dy.to(GPU), x.to(GPU), mean.to(GPU),
-                                rstd.to(GPU), gpuOrNull(gamma));
-                        String what = "layerNormBackward " + dtype + " (" + rows + ", " + c + ") variant " + variant;
-                        double tol = CudaTesting.tolerance(dtype);
-                        CudaTesting.assertClose(what + " dx", dx, dxGpu, tol);
-                        if (grads) {
-                            CudaTesting.assertClose(what + " dgamma", dgamma, dgammaGpu, tol);
-                            CudaTesting.assertClose(what + " dbeta", dbeta, dbetaGpu, tol);
-                        }
+                        checkBackward(rnd, dtype, rows, c, variant == 0, variant < 2);
                     }
                 }
             }

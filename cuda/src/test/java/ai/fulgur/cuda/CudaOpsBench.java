@@ -66,6 +66,7 @@ public final class CudaOpsBench {
     }
 
     public static void main(String[] args) {
+        String only = args.length > 0 ? args[0] : "all"; // adamw, layernorm or all rows
         CudaDevice device = CudaBackend.device(GPU);
         Backend b = Backends.of(GPU);
         // the ceiling: a large device-to-device copy, bytes read plus bytes written
@@ -79,7 +80,7 @@ public final class CudaOpsBench {
         System.out.printf("{\"name\": \"d2d_copy\", \"parameters\": {\"bytes\": %d}, \"value\": %.1f, "
                 + "\"unit\": \"GB/s\", \"ms\": %.4f, \"card\": \"%s\", \"date\": \"%s\"}%n", n * 4, copyGbs, copyMs,
                 device.name(), LocalDate.now());
-        if (args.length > 0 && args[0].equals("adamw")) {
+        if (only.equals("adamw")) {
             adamw(device, b, copyGbs);
             return;
         }
@@ -110,7 +111,7 @@ public final class CudaOpsBench {
                 row(device, "layernorm_backward_" + dt, "{\"rows\": " + rows + ", \"C\": " + c + "}", ms,
                         3.0 * rows * c * e + 2.0 * rows * stat.byteSize(), copyGbs);
             }
-            if (args.length > 0 && args[0].equals("layernorm")) {
+            if (only.equals("layernorm")) {
                 continue;
             }
 
@@ -147,7 +148,7 @@ public final class CudaOpsBench {
         // 768 → 3072, bf16; fused (bias or bias+GELU in the GEMM) against the GEMM followed by separate passes
         linearEpilogues(device, b);
 
-        if (args.length == 0 || !args[0].equals("layernorm")) {
+        if (!only.equals("layernorm")) {
             adamw(device, b, copyGbs);
         }
     }

@@ -191,8 +191,8 @@ final class FulgurNDArrayEx implements NDArrayEx {
 
     /**
      * Adam/AdamW as DJL's PyTorch engine computes it: the step size {@code lrBiasCorrection} already holds the bias
-     * corrections, eps is added to √v, and AdamW's decoupled decay uses the plain {@code lr}. In {@link AdamParams}
-     * terms that is bc1 = lr / lrBiasCorrection and bc2 = 1. Gradient clipping is symmetric, [−clip, clip].
+     * corrections, eps is added to √v, and AdamW's decoupled decay uses the plain {@code lr} ({@link AdamParams#djl}).
+     * Gradient clipping is symmetric, [−clip, clip].
      */
     @Override
     public void adamUpdate(NDList inputs, NDList weights, float lr, float lrBiasCorrection, float wd,
@@ -201,8 +201,7 @@ final class FulgurNDArrayEx implements NDArrayEx {
         Tensor g = var(inputs.get(1), "adamUpdate").data();
         Variable m = var(inputs.get(2), "adamUpdate");
         Variable v = var(inputs.get(3), "adamUpdate");
-        double bc1 = lrBiasCorrection == 0 ? 1 : lr / (double) lrBiasCorrection;
-        AdamParams p = new AdamParams(lr, beta1, beta2, eps, wd, adamw, bc1, 1, rescaleGrad, clipGrad);
+        AdamParams p = AdamParams.djl(lr, lrBiasCorrection, beta1, beta2, eps, wd, adamw, rescaleGrad, clipGrad);
         Optim.adamUpdate(w.data(), g, m.data(), v.data(), p);
         w.bumpVersion();
         m.bumpVersion();

@@ -32,6 +32,21 @@ public record AdamParams(double lr, double beta1, double beta2, double eps, doub
                 1 - Math.pow(beta2, t), 1, -1);
     }
 
+    /**
+     * DJL's Adam/AdamW step ({@code Engine.adamUpdate}): {@code stepSize} (DJL's lrBiasCorrection) already holds the
+     * bias corrections, so bc1 = lr / stepSize (1 when stepSize is 0) and bc2 = 1.
+     */
+    public static AdamParams djl(double lr, double stepSize, double beta1, double beta2, double eps,
+            double weightDecay, boolean decoupled, double rescaleGrad, double clipGrad) {
+        return new AdamParams(lr, beta1, beta2, eps, weightDecay, decoupled, bc1FromStepSize(lr, stepSize), 1,
+                rescaleGrad, clipGrad);
+    }
+
+    /** lr / bc1 as a step size back to bc1 (a step size of 0 takes bc1 = 1). */
+    private static double bc1FromStepSize(double lr, double stepSize) {
+        return stepSize == 0 ? 1 : lr / stepSize;
+    }
+
     /** These parameters with weight decay {@code wd} (0 for a tensor excluded from decay). */
     public AdamParams withWeightDecay(double wd) {
         return wd == weightDecay ? this
@@ -43,9 +58,7 @@ public record AdamParams(double lr, double beta1, double beta2, double eps, doub
      * device memory by {@link OptimKernels#adamUpdateWithStepScalars} (stepSize 0 means bc1 = 1).
      */
     public AdamParams withStepScalars(float[] step) {
-        double newLr = step[0];
-        double newBc1 = step[1] == 0 ? 1 : newLr / step[1];
-        return new AdamParams(newLr, beta1, beta2, eps, weightDecay, decoupled, newBc1, (double) step[2] * step[2],
-                rescaleGrad, clipGrad);
+        return new AdamParams(step[0], beta1, beta2, eps, weightDecay, decoupled, bc1FromStepSize(step[0], step[1]),
+                (double) step[2] * step[2], rescaleGrad, clipGrad);
     }
 }

@@ -153,17 +153,8 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
         Variable qv = FulgurNDArray.variableOf(q, "flashAttention");
         Variable kv = FulgurNDArray.variableOf(k, "flashAttention");
         Variable vv = FulgurNDArray.variableOf(v, "flashAttention");
-        AttentionSpec s = spec;
-        if (s.dropoutP() > 0) {
-            FulgurEngine engine = FulgurEngine.getInstance();
-            // one stream per (sequence, head), each reading Nq·Nk positions from the offset: reserve them all
-            long positions = Math.multiplyExact(qv.shape().numel() / qv.shape().dim(3), kv.shape().dim(1));
-            s = s.withDropout(s.dropoutP(), engine.seed(), engine.nextRandomOffset(positions));
-        }
-        if (keyLengths != null) {
-            s = s.withKeyLengths(Tensor.of(keyLengths, keyLengths.length).to(qv.device()));
-        }
-        AttentionSpec call = s;
+        AttentionSpec call = engineSpec(spec, qv.shape().numel() / qv.shape().dim(3), kv.shape().dim(1), keyLengths,
+                qv.device());
         Variable o = FulgurNDArray.recorded(() -> call.layout() == null ? FlashAttention.apply(qv, kv, vv, call)
                 : BlockSparseAttention.apply(qv, kv, vv, call.layout(), call));
         return FulgurNDArray.wrap(q.getManager(), o);
@@ -179,21 +170,9 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
         Variable packed = FulgurNDArray.variableOf(heads, "packedFlashAttention");
         long batch = heads.getShape().get(0);
         long n = heads.getShape().get(1);
-        if (spec.keyLengths() != null || spec.isPacked() || spec.seed() != 0 || spec.offset() != 0) {
-            throw new IllegalArgumentException("attention: pass key padding as keyMask and leave the spec's "
-                    + "keyLengths, packed offsets, seed and offset unset (dropout draws from the engine), got " + spec);
-        }
-        AttentionSpec s = training && spec.dropoutP() > 0 ? spec : spec.withDropout(0, 0, 0);
-        if (s.dropoutP() > 0) {
-            FulgurEngine engine = FulgurEngine.getInstance();
-            long positions = Math.multiplyExact(batch * n * queryHeads, n); // one stream per (sequence, head)
-            s = s.withDropout(s.dropoutP(), engine.seed(), engine.nextRandomOffset(positions));
-        }
-        if (keyMask != null) {
-            long[] keyLengths = keyLengths(keyMask, batch, n);
-            s = s.withKeyLengths(Tensor.of(keyLengths, keyLengths.length).to(packed.device()));
-        }
-        AttentionSpec call = s;
+        checkSpecLeftToTheEngine(spec);
+        AttentionSpec call = engineSpec(training && spec.dropoutP() > 0 ? spec : spec.withDropout(0, 0, 0),
+                batch * n * queryHeads, n, keyMask == null ? null : keyLengths(keyMask, batch, n), packed.device());
         Variable o = FulgurNDArray.recorded(() -> PackedFlashAttention.apply(packed, queryHeads, kvHeads, call));
         return FulgurNDArray.wrap(heads.getManager(), o);
     }
@@ -209,10 +188,34 @@ public abstract class AbstractMultiHeadAttention extends AbstractBlock {
             throw new IllegalArgumentException("attention: q " + qs + " and k " + ks + " need the same batch and head "
                     + "dim, and key/value heads dividing query heads");
         }
+        checkSpecLeftToTheEngine(spec);
+    }
+
+    /** The parts of a block's spec that the engine fills in (see {@link #engineSpec}) must be unset. */
+    private static void checkSpecLeftToTheEngine(AttentionSpec spec) {
         if (spec.keyLengths() != null || spec.isPacked() || spec.seed() != 0 || spec.offset() != 0) {
             throw new IllegalArgumentException("attention: pass key padding as keyMask and leave the spec's "
                     + "keyLengths, packed offsets, seed and offset unset (dropout draws from the engine), got " + spec);
         }
+    }
+
+    /**
+     * {@code spec} for one kernel call: with dropout, the engine's seed and an offset reserving queryRows · keys
+     * positions (B·Nq·Hq query rows × Nk keys: one stream of Nq·Nk positions per (sequence, query head)); the key
+     * lengths, if any, on {@code device}.
+     */
+    private static AttentionSpec engineSpec(AttentionSpec spec, long queryRows, long keys, long[] keyLengths,
+            ai.fulgur.ops.Device device) {
+        AttentionSpec s = spec;
+        if (s.dropoutP() > 0) {
+            FulgurEngine engine = FulgurEngine.getInstance();
+            long positions = Math.multiplyExact(queryRows, keys);
+            s = s.withDropout(s.dropoutP(), engine.seed(), engine.nextRandomOffset(positions));
+        }
+        if (keyLengths != null) {
+            s = s.withKeyLengths(Tensor.of(keyLengths, keyLengths.length).to(device));
+        }
+        return s;
     }
 
     /**

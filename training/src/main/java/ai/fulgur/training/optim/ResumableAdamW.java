@@ -160,13 +160,11 @@ public class ResumableAdamW extends Optimizer implements MultiTensorOptimizer {
         double decay = getWeightDecay();
         NDArray scalars = stepScalars;
         if (scalars != null) {
-            AdamParams p = new AdamParams(0, beta1, beta2, epsilon, decay, true, 1, 1, rescaleGrad, clipGrad);
-            Optim.adamUpdateMany(groups, p, FulgurNDArray.variableOf(scalars, "adamUpdate").data());
-        } else {
-            // DJL's adamUpdate in AdamParams terms (as the engine maps it): bc1 = lr / lrBiasCorrection, bc2 = 1
-            double bc1 = biasCorrectedLr == 0 ? 1 : lr / (double) biasCorrectedLr;
-            Optim.adamUpdateMany(groups, new AdamParams(lr, beta1, beta2, epsilon, decay, true, bc1, 1, rescaleGrad,
-                    clipGrad));
+            Optim.adamUpdateMany(groups, stepScalarParams(decay),
+                    FulgurNDArray.variableOf(scalars, "adamUpdate").data());
+        } else { // what update passes to DJL's adamUpdate, one launch for all
+            Optim.adamUpdateMany(groups, AdamParams.djl(lr, biasCorrectedLr, beta1, beta2, epsilon, decay, true,
+                    rescaleGrad, clipGrad));
         }
         for (Variable x : touched) {
             x.bumpVersion();
@@ -174,6 +172,11 @@ public class ResumableAdamW extends Optimizer implements MultiTensorOptimizer {
         for (int i = 0; i < n; i++) {
             touched.get(3 * i).zeroGrad();
         }
+    }
+
+    /** This optimizer's constants with {@code decay}; lr and the bias corrections come from the step scalars. */
+    private AdamParams stepScalarParams(double decay) {
+        return new AdamParams(0, beta1, beta2, epsilon, decay, true, 1, 1, rescaleGrad, clipGrad);
     }
 
     /**
@@ -186,9 +189,8 @@ public class ResumableAdamW extends Optimizer implements MultiTensorOptimizer {
         Variable w = FulgurNDArray.variableOf(weight, "adamUpdate");
         Variable mv = FulgurNDArray.variableOf(m, "adamUpdate");
         Variable vv = FulgurNDArray.variableOf(v, "adamUpdate");
-        AdamParams p = new AdamParams(0, beta1, beta2, epsilon, decay, true, 1, 1, rescaleGrad, clipGrad);
-        Optim.adamUpdate(w.data(), FulgurNDArray.variableOf(grad, "adamUpdate").data(), mv.data(), vv.data(), p,
-                FulgurNDArray.variableOf(scalars, "adamUpdate").data());
+        Optim.adamUpdate(w.data(), FulgurNDArray.variableOf(grad, "adamUpdate").data(), mv.data(), vv.data(),
+                stepScalarParams(decay), FulgurNDArray.variableOf(scalars, "adamUpdate").data());
         w.bumpVersion();
         mv.bumpVersion();
         vv.bumpVersion();
