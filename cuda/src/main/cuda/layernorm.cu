@@ -281,15 +281,52 @@ struct alignas(2 * R * sizeof(A) <= 16 ? 2 * R * sizeof(A) : 16) LayernormGradRe
 template <int W>
 constexpr int layernorm_record_elements() { return W % 2 == 0 ? 2 : 1; }
 
-// dx of one loaded row, and (when acc is not null) its dy·xhat and dy added to the lane's dgamma/dbeta accumulators:
-// element i of the lane's packs in record i / R, slot i % R, of the warp's shared-memory slice, the records lane-minor
-// (record q of every lane side by side: acc[q·32 + lane]). FULL as in the forward: no per-element bounds tests.
-// BF16/F16 rows compute xhat with one FMA (layernorm_xhat) and dx as s·g − s·mean(g) − xhat·s·mean(g·xhat) in
-// two FMAs; F32/F64 keep the exact-order form.
-template <typename T, int N, int W, bool FULL>
+// gamma widened in shared memory, laid out as the lanes read it: column j — element k = j % W of pack p of lane l —
+// sits in the U-element unit (p·W + k) / U of lane l, units lane-minor (unit q of every lane side by side), so each
+// lane reads its pack with W / U conflict-free shared loads, and no lane widens gamma in its loop. U = 16 bytes of A
+// when a pack holds whole units, else 1.
+template <typename A, int W>
+constexpr int layernorm_gamma_unit() { return (W * sizeof(A)) % 16 == 0 ? 16 / (int) sizeof(A) : 1; }
+template <typename A, int W>
+__device__ __forceinline__ int layernorm_gamma_index(int j) {
+    constexpr int U = layernorm_gamma_unit<A, W>();
+    const int pack = j / W;
+    const int k = j % W;
+    return ((((pack >> 5) * W + k) / U) * 32 + (pack & 31)) * U + k % U;
+}
+// Fills the block's gamma (ones when null) for columns j < C; the caller syncs the block before reading it.
+template <typename T, int W>
+__device__ __forceinline__ void layernorm_gamma_fill(compute_t<T>* __restrict__ gammaS, int C,
+                                                     const T* __restrict__ gamma) {
+    using A = compute_t<T>;
+    for (int j = threadIdx.x; j < C; j += blockDim.x) {
+        gammaS[layernorm_gamma_index<A, W>(j)] = gamma != nullptr ? (A) widen(gamma[j]) : (A) 1;
+    }
+}
+// The lane's pack p of the block's gamma.
+template <typename A, int W>
+__device__ __forceinline__ void layernorm_gamma_pack(const A* __restrict__ gammaS, int p, int lane, A (&g)[W]) {
+    constexpr int U = layernorm_gamma_unit<A, W>();
+#pragma unroll
+    for (int u = 0; u < W / U; u++) {
+        const Vec<A, U> q = *reinterpret_cast<const Vec<A, U>*>(gammaS + ((p * (W / U) + u) * 32 + lane) * U);
+#pragma unroll
+        for (int t = 0; t < U; t++) g[u * U + t] = q.v[t];
+    }
+}
+
+// dx of one loaded row, and (ACC) its dy·xhat and dy added to the lane's dgamma/dbeta accumulators: element i of the
+// lane's packs in record i / R, slot i % R, of the warp's shared-memory slice, the records lane-minor (record q of
+// every lane side by side: acc[q·32 + lane]). FULL as in the forward: no per-element bounds tests. gammaS: the block's
+// widened gamma (layernorm_gamma_fill). The kernel issues an instruction every 2.1 cycles per scheduler with 4 warps
+// each (ncu), so instructions count: gamma comes widened from shared memory, the accumulators' zeroing and null tests
+// are compiled out (ACC), and BF16/F16 rows compute xhat with one FMA (layernorm_xhat) and dx as g·s + (x·a + b) with
+// the row constants a = −s·s·mean(g·xhat) and b = m·s·s·mean(g·xhat) − s·mean(g): two FMAs, no xhat. F32/F64 keep the
+// exact-order form.
+template <typename T, int N, int W, bool FULL, bool ACC>
 __device__ __forceinline__ void layernorm_backward_row(
         const LayernormBackwardRow<T, N, W>& r, int64_t row, int C, int lane, T* __restrict__ dx,
-        const T* __restrict__ gamma,
+        const compute_t<T>* __restrict__ gammaS,
         LayernormGradRecord<compute_t<T>, layernorm_record_elements<W>()>* __restrict__ acc) {
     using A = compute_t<T>;
     using P = Vec<T, W>;
@@ -302,53 +339,56 @@ __device__ __forceinline__ void layernorm_backward_row(
     for (int p = 0; p < PACKS; p++) {
         const int j = (p * 32 + lane) * W;
         const bool in = FULL || j < C;
-        P qg;
-        if (in && gamma != nullptr) qg = *reinterpret_cast<const P*>(gamma + j);
+        A vg[W];
+        if (in) layernorm_gamma_pack<A, W>(gammaS, p, lane, vg);
         A vd[W];
         A vx[W];
         widen_pack(r.dy[p], r.m, vd);
         widen_pack(r.x[p], r.m, vx);
 #pragma unroll
         for (int k0 = 0; k0 < W; k0 += R) {
-            LayernormGradRecord<A, R> rec{};
-            if (acc != nullptr) rec = acc[((p * W + k0) / R) * 32 + lane];
+            LayernormGradRecord<A, R> rec;
+            if constexpr (ACC) rec = acc[((p * W + k0) / R) * 32 + lane];
 #pragma unroll
             for (int t = 0; t < R; t++) {
                 const int k = k0 + t;
                 const A d = in ? vd[k] : (A) 0;
                 const A xhat = in ? layernorm_xhat<T>(vx[k], r.m, r.s, ms) : (A) 0;
-                const A g = gamma != nullptr && in ? d * (A) widen(qg.v[k]) : d;
+                const A g = in ? d * vg[k] : (A) 0;
                 sumG += g;
                 sumGx += g * xhat;
-                rec.v[2 * t] += d * xhat;
-                rec.v[2 * t + 1] += d;
+                if constexpr (ACC) {
+                    rec.v[2 * t] += d * xhat;
+                    rec.v[2 * t + 1] += d;
+                }
             }
-            if (acc != nullptr) acc[((p * W + k0) / R) * 32 + lane] = rec;
+            if constexpr (ACC) acc[((p * W + k0) / R) * 32 + lane] = rec;
         }
     }
     const A meanG = warp_reduce(sumG, SumOp()) / (A) C;
     const A meanGx = warp_reduce(sumGx, SumOp()) / (A) C;
     const A sMeanG = r.s * meanG;
     const A sMeanGx = r.s * meanGx;
+    const A a = -r.s * sMeanGx;
+    const A b = ms * sMeanGx - sMeanG;
     T* dxr = dx + row * C;
 #pragma unroll
     for (int p = 0; p < PACKS; p++) {
         const int j = (p * 32 + lane) * W;
         if (FULL || j < C) {
-            P qg;
-            if (gamma != nullptr) qg = *reinterpret_cast<const P*>(gamma + j);
+            A vg[W];
+            layernorm_gamma_pack<A, W>(gammaS, p, lane, vg);
             A vd[W];
             A vx[W];
             widen_pack(r.dy[p], meanGx, vd);
             widen_pack(r.x[p], meanGx, vx);
 #pragma unroll
             for (int k = 0; k < W; k++) {
-                const A d = vd[k];
-                const A xhat = layernorm_xhat<T>(vx[k], r.m, r.s, ms);
-                const A g = gamma != nullptr ? d * (A) widen(qg.v[k]) : d;
+                const A g = vd[k] * vg[k];
                 if constexpr (sizeof(T) == 2) {
-                    vd[k] = fmaf(xhat, -sMeanGx, fmaf(g, r.s, -sMeanG));
+                    vd[k] = fmaf(g, r.s, fmaf(vx[k], a, b));
                 } else {
+                    const A xhat = layernorm_xhat<T>(vx[k], r.m, r.s, ms);
                     vd[k] = r.s * (g - meanG - xhat * meanGx);
                 }
             }
@@ -357,16 +397,46 @@ __device__ __forceinline__ void layernorm_backward_row(
     }
 }
 
+// The warp's rows of the backward warp kernel: rows start, start + stride, ... with DEPTH rows in flight (while row k
+// is computed, the loads of row k + DEPTH − 1 are under way; a ring of DEPTH buffers whose indices unroll into
+// registers).
+template <typename T, int N, int W, int DEPTH, bool FULL, bool ACC>
+__device__ __forceinline__ void layernorm_backward_rows(
+        int64_t rows, int C, int64_t start, int64_t stride, int lane, T* __restrict__ dx, const T* __restrict__ dy,
+        const T* __restrict__ x, const compute_t<T>* __restrict__ mean, const compute_t<T>* __restrict__ rstd,
+        const compute_t<T>* __restrict__ gammaS,
+        LayernormGradRecord<compute_t<T>, layernorm_record_elements<W>()>* __restrict__ acc) {
+    LayernormBackwardRow<T, N, W> ring[DEPTH];
+#pragma unroll
+    for (int k = 0; k + 1 < DEPTH; k++) {
+        const int64_t ahead = start + k * stride;
+        if (ahead < rows) layernorm_backward_load<T, N, W, FULL>(ring[k], ahead, C, lane, dy, x, mean, rstd);
+    }
+    for (int64_t row = start; row < rows; row += DEPTH * stride) {
+#pragma unroll
+        for (int k = 0; k < DEPTH; k++) {
+            const int64_t current = row + k * stride;
+            if (current >= rows) break;
+            const int64_t ahead = current + (DEPTH - 1) * stride;
+            if (ahead < rows) {
+                layernorm_backward_load<T, N, W, FULL>(ring[(k + DEPTH - 1) % DEPTH], ahead, C, lane, dy, x, mean,
+                                                       rstd);
+            }
+            layernorm_backward_row<T, N, W, FULL, ACC>(ring[k], current, C, lane, dx, gammaS, acc);
+        }
+    }
+}
+
 // dx (rows, C) = rstd · (g − mean(g) − xhat · mean(g · xhat)) with g = dy · gamma, xhat = (x − mean) · rstd; and,
 // when dgammaPart is not null, the block's partial sums dgammaPart[blockIdx.x, :] = Σ dy·xhat and
 // dbetaPart[blockIdx.x, :] = Σ dy over its rows. C ≤ 32·N, packs of W elements as the forward; warp w of block b
-// takes rows b·warps + w, then every gridDim.x·warps-th (the grid is one wave, sized from the occupancy). Rows are
-// double-buffered: the next row's dy and x are loading while this row is computed, so each warp keeps two rows in
-// flight; rows stay in registers in their storage type and are widened where used (xhat and g are recomputed in the
-// second pass rather than kept, which halves the registers of a BF16 row). dgamma and dbeta accumulate across the
-// warp's rows in its shared-memory slices. Dynamic shared memory when dgammaPart is not null: 2·warps·ceil(N/W)·W·32
-// values of compute_t<T> (CudaNorm.backwardSharedBytes).
-template <typename T, int N, int W, bool PIPELINE, bool FULL>
+// takes rows w·gridDim.x + b, then every gridDim.x·warps-th (the grid is one wave, sized from the occupancy), DEPTH
+// rows in flight (layernorm_backward_rows); rows stay in registers in their storage type and are widened where used
+// (xhat and g are recomputed in the second pass rather than kept, which halves the registers of a BF16 row). dgamma
+// and dbeta accumulate across the warp's rows in its shared-memory slices. Dynamic shared memory: the block's widened
+// gamma, ceil(N/W)·W·32 values of compute_t<T> rounded up to 16 bytes, then, when dgammaPart is not null, the slices:
+// 2·warps·ceil(N/W)·W·32 values (CudaNorm.backwardSharedBytes).
+template <typename T, int N, int W, int DEPTH, bool FULL>
 __device__ void layernorm_backward_warp_kernel(int64_t rows, int C, T* __restrict__ dx,
                                                compute_t<T>* __restrict__ dgammaPart,
                                                compute_t<T>* __restrict__ dbetaPart, const T* __restrict__ dy,
@@ -377,6 +447,9 @@ __device__ void layernorm_backward_warp_kernel(int64_t rows, int C, T* __restric
     const int lane = threadIdx.x & 31;
     const int warp = threadIdx.x >> 5;
     const int warps = blockDim.x >> 5;
+    A* gammaS = reinterpret_cast<A*>(layernorm_smem);
+    constexpr int GAMMA_BYTES = (PACKS * W * 32 * (int) sizeof(A) + 15) / 16 * 16;
+    layernorm_gamma_fill<T, W>(gammaS, C, gamma);
     // dgamma/dbeta accumulators in shared memory, a slice of PACKS·W/R·32 records per warp (registers held them
     // before, and at 48 of them a lane left room for only one block of two-row warps per multiprocessor)
     constexpr int R = layernorm_record_elements<W>();
@@ -384,41 +457,28 @@ __device__ void layernorm_backward_warp_kernel(int64_t rows, int C, T* __restric
     constexpr int SLICE = PACKS * W / R * 32;
     Record* acc = nullptr;
     if (dgammaPart != nullptr) {
-        acc = reinterpret_cast<Record*>(layernorm_smem) + warp * SLICE;
+        acc = reinterpret_cast<Record*>(layernorm_smem + GAMMA_BYTES) + warp * SLICE;
         for (int i = lane; i < SLICE; i += 32) {
 #pragma unroll
             for (int t = 0; t < 2 * R; t++) acc[i].v[t] = 0;
         }
-        __syncwarp();
     }
+    __syncthreads();
+    // warp-major: the rows of a last, partial round (16384 rows are 7.76 rounds of a one-wave H200 grid) spread over
+    // every block and so every multiprocessor, where block-major order gave them all to the first blocks
+    const int64_t start = (int64_t) warp * gridDim.x + blockIdx.x;
     const int64_t stride = (int64_t) gridDim.x * warps;
-    LayernormBackwardRow<T, N, W> a;
-    int64_t row = (int64_t) blockIdx.x * warps + warp;
-    if constexpr (!PIPELINE) {
-        // one row at a time (see LAYERNORM_BACKWARD_PIPELINE; the unvectorised path too: a second row would spill)
-        for (; row < rows; row += stride) {
-            layernorm_backward_load<T, N, W, FULL>(a, row, C, lane, dy, x, mean, rstd);
-            layernorm_backward_row<T, N, W, FULL>(a, row, C, lane, dx, gamma, acc);
-        }
-    } else {
-        LayernormBackwardRow<T, N, W> b;
-        if (row < rows) layernorm_backward_load<T, N, W, FULL>(a, row, C, lane, dy, x, mean, rstd);
-        for (; row < rows; row += 2 * stride) {
-            const int64_t next = row + stride;
-            if (next < rows) layernorm_backward_load<T, N, W, FULL>(b, next, C, lane, dy, x, mean, rstd);
-            layernorm_backward_row<T, N, W, FULL>(a, row, C, lane, dx, gamma, acc);
-            if (next >= rows) break;
-            if (next + stride < rows) {
-                layernorm_backward_load<T, N, W, FULL>(a, next + stride, C, lane, dy, x, mean, rstd);
-            }
-            layernorm_backward_row<T, N, W, FULL>(b, next, C, lane, dx, gamma, acc);
-        }
+    if (dgammaPart == nullptr) {
+        layernorm_backward_rows<T, N, W, DEPTH, FULL, false>(rows, C, start, stride, lane, dx, dy, x, mean, rstd,
+                                                             gammaS, nullptr);
+        return;
     }
-    if (dgammaPart == nullptr) return;
+    layernorm_backward_rows<T, N, W, DEPTH, FULL, true>(rows, C, start, stride, lane, dx, dy, x, mean, rstd, gammaS,
+                                                        acc);
     // the block's partial row: for each column, the warps' slices added in warp order (a fixed order: the same bits on
     // every run), written once
     __syncthreads();
-    const Record* slices = reinterpret_cast<const Record*>(layernorm_smem);
+    const Record* slices = reinterpret_cast<const Record*>(layernorm_smem + GAMMA_BYTES);
     for (int j = threadIdx.x; j < C; j += blockDim.x) {
         const int pack = j / W;  // column j: element j % W of pack pack / 32 of lane pack % 32
         const int i = (pack / 32) * W + j % W;
@@ -527,63 +587,82 @@ __device__ void layernorm_param_grad_partial_kernel(int64_t rows, int64_t C, int
 }
 
 // dgamma (C) = Σ_p dgammaPart[p, :], dbeta (C) = Σ_p dbetaPart[p, :], in double; either output may be null.
-// A block of 256 threads takes FINISH_COLUMNS consecutive columns: thread t sums column t % FINISH_COLUMNS over the
-// parts p ≡ t / FINISH_COLUMNS (mod 256 / FINISH_COLUMNS), then the groups are added pairwise in a fixed tree (the
-// same bits on every run). This kernel is latency, not bandwidth: a few hundred partial rows from L2 after a one-wave
-// backward. Narrow blocks put 192 blocks on the device for GPT-2's 768 columns (blocks of 32 columns gave 24 blocks,
-// 7.4 µs under ncu; of 8 columns 96 blocks, 4.6 µs), 64 groups leave each thread ~4 of the 264 partial rows of a
-// one-wave BF16 backward on an H200, and the tree replaces a chain of 31 dependent shared-memory adds in one thread.
-constexpr int FINISH_COLUMNS = 4;
+// A block of 256 threads takes FINISH_COLUMNS consecutive columns (a 32-byte sector of an F32 partial row): thread t
+// sums column t % FINISH_COLUMNS over the parts p ≡ t / FINISH_COLUMNS (mod GROUPS), issuing FINISH_UNROLL parts'
+// loads before adding any; the lanes of one column then add by shuffles and the warps in warp order through shared
+// memory, a fixed order: the same bits on every run. The kernel is latency, not bandwidth (a few hundred partial rows
+// from L2 after a one-wave backward): what counts is the trips to memory and the steps after them.
+constexpr int FINISH_COLUMNS = 8;
+constexpr int FINISH_UNROLL = 16;
 template <typename T>
 __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* __restrict__ dgamma,
                                                    T* __restrict__ dbeta, const compute_t<T>* __restrict__ dgammaPart,
                                                    const compute_t<T>* __restrict__ dbetaPart) {
     using A = compute_t<T>;
     constexpr int GROUPS = 256 / FINISH_COLUMNS;
-    __shared__ double sumGamma[GROUPS][FINISH_COLUMNS];
-    __shared__ double sumBeta[GROUPS][FINISH_COLUMNS];
+    constexpr int WARPS = 256 / 32;
+    __shared__ double warpSums[2][WARPS][FINISH_COLUMNS];
     const int column = threadIdx.x % FINISH_COLUMNS;
     const int group = threadIdx.x / FINISH_COLUMNS;
     const int64_t j = (int64_t) blockIdx.x * FINISH_COLUMNS + column;
     double sg = 0;
     double sb = 0;
     if (j < C) {
-#pragma unroll 4
-        for (int64_t p = group; p < parts; p += GROUPS) {
-            sg += dgammaPart[p * C + j];
-            sb += dbetaPart[p * C + j];
-        }
-    }
-    sumGamma[group][column] = sg;
-    sumBeta[group][column] = sb;
+        for (int64_t p0 = group; p0 < parts; p0 += (int64_t) GROUPS * FINISH_UNROLL) {
+            A g[FINISH_UNROLL];
+            A b[FINISH_UNROLL];
 #pragma unroll
-    for (int half = GROUPS / 2; half > 0; half /= 2) {
-        __syncthreads();
-        if (group < half) {
-            sumGamma[group][column] += sumGamma[group + half][column];
-            sumBeta[group][column] += sumBeta[group + half][column];
+            for (int u = 0; u < FINISH_UNROLL; u++) {
+                const int64_t p = p0 + (int64_t) u * GROUPS;
+                g[u] = p < parts ? dgammaPart[p * C + j] : (A) 0;
+                b[u] = p < parts ? dbetaPart[p * C + j] : (A) 0;
+            }
+#pragma unroll
+            for (int u = 0; u < FINISH_UNROLL; u++) {
+                sg += (double) g[u];
+                sb += (double) b[u];
+            }
         }
     }
-    if (group == 0 && j < C) {
-        if (dgamma != nullptr) dgamma[j] = narrow<T>((A) sumGamma[0][column]);
-        if (dbeta != nullptr) dbeta[j] = narrow<T>((A) sumBeta[0][column]);
+    // a warp holds 32 / FINISH_COLUMNS groups of every column: lanes l, l ^ 8, l ^ 16 and l ^ 24 share l's column
+#pragma unroll
+    for (int lanes = FINISH_COLUMNS; lanes < 32; lanes *= 2) {
+        sg += __shfl_xor_sync(0xffffffffu, sg, lanes);
+        sb += __shfl_xor_sync(0xffffffffu, sb, lanes);
+    }
+    const int warp = threadIdx.x / 32;
+    if (threadIdx.x % 32 < FINISH_COLUMNS) {
+        warpSums[0][warp][column] = sg;
+        warpSums[1][warp][column] = sb;
+    }
+    __syncthreads();
+    if (threadIdx.x < FINISH_COLUMNS && j < C) {
+        double tg = warpSums[0][0][column];
+        double tb = warpSums[1][0][column];
+#pragma unroll
+        for (int w = 1; w < WARPS; w++) {
+            tg += warpSums[0][w][column];
+            tb += warpSums[1][w][column];
+        }
+        if (dgamma != nullptr) dgamma[j] = narrow<T>((A) tg);
+        if (dbeta != nullptr) dbeta[j] = narrow<T>((A) tb);
     }
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
 // entry points per dtype (mean, rstd and the partials are compute_t<T>: F32 for F32/BF16/F16, F64 for F64).
 // layernorm_{forward,backward}_warp<N>_<dtype>: 32·(N/2) < C ≤ 32·N for N in 1, 2, 4, 8, 12, 16, 24, 32 (one entry per
-// N, so each gets only the registers it needs); 256 threads; forward: a warp per LAYERNORM_FORWARD_ROWS(T) rows (2
-// for BF16/F16, whose rows are half the bytes, 1 for F32/F64; CudaNorm.forwardRowsPerWarp mirrors it), grid
-// ceil(rows / (8·rows per warp)); backward any grid (its partial rows = grid) with 2·C·sizeof(compute_t<T>) bytes of
-// dynamic shared memory when dgammaPart is not null. *_block_*: any C, a block of a multiple of 32 threads per row,
+// N, so each gets only the registers it needs); 256 threads (the BF16/F16 vectorised backward at N = 24: 512);
+// forward: a warp per LAYERNORM_FORWARD_ROWS(T) rows (2 for BF16/F16, whose rows are half the bytes, 1 for F32/F64;
+// CudaNorm.forwardRowsPerWarp mirrors it), grid ceil(rows / (8·rows per warp)); backward any grid (its partial rows =
+// grid) with the dynamic shared memory of CudaNorm.backwardSharedBytes. *_block_*: any C, a block of a multiple of 32 threads per row,
 // grid rows. layernorm_param_grad_partial_*: 256 threads, grid (ceil(C / 32), splits). layernorm_param_grad_finish_*:
 // 256 threads, grid ceil(C / FINISH_COLUMNS).
 
 #define LAYERNORM_FORWARD_ROWS(T) (sizeof(T) == 2 ? 2 : 1)
-// Whether the vectorised backward double-buffers its rows: up to 96 bytes of a row a lane (a BF16 row of 1024, an F32
+// Rows in flight per warp of the vectorised backward: two up to 96 bytes of a row a lane (a BF16 row of 1024, an F32
 // row of 768); longer F32 rows and F64 rows would spill their second row's registers.
-#define LAYERNORM_BACKWARD_PIPELINE(T, N) (sizeof(T) * (N) <= 96)
+#define LAYERNORM_BACKWARD_DEPTH(T, N) (sizeof(T) * (N) <= 96 ? 2 : 1)
 
 // Three entry points per N: *_vec_* takes 16-byte packs (C % (16 / sizeof(T)) == 0 and every pointer 16-byte aligned,
 // which CudaNorm checks) and, for the forward, LAYERNORM_FORWARD_ROWS(T) rows a warp; *_vec_full_* the same for rows
@@ -612,41 +691,43 @@ __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* 
         layernorm_forward_warp_kernel<T, N, 1, 1, false>(rows, C, eps, (T*) y, (A*) mean, (A*) rstd, (const T*) x,  \
                                                          (const T*) gamma, (const T*) beta);                        \
     }
-// The vectorised backward of T at N: double-buffered or not (PIPELINE), FULL rows or not.
-#define LAYERNORM_BACKWARD_VEC_CALL(T, N, PIPELINE, FULL)                                                           \
+// The vectorised backward of T at N: DEPTH rows in flight a warp, FULL rows or not.
+#define LAYERNORM_BACKWARD_VEC_CALL(T, N, DEPTH, FULL)                                                              \
     using A = compute_t<T>;                                                                                         \
-    layernorm_backward_warp_kernel<T, N, 16 / sizeof(T), PIPELINE, FULL>(                                           \
+    layernorm_backward_warp_kernel<T, N, 16 / sizeof(T), DEPTH, FULL>(                                              \
             rows, C, (T*) dx, (A*) dgammaPart, (A*) dbetaPart, (const T*) dy, (const T*) x, (const A*) mean,        \
             (const A*) rstd, (const T*) gamma);
-#define LAYERNORM_BACKWARD_WARP_ENTRY_POINT(SUFFIX, T, N, MIN_BLOCKS, VEC_MIN_BLOCKS)                                \
-    extern "C" __global__ void __launch_bounds__(256, VEC_MIN_BLOCKS) layernorm_backward_warp##N##_vec_##SUFFIX(   \
+#define LAYERNORM_BACKWARD_WARP_ENTRY_POINT(SUFFIX, T, N, MIN_BLOCKS, VEC_THREADS, VEC_MIN_BLOCKS)                   \
+    extern "C" __global__ void __launch_bounds__(VEC_THREADS, VEC_MIN_BLOCKS)                                       \
+    layernorm_backward_warp##N##_vec_##SUFFIX(                                                                      \
             int64_t rows, int C, void* dx, void* dgammaPart, void* dbetaPart, const void* dy, const void* x,        \
             const void* mean, const void* rstd, const void* gamma) {                                                \
-        LAYERNORM_BACKWARD_VEC_CALL(T, N, LAYERNORM_BACKWARD_PIPELINE(T, N), false)                                 \
+        LAYERNORM_BACKWARD_VEC_CALL(T, N, LAYERNORM_BACKWARD_DEPTH(T, N), false)                                    \
     }                                                                                                               \
-    extern "C" __global__ void __launch_bounds__(256, VEC_MIN_BLOCKS) layernorm_backward_warp##N##_vec_full_##SUFFIX( \
+    extern "C" __global__ void __launch_bounds__(VEC_THREADS, VEC_MIN_BLOCKS)                                       \
+    layernorm_backward_warp##N##_vec_full_##SUFFIX(                                                                 \
             int64_t rows, int C, void* dx, void* dgammaPart, void* dbetaPart, const void* dy, const void* x,        \
             const void* mean, const void* rstd, const void* gamma) {                                                \
-        LAYERNORM_BACKWARD_VEC_CALL(T, N, LAYERNORM_BACKWARD_PIPELINE(T, N), true)                                  \
+        LAYERNORM_BACKWARD_VEC_CALL(T, N, LAYERNORM_BACKWARD_DEPTH(T, N), true)                                     \
     }                                                                                                               \
     extern "C" __global__ void __launch_bounds__(256, MIN_BLOCKS) layernorm_backward_warp##N##_##SUFFIX(           \
             int64_t rows, int C, void* dx, void* dgammaPart, void* dbetaPart, const void* dy, const void* x,        \
             const void* mean, const void* rstd, const void* gamma) {                                                \
         using A = compute_t<T>;                                                                                     \
-        layernorm_backward_warp_kernel<T, N, 1, false, false>(rows, C, (T*) dx, (A*) dgammaPart, (A*) dbetaPart,    \
-                                                              (const T*) dy, (const T*) x, (const A*) mean,         \
-                                                              (const A*) rstd, (const T*) gamma);                   \
+        layernorm_backward_warp_kernel<T, N, 1, 1, false>(rows, C, (T*) dx, (A*) dgammaPart, (A*) dbetaPart,        \
+                                                          (const T*) dy, (const T*) x, (const A*) mean,             \
+                                                          (const A*) rstd, (const T*) gamma);                       \
     }
 
 // The F64 backward warp kernels stop at N = 16 (C ≤ 512; CudaNorm takes the block kernel beyond): at N = 24 their
 // registers spill. FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS and BW_VEC_BLOCKS: the warp kernels' __launch_bounds__
 // minimum of resident blocks of 256 (2 caps the registers at 128, 4 at 64). The 16-bit vectorised forward, two rows
-// a warp in 12 registers each (C = 768), fits 64 registers: 4 blocks, 64 rows in flight per multiprocessor. The 16-bit vectorised backward
-// (dgamma/dbeta in shared memory, two rows a warp in flight) fits 128 up to C = 768: 2 blocks; the others take 1
-// (at 2 they spill).
+// a warp in 12 registers each (C = 768), fits 64 registers: 4 blocks, 64 rows in flight per multiprocessor. The
+// 16-bit vectorised backward (dgamma/dbeta in shared memory, two rows a warp in flight) fits 128 up to C = 768: 2
+// blocks; the others take 1 (at 2 they spill).
 #define LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, N, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)               \
     LAYERNORM_FORWARD_WARP_ENTRY_POINT(SUFFIX, T, N, FW_BLOCKS, FW_VEC_BLOCKS)                                      \
-    LAYERNORM_BACKWARD_WARP_ENTRY_POINT(SUFFIX, T, N, BW_BLOCKS, BW_VEC_BLOCKS)
+    LAYERNORM_BACKWARD_WARP_ENTRY_POINT(SUFFIX, T, N, BW_BLOCKS, 256, BW_VEC_BLOCKS)
 
 #define LAYERNORM_ENTRY_POINTS(SUFFIX, T, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                       \
     LAYERNORM_WARP_ENTRY_POINTS(SUFFIX, T, 1, FW_BLOCKS, FW_VEC_BLOCKS, BW_BLOCKS, BW_VEC_BLOCKS)                      \
@@ -703,9 +784,13 @@ LAYERNORM_ENTRY_POINTS(f64, double, 1, 1, 1, 1)
 LAYERNORM_ENTRY_POINTS(f32, float, 2, 2, 1, 1)
 LAYERNORM_ENTRY_POINTS(bf16, __nv_bfloat16, 2, 4, 1, 2)
 LAYERNORM_ENTRY_POINTS(f16, __half, 2, 4, 1, 2)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f32, float, 24, 1, 1)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f32, float, 32, 1, 1)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(bf16, __nv_bfloat16, 24, 1, 2)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(bf16, __nv_bfloat16, 32, 1, 1)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f16, __half, 24, 1, 2)
-LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f16, __half, 32, 1, 1)
+// The 16-bit vectorised backward at N = 24 (GPT-2's C = 768) runs blocks of 512 (one a multiprocessor at 128
+// registers; CudaNorm.backwardThreads mirrors it): the same 16 warps a multiprocessor as two blocks of 256, but half
+// the partial rows for the finishing sum; 1.2% faster on an H200 at 16384 rows
+// (tools/bench/layernorm_backward_variants.py).
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f32, float, 24, 1, 256, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f32, float, 32, 1, 256, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(bf16, __nv_bfloat16, 24, 1, 512, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(bf16, __nv_bfloat16, 32, 1, 256, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f16, __half, 24, 1, 512, 1)
+LAYERNORM_BACKWARD_WARP_ENTRY_POINT(f16, __half, 32, 1, 256, 1)

@@ -20,10 +20,10 @@ import jcuda.driver.JCudaDriver;
 final class CudaNorm implements NormKernels {
     private static final String MODULE = "layernorm";
     private static final int THREADS = CudaReduce.THREADS;
-    /** Threads of layernorm_param_grad_finish: 4 columns × 64 groups over the partial rows. */
+    /** Threads of layernorm_param_grad_finish: 8 columns × 32 groups over the partial rows. */
     private static final int FINISH_THREADS = 256;
     /** Columns of one layernorm_param_grad_finish block (layernorm.cu's FINISH_COLUMNS). */
-    private static final int FINISH_COLUMNS = 4;
+    private static final int FINISH_COLUMNS = 8;
     private final ConcurrentHashMap<String, Integer> occupancy = new ConcurrentHashMap<>();
 
     // y (R, C), mean (R), rstd (R), x (R, C), gamma (C) or null, beta (C) or null
@@ -90,24 +90,25 @@ final class CudaNorm implements NormKernels {
         try {
             long parts;
             if (c <= warpLimit) {
-                // one wave: as many blocks as fit on the device at once; each warp takes every (grid·8)-th row, and
-                // each block writes one partial row of dgamma and dbeta
+                // one wave: as many blocks as fit on the device at once; each warp takes every (grid·warps)-th row,
+                // and each block writes one partial row of dgamma and dbeta
                 boolean vec = vectorised(x.dtype(), c, dx, dy, x, gamma);
                 int lanes = CudaReduce.warpLanes(c);
                 String variant = vec ? (fullRows(x.dtype(), lanes, c) ? "_vec_full_" : "_vec_") : "_";
                 String kernel = "layernorm_backward_warp" + lanes + variant + suffix;
-                int shared = params ? backwardSharedBytes(lanes, vec ? 16 / x.dtype().byteSize() : 1, partialType)
-                        : 0;
+                int threads = backwardThreads(x.dtype(), lanes, vec);
+                int shared = backwardSharedBytes(lanes, vec ? 16 / x.dtype().byteSize() : 1, partialType, params,
+                        threads);
                 if (shared > DEFAULT_SHARED_LIMIT) {
                     d.allowDynamicSharedMemory(MODULE, kernel, shared);
                 }
-                long grid = Math.min(Math.ceilDiv(rows, THREADS / 32),
-                        (long) d.multiprocessors() * blocksPerMultiprocessor(d, kernel, shared));
+                long grid = Math.min(Math.ceilDiv(rows, threads / 32),
+                        (long) d.multiprocessors() * blocksPerMultiprocessor(d, kernel, threads, shared));
                 parts = grid;
                 if (params) {
                     partial = new CudaStorage(d, partialType, 2 * parts * c); // dgamma (parts, C), dbeta (parts, C)
                 }
-                d.launch(MODULE, kernel, grid, THREADS, shared, rows, (int) c, CudaTensors.first(dx),
+                d.launch(MODULE, kernel, grid, threads, shared, rows, (int) c, CudaTensors.first(dx),
                         params ? partial.address(0) : 0L,
                         params ? partial.address(parts * c) : 0L, CudaTensors.first(dy), CudaTensors.first(x),
                         CudaTensors.first(mean), CudaTensors.first(rstd), CudaReduce.addressOrNull(gamma));
@@ -290,23 +291,35 @@ final class CudaNorm implements NormKernels {
     }
 
     /**
-     * Dynamic shared memory of the backward warp kernel when it sums dgamma/dbeta: per warp a slice of
-     * ceil(N / W)·W·32 pairs of accumulators (layernorm.cu: N lanes' worth of elements a lane, W-element packs; a
-     * dgamma and a dbeta sum per element, stored side by side).
+     * Dynamic shared memory of the backward warp kernel (layernorm.cu: N lanes' worth of elements a lane, W-element
+     * packs, ceil(N / W)·W·32 elements a warp): the block's widened gamma, that many values of the compute type
+     * rounded up to 16 bytes, then, when it sums dgamma/dbeta ({@code params}), a slice per warp of as many pairs of
+     * accumulators (a dgamma and a dbeta sum per element, side by side).
      */
-    static int backwardSharedBytes(int lanes, int packElements, DType partialType) {
-        long slice = (long) Math.ceilDiv(lanes, packElements) * packElements * 32;
-        return Math.toIntExact(2L * (THREADS / 32) * slice * partialType.byteSize());
+    static int backwardSharedBytes(int lanes, int packElements, DType partialType, boolean params, int threads) {
+        long elements = (long) Math.ceilDiv(lanes, packElements) * packElements * 32;
+        long gamma = Math.ceilDiv(elements * partialType.byteSize(), 16) * 16;
+        long slices = params ? 2L * (threads / 32) * elements * partialType.byteSize() : 0;
+        return Math.toIntExact(gamma + slices);
+    }
+
+    /**
+     * Threads of a block of the backward warp kernel: 512 for the BF16/F16 vectorised kernels at 24 lanes (GPT-2's
+     * C = 768; one block of 16 warps a multiprocessor, half the partial rows of two blocks of 8), else 256 — as the
+     * kernels' __launch_bounds__ in layernorm.cu declare.
+     */
+    static int backwardThreads(DType dtype, int lanes, boolean vec) {
+        return vec && dtype.isHalf() && lanes == 24 ? 512 : THREADS;
     }
 
     /** Dynamic shared memory a kernel may use without opting in. */
     private static final int DEFAULT_SHARED_LIMIT = 48 << 10;
 
-    /** Resident blocks of 256 threads per multiprocessor for {@code kernel} (its registers decide), at least 1. */
-    private int blocksPerMultiprocessor(CudaDevice d, String kernel, int sharedBytes) {
+    /** Resident blocks of {@code threads} per multiprocessor for {@code kernel} (its registers decide), at least 1. */
+    private int blocksPerMultiprocessor(CudaDevice d, String kernel, int threads, int sharedBytes) {
         return occupancy.computeIfAbsent(d.index() + "/" + kernel + "/" + sharedBytes, k -> {
             int[] blocks = {0};
-            JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(blocks, d.function(MODULE, kernel), THREADS,
+            JCudaDriver.cuOccupancyMaxActiveBlocksPerMultiprocessor(blocks, d.function(MODULE, kernel), threads,
                     sharedBytes);
             return Math.max(1, blocks[0]);
         });

@@ -249,6 +249,41 @@ class CudaNormTest extends GpuTest {
         }
     }
 
+    @Test
+    void eitherParameterGradientAloneMatchesCpu() {
+        // dgamma without dbeta and the other way round: the finishing kernel writes only the output asked for, the
+        // warp kernel (768, 1000 columns: the vectorised and the element path) and the block kernel (5000)
+        SplittableRandom rnd = new SplittableRandom(8);
+        long[][] shapes = {{16385, 768}, {1000, 768}, {300, 1000}, {40, 5000}};
+        for (DType dtype : new DType[] {DType.BF16, DType.F32}) {
+            for (long[] s : shapes) {
+                for (boolean wantGamma : new boolean[] {true, false}) {
+                    long rows = s[0];
+                    long c = s[1];
+                    Tensor x = CudaTesting.random(rnd, dtype, -1, 3, rows, c);
+                    Tensor dy = CudaTesting.random(rnd, dtype, -1, 1, rows, c);
+                    Tensor gamma = CudaTesting.random(rnd, dtype, 0.5, 1.5, c);
+                    Tensor mean = Tensor.zeros(Shape.of(rows), statType(dtype), Device.CPU);
+                    Tensor rstd = Tensor.zeros(Shape.of(rows), statType(dtype), Device.CPU);
+                    cpu().layerNormForward(Tensor.zeros(x.shape(), dtype, Device.CPU), mean, rstd, x, gamma, null, EPS);
+                    Tensor dx = Tensor.zeros(x.shape(), dtype, Device.CPU);
+                    Tensor want = Tensor.zeros(Shape.of(c), dtype, Device.CPU);
+                    cpu().layerNormBackward(dx, wantGamma ? want : null, wantGamma ? null : want, dy, x, mean, rstd,
+                            gamma);
+                    Tensor dxGpu = CudaTesting.poisoned(x.shape(), dtype);
+                    Tensor gotGpu = CudaTesting.poisoned(Shape.of(c), dtype);
+                    gpu().layerNormBackward(dxGpu, wantGamma ? gotGpu : null, wantGamma ? null : gotGpu, dy.to(GPU),
+                            x.to(GPU), mean.to(GPU), rstd.to(GPU), gamma.to(GPU));
+                    String what = "layerNormBackward " + dtype + " (" + rows + ", " + c + ") "
+                            + (wantGamma ? "dgamma" : "dbeta") + " alone";
+                    double tol = CudaTesting.tolerance(dtype);
+                    CudaTesting.assertClose(what + " dx", dx, dxGpu, tol);
+                    CudaTesting.assertClose(what, want, gotGpu, tol);
+                }
+            }
+        }
+    }
+
     private static double[][] backward(Tensor dy, Tensor x, Tensor mean, Tensor rstd, Tensor gamma) {
         long c = x.shape().last();
         Tensor dx = CudaTesting.poisoned(x.shape(), x.dtype());

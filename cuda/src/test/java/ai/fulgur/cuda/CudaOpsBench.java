@@ -33,8 +33,12 @@ public final class CudaOpsBench {
     }
 
     private static void row(CudaDevice device, String name, String params, double ms, double bytes, double copyGbs) {
+        row(device, name, params, ms, bytes, copyGbs, copyGbs(device, Backends.of(GPU), (long) bytes));
+    }
+
+    private static void row(CudaDevice device, String name, String params, double ms, double bytes, double copyGbs,
+            double sameGbs) {
         double gbs = bytes / (ms * 1e-3) / 1e9;
-        double sameGbs = copyGbs(device, Backends.of(GPU), (long) bytes);
         System.out.printf("{\"name\": \"%s\", \"parameters\": %s, \"value\": %.1f, \"unit\": \"GB/s\", \"ms\": %.4f, "
                 + "\"baseline_name\": \"device-to-device copy\", \"baseline_value\": %.1f, \"ratio\": %.3f, "
                 + "\"same_bytes_copy_gbs\": %.1f, \"ratio_to_same_bytes_copy\": %.3f, "
@@ -58,11 +62,37 @@ public final class CudaOpsBench {
 
     /** GB/s (read + write) of a device-to-device copy that moves {@code bytes} in all (half read, half written). */
     private static double copyGbs(CudaDevice device, Backend b, long bytes) {
+        return copyGbs(device, b, bytes, false);
+    }
+
+    /** {@link #copyGbs}, timed eagerly or ({@code graph}) by {@link #graphMillis}. */
+    private static double copyGbs(CudaDevice device, Backend b, long bytes, boolean graph) {
         long n = Math.max(1, bytes / 8); // F32 elements: n·4 read and n·4 written
         Tensor src = Tensor.zeros(Shape.of(n), DType.F32, GPU);
         Tensor dst = Tensor.zeros(Shape.of(n), DType.F32, GPU);
-        double ms = millis(device, () -> b.elementwise().copy(dst, src), 10, 50);
+        Runnable copy = () -> b.elementwise().copy(dst, src);
+        double ms = graph ? graphMillis(device, copy) : millis(device, copy, 10, 50);
         return 8.0 * n / (ms * 1e-3) / 1e9;
+    }
+
+    /** Calls of an op recorded in one CUDA graph by {@link #graphMillis}. */
+    private static final int GRAPH_CALLS = 100;
+
+    /**
+     * Milliseconds a call of {@code work} takes replayed from a CUDA graph of {@value #GRAPH_CALLS} calls: the device's
+     * time without the gaps and host issue of eager launches, as a training step replayed from a graph runs it
+     * (Gpt2CudaGraphTest). Eagerly, ten calls a sample, the two-kernel layer norm backward read about 2.8 µs a call
+     * slower than its kernels take.
+     */
+    private static double graphMillis(CudaDevice device, Runnable work) {
+        millis(device, work, 10, 1); // warm: JIT, modules, the allocator's blocks
+        try (CudaGraph graph = CudaGraph.capture(device, () -> {
+            for (int i = 0; i < GRAPH_CALLS; i++) {
+                work.run();
+            }
+        })) {
+            return millis(device, graph::replay, 3, 20) / GRAPH_CALLS;
+        }
     }
 
     public static void main(String[] args) {
@@ -98,18 +128,23 @@ public final class CudaOpsBench {
                 Tensor y = Tensor.zeros(Shape.of(rows, c), dtype, GPU);
                 Tensor mean = Tensor.zeros(Shape.of(rows), stat, GPU);
                 Tensor rstd = Tensor.zeros(Shape.of(rows), stat, GPU);
-                double ms = millis(device, 
-                        () -> b.norm().layerNormForward(y, mean, rstd, x, gamma, beta, 1e-5), 10, 50);
-                row(device, "layernorm_forward_" + dt, "{\"rows\": " + rows + ", \"C\": " + c + "}", ms,
-                        2.0 * rows * c * e + 2.0 * rows * stat.byteSize(), copyGbs);
+                String shape = "{\"rows\": " + rows + ", \"C\": " + c + "}";
+                Runnable forward = () -> b.norm().layerNormForward(y, mean, rstd, x, gamma, beta, 1e-5);
+                double forwardBytes = 2.0 * rows * c * e + 2.0 * rows * stat.byteSize();
+                row(device, "layernorm_forward_" + dt, shape, millis(device, forward, 10, 50), forwardBytes, copyGbs);
                 Tensor dy = random(dtype, 5, -1, 1, rows, c);
                 Tensor dx = Tensor.zeros(Shape.of(rows, c), dtype, GPU);
                 Tensor dgamma = Tensor.zeros(Shape.of(c), dtype, GPU);
                 Tensor dbeta = Tensor.zeros(Shape.of(c), dtype, GPU);
-                ms = millis(device, 
-                        () -> b.norm().layerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma), 10, 50);
-                row(device, "layernorm_backward_" + dt, "{\"rows\": " + rows + ", \"C\": " + c + "}", ms,
-                        3.0 * rows * c * e + 2.0 * rows * stat.byteSize(), copyGbs);
+                Runnable backward = () -> b.norm().layerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma);
+                double backwardBytes = 3.0 * rows * c * e + 2.0 * rows * stat.byteSize();
+                row(device, "layernorm_backward_" + dt, shape, millis(device, backward, 10, 50), backwardBytes,
+                        copyGbs);
+                // the same from CUDA graphs, the copy of the same bytes too (the 1 GiB copy is long enough eagerly)
+                row(device, "layernorm_forward_" + dt + "_graph", shape, graphMillis(device, forward), forwardBytes,
+                        copyGbs, copyGbs(device, b, (long) forwardBytes, true));
+                row(device, "layernorm_backward_" + dt + "_graph", shape, graphMillis(device, backward), backwardBytes,
+                        copyGbs, copyGbs(device, b, (long) backwardBytes, true));
             }
             if (only.equals("layernorm")) {
                 continue;
