@@ -655,9 +655,9 @@ __device__ void layernorm_param_grad_finish_kernel(int64_t parts, int64_t C, T* 
 // N, so each gets only the registers it needs); 256 threads (the BF16/F16 vectorised backward at N = 24: 512);
 // forward: a warp per LAYERNORM_FORWARD_ROWS(T) rows (2 for BF16/F16, whose rows are half the bytes, 1 for F32/F64;
 // CudaNorm.forwardRowsPerWarp mirrors it), grid ceil(rows / (8·rows per warp)); backward any grid (its partial rows =
-// grid) with the dynamic shared memory of CudaNorm.backwardSharedBytes. *_block_*: any C, a block of a multiple of 32 threads per row,
-// grid rows. layernorm_param_grad_partial_*: 256 threads, grid (ceil(C / 32), splits). layernorm_param_grad_finish_*:
-// 256 threads, grid ceil(C / FINISH_COLUMNS).
+// grid) with the dynamic shared memory of CudaNorm.backwardSharedBytes. *_block_*: any C, a block of a multiple of 32
+// threads per row, grid rows. layernorm_param_grad_partial_*: 256 threads, grid (ceil(C / 32), splits).
+// layernorm_param_grad_finish_*: 256 threads, grid ceil(C / FINISH_COLUMNS).
 
 #define LAYERNORM_FORWARD_ROWS(T) (sizeof(T) == 2 ? 2 : 1)
 // Rows in flight per warp of the vectorised backward: two up to 96 bytes of a row a lane (a BF16 row of 1024, an F32

@@ -154,9 +154,15 @@ class CudaNormTest extends GpuTest {
         assertFalse(CudaNorm.fullRows(DType.F32, 24, 764));
     }
 
-    /** The backward against the CPU, outputs poisoned. */
+    /** The backward against the CPU, outputs poisoned; {@code grads}: dgamma and dbeta asked for, else neither. */
     private static void checkBackward(SplittableRandom rnd, DType dtype, long rows, long c, boolean withGamma,
             boolean grads) {
+        checkBackward(rnd, dtype, rows, c, withGamma, grads, grads);
+    }
+
+    /** The backward against the CPU, outputs poisoned, asking for dgamma and dbeta as given. */
+    private static void checkBackward(SplittableRandom rnd, DType dtype, long rows, long c, boolean withGamma,
+            boolean wantDgamma, boolean wantDbeta) {
         DType stat = statType(dtype);
         Tensor x = CudaTesting.random(rnd, dtype, -1, 3, rows, c);
         Tensor dy = CudaTesting.random(rnd, dtype, -1, 1, rows, c);
@@ -165,20 +171,22 @@ class CudaNormTest extends GpuTest {
         Tensor rstd = Tensor.zeros(Shape.of(rows), stat, Device.CPU);
         cpu().layerNormForward(Tensor.zeros(x.shape(), dtype, Device.CPU), mean, rstd, x, gamma, null, EPS);
         Tensor dx = Tensor.zeros(x.shape(), dtype, Device.CPU);
-        Tensor dgamma = grads ? Tensor.zeros(Shape.of(c), dtype, Device.CPU) : null;
-        Tensor dbeta = grads ? Tensor.zeros(Shape.of(c), dtype, Device.CPU) : null;
+        Tensor dgamma = wantDgamma ? Tensor.zeros(Shape.of(c), dtype, Device.CPU) : null;
+        Tensor dbeta = wantDbeta ? Tensor.zeros(Shape.of(c), dtype, Device.CPU) : null;
         cpu().layerNormBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma);
         Tensor dxGpu = CudaTesting.poisoned(x.shape(), dtype);
-        Tensor dgammaGpu = grads ? CudaTesting.poisoned(Shape.of(c), dtype) : null;
-        Tensor dbetaGpu = grads ? CudaTesting.poisoned(Shape.of(c), dtype) : null;
+        Tensor dgammaGpu = wantDgamma ? CudaTesting.poisoned(Shape.of(c), dtype) : null;
+        Tensor dbetaGpu = wantDbeta ? CudaTesting.poisoned(Shape.of(c), dtype) : null;
         gpu().layerNormBackward(dxGpu, dgammaGpu, dbetaGpu, dy.to(GPU), x.to(GPU), mean.to(GPU), rstd.to(GPU),
                 gpuOrNull(gamma));
-        String what = "layerNormBackward " + dtype + " (" + rows + ", " + c + ") gamma " + withGamma + " grads "
-                + grads;
+        String what = "layerNormBackward " + dtype + " (" + rows + ", " + c + ") gamma " + withGamma + " dgamma "
+                + wantDgamma + " dbeta " + wantDbeta;
         double tol = CudaTesting.tolerance(dtype);
         CudaTesting.assertClose(what + " dx", dx, dxGpu, tol);
-        if (grads) {
+        if (wantDgamma) {
             CudaTesting.assertClose(what + " dgamma", dgamma, dgammaGpu, tol);
+        }
+        if (wantDbeta) {
             CudaTesting.assertClose(what + " dbeta", dbeta, dbetaGpu, tol);
         }
     }
@@ -257,28 +265,8 @@ class CudaNormTest extends GpuTest {
         long[][] shapes = {{16385, 768}, {1000, 768}, {300, 1000}, {40, 5000}};
         for (DType dtype : new DType[] {DType.BF16, DType.F32}) {
             for (long[] s : shapes) {
-                for (boolean wantGamma : new boolean[] {true, false}) {
-                    long rows = s[0];
-                    long c = s[1];
-                    Tensor x = CudaTesting.random(rnd, dtype, -1, 3, rows, c);
-                    Tensor dy = CudaTesting.random(rnd, dtype, -1, 1, rows, c);
-                    Tensor gamma = CudaTesting.random(rnd, dtype, 0.5, 1.5, c);
-                    Tensor mean = Tensor.zeros(Shape.of(rows), statType(dtype), Device.CPU);
-                    Tensor rstd = Tensor.zeros(Shape.of(rows), statType(dtype), Device.CPU);
-                    cpu().layerNormForward(Tensor.zeros(x.shape(), dtype, Device.CPU), mean, rstd, x, gamma, null, EPS);
-                    Tensor dx = Tensor.zeros(x.shape(), dtype, Device.CPU);
-                    Tensor want = Tensor.zeros(Shape.of(c), dtype, Device.CPU);
-                    cpu().layerNormBackward(dx, wantGamma ? want : null, wantGamma ? null : want, dy, x, mean, rstd,
-                            gamma);
-                    Tensor dxGpu = CudaTesting.poisoned(x.shape(), dtype);
-                    Tensor gotGpu = CudaTesting.poisoned(Shape.of(c), dtype);
-                    gpu().layerNormBackward(dxGpu, wantGamma ? gotGpu : null, wantGamma ? null : gotGpu, dy.to(GPU),
-                            x.to(GPU), mean.to(GPU), rstd.to(GPU), gamma.to(GPU));
-                    String what = "layerNormBackward " + dtype + " (" + rows + ", " + c + ") "
-                            + (wantGamma ? "dgamma" : "dbeta") + " alone";
-                    double tol = CudaTesting.tolerance(dtype);
-                    CudaTesting.assertClose(what + " dx", dx, dxGpu, tol);
-                    CudaTesting.assertClose(what, want, gotGpu, tol);
+                for (boolean wantDgamma : new boolean[] {true, false}) {
+                    checkBackward(rnd, dtype, s[0], s[1], true, wantDgamma, !wantDgamma);
                 }
             }
         }
